@@ -1,0 +1,277 @@
+using System.Collections.Immutable;
+
+namespace Bastion.Config;
+
+/// <summary>
+/// The whole daemon, as declared in one YAML file (<c>/etc/bastion/bastion.yaml</c> by default).
+/// Every section is optional: an empty file is a valid config that supervises nothing.
+/// Records compare by value (collections through <see cref="EquatableArray{T}"/>), which is what a reload diff relies on.
+/// </summary>
+public sealed record BastionConfig
+{
+    /// <summary>Where the config came from (for messages); not part of the declared state.</summary>
+    public string SourcePath { get; init; } = "";
+
+    public PathsConfig Paths { get; init; } = new();
+    public LoggingConfig Logging { get; init; } = new();
+    public SupervisionConfig Supervision { get; init; } = new();
+    public EquatableArray<CheckConfig> Checks { get; init; } = [];
+    public EquatableArray<TunnelConfig> Tunnels { get; init; } = [];
+    public OnionConfig? Onion { get; init; }
+    public VncConfig? Vnc { get; init; }
+    public PkiConfig? Pki { get; init; }
+    public EquatableArray<TlsEndpointConfig> Tls { get; init; } = [];
+    public DbusConfig Dbus { get; init; } = new();
+
+    public static BastionConfig Empty { get; } = new();
+}
+
+/// <summary><c>paths:</c> where the daemon keeps state (keys, onion keys) and runtime files (sockets, status).</summary>
+public sealed record PathsConfig
+{
+    public const string DefaultStateDir = "/var/lib/bastion";
+    public const string DefaultRuntimeDir = "/run/bastion";
+
+    /// <summary><c>paths.stateDir</c>: persistent, private (0700). systemd's StateDirectory=bastion.</summary>
+    public string StateDir { get; init; } = DefaultStateDir;
+
+    /// <summary><c>paths.runtimeDir</c>: volatile (sockets, status.json). systemd's RuntimeDirectory=bastion.</summary>
+    public string RuntimeDir { get; init; } = DefaultRuntimeDir;
+}
+
+public enum LogFormat { Text, Json }
+
+public enum LogLevelSetting { Trace, Debug, Information, Warning, Error }
+
+/// <summary><c>logging:</c></summary>
+public sealed record LoggingConfig
+{
+    public LogLevelSetting Level { get; init; } = LogLevelSetting.Information;
+    public LogFormat Format { get; init; } = LogFormat.Text;
+}
+
+/// <summary><c>supervision:</c> defaults for every supervised component.</summary>
+public sealed record SupervisionConfig
+{
+    public BackoffConfig Backoff { get; init; } = new();
+
+    /// <summary>How long SIGTERM waits for all components to stop before the daemon exits anyway.</summary>
+    public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>Exponential backoff with full jitter; <c>resetAfter</c> of stable running forgets past failures.</summary>
+public sealed record BackoffConfig
+{
+    public TimeSpan Initial { get; init; } = TimeSpan.FromSeconds(1);
+    public TimeSpan Max { get; init; } = TimeSpan.FromSeconds(60);
+    public TimeSpan ResetAfter { get; init; } = TimeSpan.FromSeconds(60);
+}
+
+/// <summary>
+/// <c>checks:</c> a named TCP health check ("is sshd answering with its banner?"). The VNC fallback watches one.
+/// </summary>
+public sealed record CheckConfig
+{
+    public required string Name { get; init; }
+    public required Endpoint Endpoint { get; init; }
+
+    /// <summary>Banner prefix the peer must send first (e.g. <c>SSH-2.0-</c>); null = a TCP connect is enough.</summary>
+    public string? Expect { get; init; }
+
+    public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(5);
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Consecutive failures before the check is Failed (before that it is Degraded).</summary>
+    public int Failures { get; init; } = 3;
+}
+
+public enum TunnelKind { Local, Remote, Dynamic }
+
+public enum TunnelVia { Direct, Tor }
+
+/// <summary><c>tunnels:</c> one SSH forward (-L, -R or -D).</summary>
+public sealed record TunnelConfig
+{
+    public required string Name { get; init; }
+    public required TunnelKind Kind { get; init; }
+    public required SshServerConfig Server { get; init; }
+
+    /// <summary>local/dynamic: the local listen address; remote: the address the SSH server binds.</summary>
+    public required Endpoint Bind { get; init; }
+
+    /// <summary>local: where the server connects to; remote: the local target; dynamic: none.</summary>
+    public Endpoint? Target { get; init; }
+
+    public TunnelVia Via { get; init; } = TunnelVia.Direct;
+
+    /// <summary>SOCKS5 proxy for <c>via: tor</c> until the managed tor provides one.</summary>
+    public Endpoint? Socks { get; init; }
+
+    public ProbeConfig Probe { get; init; } = new();
+
+    /// <summary>Per-tunnel backoff; null = <c>supervision.backoff</c>.</summary>
+    public BackoffConfig? Backoff { get; init; }
+}
+
+/// <summary><c>tunnels[].server</c></summary>
+public sealed record SshServerConfig
+{
+    public required string Host { get; init; }
+    public int Port { get; init; } = 22;
+    public required string User { get; init; }
+
+    /// <summary>OpenSSH private key (ed25519/ecdsa/rsa); must be private (0600).</summary>
+    public required string Identity { get; init; }
+
+    public required HostKeyConfig HostKey { get; init; }
+}
+
+/// <summary>
+/// <c>tunnels[].server.hostKey</c>: host authentication is mandatory: at least one of pinned fingerprints,
+/// a known_hosts file or a host CA key.
+/// </summary>
+public sealed record HostKeyConfig
+{
+    /// <summary><c>SHA256:</c> fingerprints, as <c>ssh-keygen -lf</c> prints them.</summary>
+    public EquatableArray<string> Fingerprints { get; init; } = [];
+    public string? KnownHosts { get; init; }
+
+    /// <summary>A host CA public key line (<c>ssh-ed25519 AAAA…</c>).</summary>
+    public string? Ca { get; init; }
+}
+
+/// <summary>Liveness probe: needs an answer from the far end.</summary>
+public sealed record ProbeConfig
+{
+    public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(5);
+    public int Failures { get; init; } = 2;
+}
+
+/// <summary><c>onion:</c> the managed (or an existing) tor and the onion services it publishes.</summary>
+public sealed record OnionConfig
+{
+    public TorConfig Tor { get; init; } = new();
+    public EquatableArray<OnionServiceConfig> Services { get; init; } = [];
+}
+
+/// <summary><c>onion.tor</c>: either a managed tor (<c>executable</c>) or an existing one (<c>control</c>).</summary>
+public sealed record TorConfig
+{
+    public string Executable { get; init; } = "/usr/bin/tor";
+
+    /// <summary>Control port of an existing tor; when set, Bastion does not start its own.</summary>
+    public Endpoint? Control { get; init; }
+
+    /// <summary>SocksPort of the managed tor (also used by <c>via: tor</c> tunnels).</summary>
+    public Endpoint SocksPort { get; init; } = new("127.0.0.1", 9050);
+
+    /// <summary>Extra torrc lines, appended verbatim (the lab and tests add the private-network lines here).</summary>
+    public EquatableArray<string> ExtraConfig { get; init; } = [];
+}
+
+/// <summary><c>onion.services[]</c></summary>
+public sealed record OnionServiceConfig
+{
+    public required string Name { get; init; }
+    public EquatableArray<OnionPortConfig> Ports { get; init; } = [new OnionPortConfig(22, new Endpoint("127.0.0.1", 22))];
+    public EquatableArray<OnionClientConfig> AuthorizedClients { get; init; } = [];
+}
+
+public sealed record OnionPortConfig(int Virtual, Endpoint Target);
+
+/// <summary>A v3 client authorization entry: a name and a base32 x25519 public key.</summary>
+public sealed record OnionClientConfig(string Name, string PublicKey);
+
+public enum VncMode { Off, Always, Fallback }
+
+/// <summary><c>vnc:</c> the emergency desktop.</summary>
+public sealed record VncConfig
+{
+    public VncMode Mode { get; init; } = VncMode.Off;
+    public int Display { get; init; } = 5;
+    public string Geometry { get; init; } = "1280x800";
+    public string Executable { get; init; } = "/usr/bin/Xvnc";
+
+    /// <summary>The desktop's session command; default a terminal running the system login.</summary>
+    public EquatableArray<string> Session { get; init; } = ["/usr/bin/xterm", "-e", "/bin/login"];
+
+    /// <summary>VNC password file (vncpasswd format); generated in the state dir when null. Must be private.</summary>
+    public string? PasswordFile { get; init; }
+
+    /// <summary>Name of the <c>tls:</c> endpoint that fronts the desktop.</summary>
+    public string? Endpoint { get; init; }
+
+    public VncFallbackConfig Fallback { get; init; } = new();
+}
+
+/// <summary><c>vnc.fallback</c>: when sshd fails its check this many times, raise VNC; lower it after the grace period.</summary>
+public sealed record VncFallbackConfig
+{
+    /// <summary>Name of the <c>checks:</c> entry that watches sshd.</summary>
+    public string? Check { get; init; }
+    public int Failures { get; init; } = 3;
+    public TimeSpan Grace { get; init; } = TimeSpan.FromMinutes(5);
+}
+
+public enum PkiAlgorithm { EcdsaP256, EcdsaP384 }
+
+/// <summary><c>pki:</c> the private session CA.</summary>
+public sealed record PkiConfig
+{
+    /// <summary>Null = <c>{paths.stateDir}/pki</c>.</summary>
+    public string? Dir { get; init; }
+    public PkiAlgorithm Algorithm { get; init; } = PkiAlgorithm.EcdsaP256;
+    public TimeSpan CaLifetime { get; init; } = TimeSpan.FromDays(365);
+    public TimeSpan ServerLifetime { get; init; } = TimeSpan.FromDays(30);
+    public TimeSpan ClientLifetime { get; init; } = TimeSpan.FromDays(7);
+    public TimeSpan RenewBefore { get; init; } = TimeSpan.FromDays(3);
+}
+
+public enum TlsMode { Listen, Dial }
+
+/// <summary><c>tls[]</c>: a mutual-TLS endpoint that relays to a backend.</summary>
+public sealed record TlsEndpointConfig
+{
+    public required string Name { get; init; }
+    public required TlsMode Mode { get; init; }
+
+    /// <summary>listen: the local address to accept on; dial: the admin's host:port to phone home to.</summary>
+    public required Endpoint Address { get; init; }
+
+    /// <summary>dial: how often to retry until a listener accepts.</summary>
+    public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A TCP endpoint or <c>unix:/path</c>.</summary>
+    public required BackendAddress Backend { get; init; }
+
+    public required string Certificate { get; init; }
+
+    /// <summary>Private key of <see cref="Certificate"/>; must be private (0600).</summary>
+    public required string Key { get; init; }
+
+    /// <summary>The session CA certificate; null = the <c>pki:</c> CA.</summary>
+    public string? Ca { get; init; }
+
+    /// <summary>Optional SPKI SHA-256 pins of acceptable peers (base64).</summary>
+    public EquatableArray<string> Pins { get; init; } = [];
+
+    public int MaxFailedHandshakesPerMinute { get; init; } = 10;
+}
+
+/// <summary>A relay backend: TCP or a Unix socket path.</summary>
+public sealed record BackendAddress(Endpoint? Tcp, string? UnixPath)
+{
+    public override string ToString() => UnixPath is not null ? "unix:" + UnixPath : Tcp!.ToString();
+}
+
+public enum BusKind { System, Session, Address, None }
+
+/// <summary><c>dbus:</c> which bus the API is exported on.</summary>
+public sealed record DbusConfig
+{
+    public BusKind Bus { get; init; } = BusKind.System;
+
+    /// <summary>With <c>bus: address</c>: an explicit D-Bus address (tests).</summary>
+    public string? Address { get; init; }
+}

@@ -1,0 +1,6 @@
+namespace Bastion.Daemon;
+
+internal static class Program
+{
+    private static int Main() => 0;
+}
