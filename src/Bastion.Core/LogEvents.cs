@@ -1,0 +1,29 @@
+namespace Bastion;
+
+/// <summary>Every log event id in one place, so journal queries and alerts can rely on them.</summary>
+public static class LogEvents
+{
+    // 1xx: daemon lifecycle
+    public const int DaemonStarting = 100;
+    public const int DaemonReady = 101;
+    public const int DaemonStopping = 102;
+    public const int DaemonStopped = 103;
+    public const int ReloadRequested = 110;
+    public const int ReloadApplied = 111;
+    public const int ReloadRefused = 112;
+    public const int ReloadConfigError = 113;
+    public const int WatchdogWithheld = 120;
+    public const int StatusWriteFailed = 130;
+    public const int ControlLoopError = 140;
+
+    // 2xx: supervision
+    public const int ComponentTransition = 200;
+    public const int ComponentCrashed = 201;
+    public const int ComponentStopTimedOut = 202;
+    public const int ComponentAdded = 210;
+    public const int ComponentRemoved = 211;
+    public const int ComponentChanged = 212;
+
+    // 3xx: checks
+    public const int CheckProbeFailed = 300;
+}

@@ -1,0 +1,42 @@
+using Bastion.Config;
+
+namespace Bastion.Supervision;
+
+/// <summary>
+/// Something the daemon supervises (a check, a tunnel, tor, an onion service, VNC, a TLS endpoint).
+/// <see cref="RunAsync"/> is one attempt: it runs until cancelled (a requested stop) or until it fails —
+/// by throwing (<see cref="ComponentFailureException"/> for a reason an admin can act on) or by returning.
+/// The supervisor then backs off and calls it again on the same instance; a reload that changes the
+/// component's definition replaces the instance.
+/// </summary>
+public interface IComponent
+{
+    Task RunAsync(IComponentContext context, CancellationToken cancellationToken);
+}
+
+/// <summary>What a running attempt tells its supervisor. Calls from an attempt that has ended are ignored.</summary>
+public interface IComponentContext
+{
+    TimeProvider Time { get; }
+
+    void ReportRunning(string reason);
+    void ReportDegraded(string reason);
+
+    /// <summary>Not working, but the component keeps going by itself (e.g. a check whose target is down).</summary>
+    void ReportFailed(string reason);
+
+    /// <summary>A value shown with the component's status (counters, addresses); never a secret.</summary>
+    void SetDetail(string key, string value);
+}
+
+/// <summary>
+/// The declared form of a component: its id, the definition it was built from (a config record compared by
+/// value) and its restart policy. Two specs are equal when a reload must not touch the running component.
+/// </summary>
+public sealed record ComponentSpec(ComponentId Id, object Definition, BackoffConfig Backoff, Func<IComponent> Create)
+{
+    public bool Equals(ComponentSpec? other) =>
+        other is not null && Id == other.Id && Definition.Equals(other.Definition) && Backoff == other.Backoff;
+
+    public override int GetHashCode() => HashCode.Combine(Id, Definition, Backoff);
+}

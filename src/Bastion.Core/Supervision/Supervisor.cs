@@ -1,0 +1,109 @@
+using Microsoft.Extensions.Logging;
+
+namespace Bastion.Supervision;
+
+/// <summary>
+/// All supervised components of the daemon, in declaration order. Applies a desired set as a diff
+/// (unchanged components keep their instance, state and connections) and stops everything in reverse order.
+/// Not thread-safe for mutation: the daemon's control loop is the only caller of <see cref="ApplyAsync"/>
+/// and <see cref="StopAllAsync"/>; <see cref="Components"/> may be read from anywhere.
+/// </summary>
+public sealed partial class Supervisor
+{
+    private readonly TimeProvider _time;
+    private readonly ILoggerFactory _loggers;
+    private readonly ILogger _logger;
+    private readonly Func<double>? _random;
+    private volatile IReadOnlyList<ComponentSupervisor> _components = [];
+
+    public Supervisor(TimeProvider time, ILoggerFactory loggers, Func<double>? random = null)
+    {
+        _time = time;
+        _loggers = loggers;
+        _logger = loggers.CreateLogger("Bastion.Supervisor");
+        _random = random;
+    }
+
+    /// <summary>Raised after any component's transition (from that component's thread).</summary>
+    public event Action<ComponentSupervisor, StateRecord, StateRecord>? StateChanged;
+
+    public IReadOnlyList<ComponentSupervisor> Components => _components;
+
+    /// <summary>How long a removed or changed component may take to stop during a reload.</summary>
+    public TimeSpan StopTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    public async Task<ReloadPlan> ApplyAsync(IReadOnlyList<ComponentSpec> desired)
+    {
+        var current = _components;
+        var plan = ReloadPlan.Diff([.. current.Select(c => c.Spec)], desired);
+        var byId = current.ToDictionary(c => c.Id);
+
+        // Removed first, in reverse order, so a later component that depends on an earlier one goes first.
+        foreach (var id in plan.Removed.Reverse())
+        {
+            LogRemoved(_logger, id);
+            await StopAndForgetAsync(byId[id], "removed from config").ConfigureAwait(false);
+        }
+        var changed = plan.Changed.ToHashSet();
+        foreach (var id in changed.Reverse())
+        {
+            LogChanged(_logger, id);
+            await StopAndForgetAsync(byId[id], "changed in config; replaced").ConfigureAwait(false);
+        }
+
+        var next = new List<ComponentSupervisor>(desired.Count);
+        var toStart = new List<ComponentSupervisor>();
+        foreach (var spec in desired)
+        {
+            if (byId.TryGetValue(spec.Id, out var existing) && !changed.Contains(spec.Id))
+            {
+                next.Add(existing);
+                continue;
+            }
+            if (!byId.ContainsKey(spec.Id))
+            {
+                LogAdded(_logger, spec.Id);
+            }
+            var supervisor = new ComponentSupervisor(spec, _time, _loggers.CreateLogger("Bastion.Component." + spec.Id.Kind), _random);
+            supervisor.StateChanged += OnStateChanged;
+            next.Add(supervisor);
+            toStart.Add(supervisor);
+        }
+        _components = next;
+        foreach (var supervisor in toStart)
+        {
+            supervisor.Start();
+        }
+        return plan;
+    }
+
+    /// <summary>Stops every component in reverse declaration order, within <paramref name="timeout"/> overall.</summary>
+    public async Task StopAllAsync(string reason, TimeSpan timeout)
+    {
+        var deadline = _time.GetUtcNow() + timeout;
+        foreach (var component in _components.Reverse())
+        {
+            var left = deadline - _time.GetUtcNow();
+            await component.StopAsync(reason, left > TimeSpan.Zero ? left : TimeSpan.Zero).ConfigureAwait(false);
+        }
+    }
+
+    private async Task StopAndForgetAsync(ComponentSupervisor component, string reason)
+    {
+        await component.StopAsync(reason, StopTimeout).ConfigureAwait(false);
+        component.StateChanged -= OnStateChanged;
+        component.Dispose();
+    }
+
+    private void OnStateChanged(ComponentSupervisor component, StateRecord previous, StateRecord current) =>
+        StateChanged?.Invoke(component, previous, current);
+
+    [LoggerMessage(EventId = LogEvents.ComponentAdded, Level = LogLevel.Information, Message = "{Component}: added")]
+    private static partial void LogAdded(ILogger logger, ComponentId component);
+
+    [LoggerMessage(EventId = LogEvents.ComponentRemoved, Level = LogLevel.Information, Message = "{Component}: removed")]
+    private static partial void LogRemoved(ILogger logger, ComponentId component);
+
+    [LoggerMessage(EventId = LogEvents.ComponentChanged, Level = LogLevel.Information, Message = "{Component}: changed; restarting it")]
+    private static partial void LogChanged(ILogger logger, ComponentId component);
+}
