@@ -73,12 +73,17 @@ public static class StatusFile
     public static StatusSnapshot? Deserialize(string json) =>
         JsonSerializer.Deserialize(json, StatusJsonContext.Default.StatusSnapshot);
 
-    /// <summary>Writes via a temp file in the same directory and rename, so readers never see half a file.</summary>
+    /// <summary>
+    /// Writes via a temp file in the same directory and rename, so readers never see half a file. The file is
+    /// made world-readable explicitly (it holds no secret): the unit's UMask=0077 would otherwise leave it 0600
+    /// and admins' <c>bastionctl status</c> could not read it.
+    /// </summary>
     public static void WriteAtomically(string path, StatusSnapshot snapshot)
     {
         var dir = Path.GetDirectoryName(path) ?? ".";
         var tmp = Path.Combine(dir, "." + Path.GetFileName(path) + "." + Environment.ProcessId + ".tmp");
         File.WriteAllText(tmp, Serialize(snapshot));
+        File.SetUnixFileMode(tmp, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
         File.Move(tmp, path, overwrite: true);
     }
 }

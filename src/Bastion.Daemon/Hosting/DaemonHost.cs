@@ -1,0 +1,91 @@
+using Bastion.Config;
+using Bastion.Daemon.Logging;
+using Bastion.Daemon.Systemd;
+using Bastion.Supervision;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Serilog;
+using Serilog.Core;
+
+namespace Bastion.Daemon.Hosting;
+
+/// <summary>Builds the host around a valid config and runs it until SIGTERM/SIGINT.</summary>
+internal static class DaemonHost
+{
+    public static int Run(BastionConfig config)
+    {
+        var levelSwitch = new LoggingLevelSwitch();
+        using var serilog = LogSetup.Create(config.Logging, levelSwitch);
+        if (!PrepareDirectories(config.Paths, serilog))
+        {
+            return 1;
+        }
+        using var notifier = SystemdNotifier.FromEnvironment();
+
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            DisableDefaults = true,
+            Args = [],
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(LogLevel.Trace); // Serilog's level switch decides
+        builder.Services.AddSerilog(serilog, dispose: false);
+        builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+        builder.Services.Configure<HostOptions>(o =>
+        {
+            // Components get StopTimeout; the host waits a little longer so our own timeout is the one that fires.
+            o.ShutdownTimeout = config.Supervision.StopTimeout + TimeSpan.FromSeconds(5);
+            o.BackgroundServiceExceptionBehavior = BackgroundServiceExceptionBehavior.StopHost;
+        });
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(config);
+        builder.Services.AddSingleton(notifier);
+        builder.Services.AddSingleton(levelSwitch);
+        builder.Services.AddSingleton(sp => new Supervisor(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()));
+        builder.Services.AddHostedService<DaemonService>();
+
+        using var host = builder.Build();
+        try
+        {
+            host.Run();
+        }
+#pragma warning disable CA1031 // Last line of defence: log it on one line and exit non-zero so systemd restarts us.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            serilog.Fatal(e, "bastiond failed");
+            return 1;
+        }
+        return Environment.ExitCode;
+    }
+
+    /// <summary>State is private (keys live there); the runtime dir is readable so admins' bastionctl can read status.json.</summary>
+    private static bool PrepareDirectories(PathsConfig paths, Serilog.ILogger log)
+    {
+        try
+        {
+            Directory.CreateDirectory(paths.StateDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            var runtimeExisted = Directory.Exists(paths.RuntimeDir);
+            Directory.CreateDirectory(paths.RuntimeDir);
+            if (!runtimeExisted)
+            {
+                // Explicit chmod: mkdir's mode is filtered by the umask (0077 under the unit).
+                File.SetUnixFileMode(paths.RuntimeDir,
+                    UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
+                    UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+            }
+            if ((File.GetUnixFileMode(paths.StateDir) & (UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute)) != 0)
+            {
+                log.Warning("state directory {StateDir} is accessible by others; it holds private keys — chmod 700 {StateDir}", paths.StateDir, paths.StateDir);
+            }
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log.Fatal("cannot create {Directory}: {Error} — create it or fix paths.stateDir / paths.runtimeDir", paths.StateDir + " or " + paths.RuntimeDir, e.Message);
+            return false;
+        }
+    }
+}

@@ -1,0 +1,233 @@
+using System.Runtime.InteropServices;
+using System.Threading.Channels;
+using Bastion.Config;
+using Bastion.Daemon.Components;
+using Bastion.Daemon.Systemd;
+using Bastion.Status;
+using Bastion.Supervision;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Serilog.Core;
+
+namespace Bastion.Daemon.Hosting;
+
+/// <summary>
+/// The daemon's control loop: the one owner of the config and the component set. Everything that changes
+/// them (SIGHUP, state changes to publish, watchdog probes) arrives as a message on one channel, so they never
+/// race. Sends READY/STATUS/RELOADING/WATCHDOG/STOPPING and keeps status.json current.
+/// </summary>
+internal sealed class DaemonService(
+    BastionConfig initialConfig,
+    Supervisor supervisor,
+    SystemdNotifier notifier,
+    LoggingLevelSwitch logLevel,
+    TimeProvider time,
+    ILogger<DaemonService> logger) : BackgroundService
+{
+    private abstract record Message;
+    private sealed record ReloadMessage : Message;
+    private sealed record StateChangedMessage : Message;
+    private sealed record WatchdogProbe(TaskCompletionSource Answer) : Message;
+
+    private readonly Channel<Message> _inbox = Channel.CreateUnbounded<Message>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly StatusPublisher _status = new(time, logger, time.GetUtcNow());
+    private BastionConfig _config = initialConfig;
+    private IReadOnlyList<string> _refusedReloadErrors = [];
+    private DateTimeOffset? _lastReloadAt;
+    private string _daemonState = "starting";
+    private string _lastSummary = "";
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await RunAsync(stoppingToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+        {
+            // The host stops on this; exit non-zero so systemd's Restart=on-failure brings us back.
+            DaemonLog.ControlLoopError(logger, "the daemon", e);
+            Environment.ExitCode = 1;
+            throw;
+        }
+    }
+
+    private async Task RunAsync(CancellationToken stoppingToken)
+    {
+        DaemonLog.Starting(logger, DaemonVersion.Text, Environment.ProcessId, _config.SourcePath);
+        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        {
+            context.Cancel = true; // the default action of SIGHUP would end the process
+            _inbox.Writer.TryWrite(new ReloadMessage());
+        });
+        supervisor.StateChanged += OnStateChanged;
+        try
+        {
+            supervisor.StopTimeout = _config.Supervision.StopTimeout;
+            await supervisor.ApplyAsync(ComponentPlan.Build(_config)).ConfigureAwait(false);
+            _daemonState = "running";
+            var summary = Publish();
+            notifier.Notify("READY=1\n" + SystemdNotifier.StatusLine(summary));
+            DaemonLog.Ready(logger, summary);
+
+            using var watchdog = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            var watchdogTask = notifier.WatchdogInterval is { } interval
+                ? RunWatchdogAsync(interval, watchdog.Token)
+                : Task.CompletedTask;
+            try
+            {
+                await RunLoopAsync(stoppingToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                await watchdog.CancelAsync().ConfigureAwait(false);
+                await watchdogTask.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+        finally
+        {
+            await StopEverythingAsync().ConfigureAwait(false);
+            supervisor.StateChanged -= OnStateChanged;
+        }
+    }
+
+    private void OnStateChanged(ComponentSupervisor component, StateRecord previous, StateRecord current) =>
+        _inbox.Writer.TryWrite(new StateChangedMessage());
+
+    private async Task RunLoopAsync(CancellationToken stoppingToken)
+    {
+        var reader = _inbox.Reader;
+        while (true)
+        {
+            try
+            {
+                await reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            // Drain everything queued, then publish once: a burst of transitions is one status write.
+            var publish = false;
+            while (reader.TryRead(out var message))
+            {
+                try
+                {
+                    switch (message)
+                    {
+                        case ReloadMessage:
+                            await ReloadAsync().ConfigureAwait(false);
+                            publish = false;
+                            break;
+                        case StateChangedMessage:
+                            publish = true;
+                            break;
+                        case WatchdogProbe probe:
+                            probe.Answer.TrySetResult();
+                            break;
+                    }
+                }
+#pragma warning disable CA1031 // The loop must outlive any one failure: the watchdog depends on it.
+                catch (Exception e)
+#pragma warning restore CA1031
+                {
+                    DaemonLog.ControlLoopError(logger, message.GetType().Name, e);
+                }
+            }
+            if (publish)
+            {
+                Publish();
+            }
+        }
+    }
+
+    private async Task ReloadAsync()
+    {
+        DaemonLog.ReloadRequested(logger, _config.SourcePath);
+        notifier.Notify($"RELOADING=1\nMONOTONIC_USEC={MonotonicClock.NowMicroseconds()}\n" + SystemdNotifier.StatusLine("reloading configuration"));
+        _daemonState = "reloading";
+        Publish();
+        try
+        {
+            var result = ConfigLoader.LoadFile(_config.SourcePath);
+            if (!result.Ok)
+            {
+                foreach (var error in result.Errors)
+                {
+                    DaemonLog.ReloadConfigError(logger, error.ToString());
+                }
+                DaemonLog.ReloadRefused(logger, result.Errors.Count);
+                _refusedReloadErrors = [.. result.Errors.Select(e => e.ToString())];
+                return;
+            }
+            var config = result.Config!;
+            logLevel.MinimumLevel = Logging.LogSetup.ToSerilog(config.Logging.Level);
+            supervisor.StopTimeout = config.Supervision.StopTimeout;
+            var plan = await supervisor.ApplyAsync(ComponentPlan.Build(config)).ConfigureAwait(false);
+            _config = config;
+            _refusedReloadErrors = [];
+            DaemonLog.ReloadApplied(logger, plan);
+        }
+        finally
+        {
+            _lastReloadAt = time.GetUtcNow();
+            _daemonState = "running";
+            var summary = Publish();
+            notifier.Notify("READY=1\n" + SystemdNotifier.StatusLine(summary));
+        }
+    }
+
+    /// <summary>Pings at half the watchdog interval, and only if the control loop answers a probe in time.</summary>
+    private async Task RunWatchdogAsync(TimeSpan interval, CancellationToken cancellationToken)
+    {
+        var period = interval / 2;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var probe = new WatchdogProbe(new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            _inbox.Writer.TryWrite(probe);
+            var started = time.GetTimestamp();
+            try
+            {
+                await probe.Answer.Task.WaitAsync(period, time, cancellationToken).ConfigureAwait(false);
+                notifier.Notify("WATCHDOG=1");
+            }
+            catch (TimeoutException)
+            {
+                DaemonLog.WatchdogWithheld(logger, period);
+            }
+            var left = period - time.GetElapsedTime(started);
+            if (left > TimeSpan.Zero)
+            {
+                await Task.Delay(left, time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
+
+    private async Task StopEverythingAsync()
+    {
+        var timeout = _config.Supervision.StopTimeout;
+        notifier.Notify("STOPPING=1\n" + SystemdNotifier.StatusLine("stopping"));
+        DaemonLog.Stopping(logger, supervisor.Components.Count, timeout);
+        _daemonState = "stopping";
+        Publish();
+        await supervisor.StopAllAsync("daemon stopping", timeout).ConfigureAwait(false);
+        _daemonState = "stopped";
+        Publish();
+        DaemonLog.Stopped(logger);
+    }
+
+    /// <summary>Recomputes the summary, sends STATUS= when it changed, and rewrites status.json.</summary>
+    private string Publish()
+    {
+        var components = StatusPublisher.Components(supervisor);
+        var summary = StatusSummary.Build(
+            supervisor.Components.Select(c => (c.Id, c.State)), _refusedReloadErrors.Count);
+        if (summary != _lastSummary && _daemonState is "running")
+        {
+            notifier.Notify(SystemdNotifier.StatusLine(summary));
+        }
+        _lastSummary = summary;
+        _status.Publish(_config.Paths.RuntimeDir, _daemonState, summary, _config.SourcePath, _lastReloadAt, _refusedReloadErrors, components);
+        return summary;
+    }
+}

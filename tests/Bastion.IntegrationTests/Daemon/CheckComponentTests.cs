@@ -1,0 +1,73 @@
+using Bastion.IntegrationTests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace Bastion.IntegrationTests.Daemon;
+
+/// <summary>The <c>checks:</c> component against a real OpenSSH sshd: killed, frozen, and the wrong service.</summary>
+public sealed class CheckComponentTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task A_check_on_a_real_sshd_runs_with_its_banner_as_the_reason()
+    {
+        await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
+        await using var daemon = new BastiondProcess(output, Checks.One("sshd", sshd.Port));
+        await daemon.StartAndWaitReadyAsync();
+        var status = await daemon.WaitForStatusAsync(s => s.Components.Single().State == "Running", "check running");
+        var check = status.Components.Single();
+        Assert.Equal("check", check.Kind);
+        Assert.StartsWith("answering: SSH-2.0-OpenSSH_", check.Reason, StringComparison.Ordinal);
+        Assert.Equal($"127.0.0.1:{sshd.Port}", check.Details["endpoint"]);
+    }
+
+    [Fact]
+    public async Task A_killed_sshd_turns_the_check_Failed_and_its_return_turns_it_Running()
+    {
+        await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
+        await using var daemon = new BastiondProcess(output, Checks.One("sshd", sshd.Port));
+        await daemon.StartAndWaitReadyAsync();
+        await daemon.WaitForStatusAsync(s => s.Components.Single().State == "Running", "check running");
+
+        await sshd.KillAsync();
+        var failed = await daemon.WaitForStatusAsync(s => s.Components.Single().State == "Failed", "check failed");
+        Assert.StartsWith($"connection refused by 127.0.0.1:{sshd.Port} (2 probes in a row failed", failed.Components.Single().Reason, StringComparison.Ordinal);
+        Assert.StartsWith("checks 0/1 up — check/sshd: Failed (connection refused", failed.Daemon.Summary, StringComparison.Ordinal);
+        await daemon.Notify.WaitForAsync(n => n.Get("STATUS")?.StartsWith("checks 0/1 up", StringComparison.Ordinal) == true, BastiondProcess.Patience, "STATUS down");
+
+        await sshd.RestartAsync();
+        var back = await daemon.WaitForStatusAsync(s => s.Components.Single().State == "Running", "check running again");
+        Assert.Equal(1, back.Components.Single().Starts); // the check watched it through; it was never restarted
+        await daemon.Notify.WaitForAsync(n => n.Get("STATUS") == "checks 1/1 up", BastiondProcess.Patience, "STATUS up");
+    }
+
+    [Fact]
+    public async Task A_frozen_sshd_that_accepts_but_never_answers_is_reported_as_no_answer()
+    {
+        await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
+        await using var daemon = new BastiondProcess(output, Checks.One("sshd", sshd.Port));
+        await daemon.StartAndWaitReadyAsync();
+        await daemon.WaitForStatusAsync(s => s.Components.Single().State == "Running", "check running");
+
+        sshd.Freeze(); // the kernel still completes TCP handshakes into the backlog; no banner ever comes
+        try
+        {
+            var failed = await daemon.WaitForStatusAsync(s => s.Components.Single().State == "Failed", "check failed");
+            Assert.StartsWith("no answer within 150ms", failed.Components.Single().Reason, StringComparison.Ordinal);
+        }
+        finally
+        {
+            sshd.Thaw();
+        }
+        await daemon.WaitForStatusAsync(s => s.Components.Single().State == "Running", "check running after thaw");
+    }
+
+    [Fact]
+    public async Task A_service_with_another_banner_is_named_in_the_reason()
+    {
+        await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
+        await using var daemon = new BastiondProcess(output, Checks.One("web", sshd.Port).Replace("SSH-2.0-", "HTTP/1.1", StringComparison.Ordinal));
+        await daemon.StartAndWaitReadyAsync();
+        var status = await daemon.WaitForStatusAsync(s => s.Components.Single().State == "Failed", "check failed");
+        Assert.StartsWith("unexpected banner 'SSH-2.0-OpenSSH_", status.Components.Single().Reason, StringComparison.Ordinal);
+        Assert.Contains("(expected 'HTTP/1.1…')", status.Components.Single().Reason, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,71 @@
+using Bastion.IntegrationTests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace Bastion.IntegrationTests.Daemon;
+
+/// <summary>SIGHUP: a bad config is refused and the last good one keeps running; a good one is applied as a diff.</summary>
+public sealed class ReloadTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Patience = BastiondProcess.Patience;
+
+    [Fact]
+    public async Task A_broken_config_on_reload_keeps_the_last_good_one_running_and_says_so_in_STATUS()
+    {
+        await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
+        await using var daemon = new BastiondProcess(output, Checks.One("sshd", sshd.Port));
+        await daemon.StartAndWaitReadyAsync();
+        var before = await daemon.WaitForStatusAsync(s => s.Components.Single().State == "Running", "check running");
+
+        daemon.WriteConfig(Checks.One("sshd", sshd.Port) + "tunnels: 42\n");
+        daemon.Signal(Posix.SIGHUP);
+        await daemon.Notify.WaitForAsync("RELOADING=1", Patience);
+        var ready = await daemon.Notify.WaitForAsync("READY=1", Patience);
+
+        Assert.StartsWith("reload refused (1 config error; running the last good config); checks 1/1 up", ready.Get("STATUS"), StringComparison.Ordinal);
+        var after = daemon.ReadStatus();
+        var error = Assert.Single(after.Daemon.ConfigErrors);
+        Assert.Matches($@"^{System.Text.RegularExpressions.Regex.Escape(daemon.ConfigPath)}:\d+:\d+: tunnels: ", error);
+        Assert.Contains(daemon.Log.Lines, l => l.Contains("reload refused", StringComparison.Ordinal));
+        Assert.Contains(daemon.Log.Lines, l => l.Contains(error, StringComparison.Ordinal));
+        var check = after.Components.Single();
+        Assert.Equal(("Running", before.Components[0].Instance, 1L), (check.State, check.Instance, check.Starts));
+
+        // Fixed: the next reload applies and clears the error.
+        daemon.WriteConfig(Checks.One("sshd", sshd.Port));
+        daemon.Signal(Posix.SIGHUP);
+        await daemon.Notify.WaitForAsync("RELOADING=1", Patience);
+        ready = await daemon.Notify.WaitForAsync("READY=1", Patience);
+        Assert.Equal("checks 1/1 up", ready.Get("STATUS"));
+        Assert.Empty(daemon.ReadStatus().Daemon.ConfigErrors);
+    }
+
+    [Fact]
+    public async Task A_reload_restarts_only_what_changed_and_leaves_the_rest_untouched()
+    {
+        await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
+        await using var daemon = new BastiondProcess(output,
+            Checks.One("kept", sshd.Port) + Checks.Item("changed", sshd.Port) + Checks.Item("removed", sshd.Port));
+        await daemon.StartAndWaitReadyAsync();
+        var before = await daemon.WaitForStatusAsync(s => s.Components.Count == 3 && s.Components.All(c => c.State == "Running"), "three checks running");
+        var kept = before.Components.Single(c => c.Name == "kept");
+        var changed = before.Components.Single(c => c.Name == "changed");
+
+        daemon.WriteConfig(Checks.One("kept", sshd.Port)
+            + Checks.Item("changed", sshd.Port).Replace("failures: 2", "failures: 3", StringComparison.Ordinal)
+            + Checks.Item("added", sshd.Port));
+        daemon.Signal(Posix.SIGHUP);
+        await daemon.Notify.WaitForAsync("READY=1", Patience);
+        var after = await daemon.WaitForStatusAsync(
+            s => s.Components.Count == 3 && s.Components.All(c => c.State == "Running"), "three checks running after reload");
+
+        Assert.Equal(["kept", "changed", "added"], after.Components.Select(c => c.Name));
+        var keptAfter = after.Components.Single(c => c.Name == "kept");
+        Assert.Equal(kept.Instance, keptAfter.Instance);
+        Assert.Equal(1, keptAfter.Starts);
+        Assert.Equal(kept.Since, keptAfter.Since);
+        Assert.NotEqual(changed.Instance, after.Components.Single(c => c.Name == "changed").Instance);
+        Assert.Contains(daemon.Log.Lines, l => l.Contains("reload applied: 1 added, 1 removed, 1 changed, 1 unchanged", StringComparison.Ordinal));
+        Assert.Contains(daemon.Log.Lines, l => l.Contains("check/removed: Stopping -> Stopped: removed from config", StringComparison.Ordinal));
+        Assert.DoesNotContain(daemon.Log.Lines, l => l.Contains("check/kept: Running ->", StringComparison.Ordinal));
+    }
+}

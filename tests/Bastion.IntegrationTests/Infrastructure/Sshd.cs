@@ -1,0 +1,167 @@
+using System.Diagnostics;
+using Xunit.Abstractions;
+
+namespace Bastion.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// A real, private OpenSSH sshd on 127.0.0.1, touching nothing of the system's: its own host key, config and
+/// pid file under a temp dir, and — because sshd insists on /run/sshd for privilege separation — a private
+/// mount namespace (<c>unshare -m</c>) with a private directory bind-mounted over /run.
+/// Logs go to the test output on dispose. Can be killed, frozen and started again on the same port.
+/// </summary>
+internal sealed class Sshd : IAsyncDisposable
+{
+    private const string SshdPath = "/usr/sbin/sshd";
+    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(20);
+    private readonly string _dir;
+    private readonly string _config;
+    private readonly string _run;
+    private readonly ITestOutputHelper? _output;
+    private readonly List<ProcessOutput> _logs = [];
+    private Process? _process;
+
+    private Sshd(string dir, int port, ITestOutputHelper? output)
+    {
+        _dir = dir;
+        Port = port;
+        _output = output;
+        _run = Path.Combine(dir, "run");
+        _config = Path.Combine(dir, "sshd_config");
+    }
+
+    public int Port { get; }
+    public string HostKeyPublic => Path.Combine(_dir, "host_ed25519.pub");
+    public int Pid => _process?.Id ?? throw new InvalidOperationException("sshd is not running");
+
+    public static async Task<Sshd> StartAsync(string parentDir, ITestOutputHelper? output = null)
+    {
+        if (!File.Exists(SshdPath))
+        {
+            throw new FileNotFoundException($"{SshdPath} is missing: scripts/install-deps.sh installs openssh-server", SshdPath);
+        }
+        var dir = Directory.CreateDirectory(Path.Combine(parentDir, "sshd-" + Guid.NewGuid().ToString("N")[..8])).FullName;
+        await Run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", Path.Combine(dir, "host_ed25519"));
+        for (var attempt = 0; ; attempt++)
+        {
+            var sshd = new Sshd(dir, FreePort.Pick(), output);
+            sshd.WriteConfig();
+            try
+            {
+                await sshd.RestartAsync();
+                return sshd;
+            }
+            catch (InvalidOperationException) when (attempt < 3)
+            {
+                await sshd.DisposeAsync(); // the port was taken between picking and binding: pick another
+            }
+        }
+    }
+
+    private void WriteConfig()
+    {
+        Directory.CreateDirectory(Path.Combine(_run, "sshd"));
+        File.SetUnixFileMode(Path.Combine(_run, "sshd"), (UnixFileMode)0b111_101_101);
+        File.WriteAllText(Path.Combine(_dir, "authorized_keys"), "");
+        File.WriteAllText(_config, $"""
+            Port {Port}
+            ListenAddress 127.0.0.1
+            HostKey {Path.Combine(_dir, "host_ed25519")}
+            PidFile {Path.Combine(_dir, "sshd.pid")}
+            AuthorizedKeysFile {Path.Combine(_dir, "authorized_keys")}
+            StrictModes no
+            UsePAM no
+            PasswordAuthentication no
+            KbdInteractiveAuthentication no
+            LogLevel VERBOSE
+            """);
+    }
+
+    /// <summary>Starts sshd (again) on the same port and waits until it listens.</summary>
+    public async Task RestartAsync()
+    {
+        if (_process is { HasExited: false })
+        {
+            throw new InvalidOperationException("sshd is already running");
+        }
+        var log = new ProcessOutput();
+        _logs.Add(log);
+        var psi = new ProcessStartInfo("unshare")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        // unshare execs sh, which execs sshd: the pid we hold is sshd's own.
+        foreach (var arg in new[] { "-m", "--", "sh", "-c", "mount --bind \"$1\" /run && exec \"$2\" -D -e -f \"$3\"", "sh", _run, SshdPath, _config })
+        {
+            psi.ArgumentList.Add(arg);
+        }
+        _process = Process.Start(psi) ?? throw new InvalidOperationException("cannot start sshd");
+        log.Attach(_process, "[sshd] ");
+        var deadline = DateTime.UtcNow + ReadyTimeout;
+        while (!log.Lines.Any(l => l.Contains($"Server listening on 127.0.0.1 port {Port}", StringComparison.Ordinal)))
+        {
+            if (_process.HasExited || DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException($"sshd did not start listening on port {Port}:\n{log}");
+            }
+            await Task.Delay(20);
+        }
+    }
+
+    public async Task KillAsync()
+    {
+        if (_process is { HasExited: false } p)
+        {
+            p.Kill();
+            await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        }
+    }
+
+    public void Freeze() => Posix.Signal(Pid, Posix.SIGSTOP);
+
+    public void Thaw() => Posix.Signal(Pid, Posix.SIGCONT);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_process is { HasExited: false })
+        {
+            Posix.Signal(_process.Id, Posix.SIGCONT); // a frozen sshd cannot die of SIGKILL until... it can, but be tidy
+        }
+        await KillAsync();
+        _process?.Dispose();
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        if (_output is not null)
+        {
+            foreach (var log in _logs)
+            {
+                foreach (var line in log.Lines)
+                {
+                    _output.WriteLine(line);
+                }
+            }
+        }
+    }
+
+    private static async Task Run(string file, params string[] args)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        if (p.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{file} failed ({p.ExitCode}): {await stderr}");
+        }
+    }
+}
