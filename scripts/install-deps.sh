@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Installs what building, testing and the lab need: Debian packages (for this and later issues) and the
+# NuGet packages of the solution. Idempotent: when everything is present it only checks and restores.
+#
+#   scripts/install-deps.sh                 apt packages (only if missing) + dotnet restore
+#   scripts/install-deps.sh --system-only   apt packages only (the lab uses this while tests build)
+#
+# Meant for development, CI and lab machines, not for the server Bastion protects (see scripts/install.sh):
+# it leaves /usr/sbin/policy-rc.d in place so that packages shipping a service (ssh, tor, dbus, stunnel4)
+# are installed but never started by apt. Tests and the lab start their own private instances.
+set -euo pipefail
+BASTION_SCRIPT=install-deps
+# shellcheck source=lib/common.sh
+source "$(dirname "$0")/lib/common.sh"
+
+restore=1
+case "${1:-}" in
+    "") ;;
+    --system-only) restore=0 ;;
+    -h | --help)
+        sed -n '2,11s/^# \{0,1\}//p' "$0"
+        exit 0
+        ;;
+    *) die "unknown option '$1' (try --help)" ;;
+esac
+
+# Every Debian package the project uses, with what for. Names checked with apt-cache on Debian 12.
+packages=(
+    openssh-server openssh-client # private sshd for tests, the lab and the benchmark; ssh-keygen, ssh-keyscan
+    tor                           # onion service (later issue), only ever on a private test network
+    dbus                          # dbus-daemon for the D-Bus API tests (later issue); busctl comes with systemd
+    tigervnc-standalone-server    # Xvnc, the emergency desktop (later issue)
+    tigervnc-viewer               # vncviewer, to look at the desktop by hand
+    gvncviewer                    # gvnccapture: screenshots of the desktop in tests (Debian ships it in gvncviewer)
+    xfonts-base xauth             # Xvnc and xterm need core fonts; xauth for the X cookie (recommends we skip)
+    xterm                         # default session terminal of the emergency desktop
+    xvfb                          # a throwaway X server for viewer tests
+    ssvnc stunnel4                # TLS-wrapped VNC from the admin's side
+    socat netcat-openbsd          # sd_notify receiver in the lab, TCP/unix plumbing in tests
+    testssl.sh sslscan nmap       # audits of the mutual-TLS endpoint
+    jq                            # reading status.json in the lab
+    shellcheck                    # lints these scripts (a test runs it)
+    systemd                       # systemd-analyze verify (already part of Debian)
+    procps iproute2               # ps, pgrep -P; ss (is a port free?)
+)
+# Installed when this Debian release has them (bookworm ships vncpasswd in tigervnc-tools).
+optional_packages=(tigervnc-tools)
+
+missing_packages() {
+    local p status
+    for p in "$@"; do
+        status="$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)"
+        [[ $status == installed ]] || printf '%s\n' "$p"
+    done
+}
+
+mapfile -t missing < <(missing_packages "${packages[@]}")
+mapfile -t missing_optional < <(missing_packages "${optional_packages[@]}")
+
+if ((${#missing[@]} + ${#missing_optional[@]} > 0)); then
+    require_root "installing ${missing[*]} ${missing_optional[*]}"
+    log "installing: ${missing[*]} ${missing_optional[*]}"
+
+    # Never let apt start a service: a tor started by a postinst would join the public network.
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    for p in "${missing_optional[@]}"; do
+        if apt-cache show "$p" >/dev/null 2>&1; then
+            missing+=("$p")
+        else
+            log "optional package $p does not exist in this release: skipped"
+        fi
+    done
+
+    before="$(ps -eo pid= | sort -n)"
+    apt-get install -y -qq --no-install-recommends \
+        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+        "${missing[@]}" >/dev/null
+
+    # Check that policy-rc.d did its job: no daemon of these packages started by the install.
+    # (Only new processes adopted by init count: a test's own sshd has its test as parent.)
+    started=()
+    while read -r pid ppid comm; do
+        case "$comm" in
+            sshd | tor | dbus-daemon | stunnel4 | stunnel | Xvnc | Xtigervnc | Xvfb) ;;
+            *) continue ;;
+        esac
+        [[ $ppid == 1 ]] || continue
+        grep -qx "$pid" <<<"$before" && continue
+        started+=("$comm (pid $pid)")
+    done < <(ps -eo pid=,ppid=,comm=)
+    if ((${#started[@]} > 0)); then
+        die "the install started services despite /usr/sbin/policy-rc.d: ${started[*]} — stop them (systemctl stop …) before going on"
+    fi
+    log "packages installed; no service was started"
+else
+    log "Debian packages: all present"
+fi
+
+if ((restore)); then
+    ensure_dotnet
+    log "dotnet restore Bastion.sln"
+    (cd "$BASTION_REPO" && dotnet restore Bastion.sln --verbosity quiet)
+fi

@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# The lab: Bastion running on loopback against a throwaway sshd, so you can see it work without touching
+# this machine's services. Everything lives in a temp dir that is removed on exit.
+#
+#   scripts/lab.sh          start it, show the status, follow the daemon's log until Ctrl-C
+#   scripts/lab.sh --once   start it, check READY, the sshd check Running, a reload (SIGHUP) and a clean
+#                           stop (SIGTERM); exit 0 only if all of that happened (tests and CI use this)
+#
+# Environment: BASTION_LAB_SSH_PORT (default 22022) moves the lab sshd; BASTION_BIN_DIR, or BASTIOND and
+# BASTIONCTL, use those binaries instead of building artifacts/bin; BASTION_LAB_KEEP=1 keeps the temp dir.
+# Needs root: the lab sshd runs in its own mount namespace (nothing on the system changes).
+set -euo pipefail
+BASTION_SCRIPT=lab
+here="$(dirname "$0")"
+# shellcheck source=lib/common.sh
+source "$here/lib/common.sh"
+# shellcheck source=lib/sshd.sh
+source "$here/lib/sshd.sh"
+# shellcheck source=lib/notify.sh
+source "$here/lib/notify.sh"
+
+ONCE=0
+LAB_SSH_PORT=${BASTION_LAB_SSH_PORT:-22022}
+READY_TIMEOUT=60          # exec to READY=1; a cold JIT start on a busy 2-core machine is well under this
+CHECK_TIMEOUT=30          # until the sshd check reports Running (its interval is 2s)
+STOP_TIMEOUT=30           # SIGTERM to exit; the daemon's own supervision.stopTimeout is 10s
+LAB_WATCHDOG_USEC=4000000 # as systemd would pass with WatchdogSec=4s: the daemon must ping at least every 4s
+
+LAB_DIR='' LAB_UP=0
+SSHD_PID='' BASTIOND_PID='' NOTIFY_RECEIVER_PID='' FOLLOW_PID=''
+
+usage() { sed -n '2,13s/^# \{0,1\}//p' "$0"; }
+
+parse_args() {
+    while (($#)); do
+        case "$1" in
+            --once) ONCE=1 ;;
+            -h | --help) usage; exit 0 ;;
+            *) usage >&2; exit 2 ;;
+        esac
+        shift
+    done
+    if ! [[ $LAB_SSH_PORT =~ ^[0-9]+$ ]] || ((LAB_SSH_PORT < 1 || LAB_SSH_PORT > 65535)); then
+        die "BASTION_LAB_SSH_PORT='$LAB_SSH_PORT' is not a port number"
+    fi
+}
+
+prepare() {
+    require_root "the lab (its sshd runs in a private mount namespace)"
+    "$here/install-deps.sh" --system-only
+    resolve_binaries
+    LAB_DIR="$(mktemp -d /tmp/bastion-lab.XXXXXX)"
+    LAB_CONFIG=$LAB_DIR/bastion/bastion.yaml
+    LAB_RUNTIME=$LAB_DIR/bastion/run
+    NOTIFY_LOG=$LAB_DIR/notify.log
+    log "lab directory: $LAB_DIR"
+}
+
+start_sshd() {
+    tcp_port_free "$LAB_SSH_PORT" ||
+        die "port $LAB_SSH_PORT on loopback is taken ($(ss -Hltnp "sport = :$LAB_SSH_PORT" | head -1)); stop that or set BASTION_LAB_SSH_PORT to a free port"
+    mkdir -p "$LAB_DIR/sshd"
+    sshd_prepare "$LAB_DIR/sshd" "$LAB_SSH_PORT"
+    sshd_start "$LAB_DIR/sshd" "$LAB_DIR/sshd.log"
+    sshd_wait_ready "$LAB_DIR/sshd.log" 15
+    log "sshd (pid $SSHD_PID) listening on 127.0.0.1:$LAB_SSH_PORT"
+}
+
+start_bastiond() {
+    mkdir -p "$LAB_DIR/bastion"
+    sed "s/127\.0\.0\.1:22022/127.0.0.1:$LAB_SSH_PORT/" "$BASTION_REPO/config/lab.yaml" >"$LAB_CONFIG"
+
+    local summary
+    if ! summary="$("$BASTIOND" --check-config --config "$LAB_CONFIG" 2>"$LAB_DIR/check-config.err")"; then
+        log "bastiond --check-config refused the lab config:"
+        cat "$LAB_DIR/check-config.err" >&2
+        return 1
+    fi
+    log "config: $summary"
+
+    notify_listen "$LAB_DIR/notify.sock" "$NOTIFY_LOG"
+    # As systemd would start it: NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID (this subshell's pid is
+    # the daemon's, since both exec and setsid replace the process in place).
+    (
+        export NOTIFY_SOCKET="$LAB_DIR/notify.sock" WATCHDOG_USEC="$LAB_WATCHDOG_USEC" WATCHDOG_PID="$BASHPID"
+        exec setsid "$BASTIOND" --config "$LAB_CONFIG"
+    ) </dev/null >"$LAB_DIR/bastiond.log" 2>&1 &
+    BASTIOND_PID=$!
+    log "bastiond started (pid $BASTIOND_PID), log: $LAB_DIR/bastiond.log"
+}
+
+component_state() {
+    jq -r --arg k "$1" --arg n "$2" '.components[]? | select(.kind == $k and .name == $n) | .state' \
+        "$LAB_RUNTIME/status.json" 2>/dev/null
+}
+check_running() { [[ $(component_state check sshd) == Running ]]; }
+process_gone() { ! kill -0 "$1" 2>/dev/null; }
+# Live members of a process group (zombies are dead already: their reaping is not our business).
+group_live() { ps -eo pgid=,pid=,stat=,args= | awk -v g="$1" '$1 == g && $3 !~ /^Z/ { $1 = ""; print }'; }
+group_empty() { [[ -z $(group_live "$1") ]]; }
+
+# The daemon died: say with which exit code (and forget its pid: there is nothing left to stop).
+report_exit() {
+    local rc=0
+    wait "$BASTIOND_PID" || rc=$?
+    log "bastiond exited with code $rc $1"
+    BASTIOND_PID=''
+}
+
+wait_until_up() {
+    WAIT_FOR_PID=$BASTIOND_PID wait_for "$READY_TIMEOUT" "READY=1 from bastiond" \
+        notify_has "$NOTIFY_LOG" READY=1 || {
+        process_gone "$BASTIOND_PID" && report_exit "before sending READY=1"
+        return 1
+    }
+    log "READY=1 received"
+    WAIT_FOR_PID=$BASTIOND_PID wait_for "$CHECK_TIMEOUT" "the sshd check to be Running in status.json" \
+        check_running || return 1
+    log "check 'sshd' is Running"
+    LAB_UP=1
+}
+
+show_status() {
+    echo
+    "$BASTIONCTL" status --runtime-dir "$LAB_RUNTIME" || { log "bastionctl status failed"; return 1; }
+    echo
+}
+
+explain() {
+    cat <<TEXT
+What you're looking at:
+  sshd       a throwaway OpenSSH on 127.0.0.1:$LAB_SSH_PORT (pid $SSHD_PID): its own host key and config in
+             $LAB_DIR/sshd, its own mount namespace. This machine's sshd is untouched.
+  bastiond   pid $BASTIOND_PID, config $LAB_CONFIG (a copy of config/lab.yaml).
+             Its health check 'sshd' reads the SSH-2.0- banner every 2s.
+  status     the table above is $LAB_RUNTIME/status.json, as printed by
+             $BASTIONCTL status --runtime-dir $LAB_RUNTIME
+  systemd    this script plays systemd: the daemon's sd_notify messages (READY, STATUS, WATCHDOG…)
+             arrive on $LAB_DIR/notify.sock, one per line in $NOTIFY_LOG
+
+Try, in another terminal:
+  kill -STOP $SSHD_PID
+      sshd hangs: the check goes Degraded, then Failed; kill -CONT $SSHD_PID heals it
+  kill -HUP $BASTIOND_PID
+      reloads the config (edit $LAB_CONFIG first to see a refused reload)
+
+Following the daemon's log. Ctrl-C stops everything and removes $LAB_DIR.
+TEXT
+}
+
+# Interactive: follow the log until Ctrl-C (the INT trap) or until the daemon dies on its own.
+follow() {
+    tail -n 20 -f --pid="$BASTIOND_PID" "$LAB_DIR/bastiond.log" &
+    FOLLOW_PID=$!
+    wait "$FOLLOW_PID" || true
+    FOLLOW_PID=''
+    report_exit "by itself"
+    return 1
+}
+
+exercise_watchdog() {
+    WAIT_FOR_PID=$BASTIOND_PID wait_for 10 "WATCHDOG=1 (WATCHDOG_USEC=$LAB_WATCHDOG_USEC)" \
+        notify_has "$NOTIFY_LOG" WATCHDOG=1 || return 1
+    log "WATCHDOG=1 received"
+}
+
+exercise_reload() {
+    local before reloading
+    before="$(notify_lines "$NOTIFY_LOG")"
+    log "sending SIGHUP"
+    kill -HUP "$BASTIOND_PID"
+    WAIT_FOR_PID=$BASTIOND_PID wait_for 30 "RELOADING=1 after SIGHUP" \
+        notify_has "$NOTIFY_LOG" RELOADING=1 "$before" || return 1
+    reloading="$(notify_line_of "$NOTIFY_LOG" RELOADING=1 "$before")"
+    WAIT_FOR_PID=$BASTIOND_PID wait_for 30 "READY=1 after RELOADING=1" \
+        notify_has "$NOTIFY_LOG" READY=1 "$reloading" || return 1
+    log "reload: RELOADING=1 then READY=1"
+    WAIT_FOR_PID=$BASTIOND_PID wait_for "$CHECK_TIMEOUT" "the sshd check to be Running after the reload" \
+        check_running || return 1
+}
+
+exercise_stop() {
+    local before rc=0
+    before="$(notify_lines "$NOTIFY_LOG")"
+    log "sending SIGTERM"
+    kill -TERM "$BASTIOND_PID"
+    wait_for "$STOP_TIMEOUT" "bastiond to exit after SIGTERM" process_gone "$BASTIOND_PID" || return 1
+    wait "$BASTIOND_PID" || rc=$?
+    local group=$BASTIOND_PID
+    BASTIOND_PID=''
+    # Its children (tor, Xvnc…) are in its process group: a clean stop leaves none behind.
+    if ! wait_for 3 "bastiond's children to go" group_empty "$group"; then
+        log "bastiond exited but left processes behind: $(group_live "$group" | tr '\n' ';')"
+        kill -KILL -- "-$group" 2>/dev/null
+        return 1
+    fi
+    # The datagram left before the process exited; give the receiver a moment to write it.
+    wait_for 5 "STOPPING=1 after SIGTERM" notify_has "$NOTIFY_LOG" STOPPING=1 "$before" || return 1
+    ((rc == 0)) || { log "bastiond exited with code $rc after SIGTERM (expected 0)"; return 1; }
+    log "stop: STOPPING=1, exit code 0"
+}
+
+dump_logs() {
+    local f shown=0
+    for f in bastiond.log check-config.err sshd.log notify.log bastion/run/status.json; do
+        [[ -s $LAB_DIR/$f ]] || continue
+        printf '\n----- %s (last 200 lines) -----\n' "$f" >&2
+        tail -n 200 "$LAB_DIR/$f" >&2
+        [[ -z $(tail -c 1 "$LAB_DIR/$f") ]] || echo >&2
+        shown=1
+    done
+    if ((shown)); then printf -- '-----\n' >&2; fi
+}
+
+teardown() {
+    local rc=$?
+    set +e
+    trap - EXIT INT TERM
+    # Ctrl-C (or SIGTERM) is how an interactive lab ends once it is up: that is success.
+    if (((rc == 130 || rc == 143) && LAB_UP && !ONCE)); then rc=0; fi
+    [[ -n $FOLLOW_PID ]] && kill "$FOLLOW_PID" 2>/dev/null
+    # Bounded well inside the 60s a caller's `timeout --kill-after` allows (the daemon's own limit is 10s).
+    stop_pid "$BASTIOND_PID" bastiond 15
+    stop_pid "$SSHD_PID" sshd 5
+    stop_pid "$NOTIFY_RECEIVER_PID" "notify receiver" 2
+    if [[ -n $LAB_DIR ]]; then
+        ((rc != 0)) && dump_logs
+        if [[ ${BASTION_LAB_KEEP:-0} == 1 ]]; then
+            log "kept $LAB_DIR"
+        else
+            rm -rf "$LAB_DIR"
+        fi
+    fi
+    if ((rc == 0)); then log "lab stopped"; else log "lab FAILED (exit code $rc)"; fi
+    exit "$rc"
+}
+
+main() {
+    parse_args "$@"
+    trap teardown EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    prepare
+    start_sshd
+    start_bastiond
+    wait_until_up
+    show_status
+    if ((ONCE)); then
+        exercise_watchdog
+        exercise_reload
+        exercise_stop
+        log "OK: READY, check Running, WATCHDOG, reload (RELOADING then READY) and stop (STOPPING, exit 0)"
+    else
+        explain
+        follow
+    fi
+}
+
+main "$@"
