@@ -1,0 +1,72 @@
+namespace Bastion.Config;
+
+// Checks on the files the config points at (when ConfigLoadOptions.CheckFiles). Only metadata is looked at:
+// a secret file is never opened, read or printed.
+internal sealed partial class ConfigBinder
+{
+    private const UnixFileMode GroupOrOther =
+        UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute |
+        UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+
+    /// <summary>A file that must exist: a certificate, a CA, a known_hosts file.</summary>
+    private string? ExistingFile(Located? value, Func<string, string> createHint)
+    {
+        var path = FilePath(value);
+        if (path is not null && options.CheckFiles)
+        {
+            CheckFile(value!.Value, path, createHint, secret: false);
+        }
+        return path;
+    }
+
+    /// <summary>
+    /// A secret (private key, password file) that must exist and be private to its owner: like OpenSSH's
+    /// StrictModes, a key that group or others can read or write is refused, not just warned about.
+    /// </summary>
+    private string? PrivateFile(Located? value, Func<string, string> createHint)
+    {
+        var path = FilePath(value);
+        if (path is not null && options.CheckFiles)
+        {
+            CheckFile(value!.Value, path, createHint, secret: true);
+        }
+        return path;
+    }
+
+    private void CheckFile(Located at, string path, Func<string, string> createHint, bool secret)
+    {
+        try
+        {
+            if (Directory.Exists(path))
+            {
+                errors.Add(at.Node, at.Path, $"{path} is a directory, not a file", "point it at the file itself");
+                return;
+            }
+            if (!File.Exists(path))
+            {
+                errors.Add(at.Node, at.Path, $"{path} does not exist", createHint(path));
+                return;
+            }
+            // Special files (FIFOs, devices, sockets) report length 0, like an empty file: neither is usable.
+            if (new FileInfo(path).Length == 0)
+            {
+                errors.Add(at.Node, at.Path, $"{path} is empty or not a regular file", createHint(path));
+                return;
+            }
+            if (secret && !OperatingSystem.IsWindows())
+            {
+                var mode = File.GetUnixFileMode(path);
+                if ((mode & GroupOrOther) != 0)
+                {
+                    var octal = Convert.ToString((int)mode, 8).PadLeft(4, '0');
+                    errors.Add(at.Node, at.Path, $"{path} is accessible by group or others (mode {octal}); a secret must be private",
+                        $"run chmod 600 {path}");
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            errors.Add(at.Node, at.Path, $"{path} cannot be inspected: {e.Message}", "check the path and the permissions of its directories");
+        }
+    }
+}
