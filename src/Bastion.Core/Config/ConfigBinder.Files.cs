@@ -48,7 +48,9 @@ internal sealed partial class ConfigBinder
                 return;
             }
             // Special files (FIFOs, devices, sockets) report length 0, like an empty file: neither is usable.
-            if (new FileInfo(path).Length == 0)
+            // FileInfo describes a symlink itself, so look at what it finally points to.
+            var target = File.ResolveLinkTarget(path, returnFinalTarget: true) ?? new FileInfo(path);
+            if (target is not FileInfo { Length: > 0 })
             {
                 errors.Add(at.Node, at.Path, $"{path} is empty or not a regular file", createHint(path));
                 return;

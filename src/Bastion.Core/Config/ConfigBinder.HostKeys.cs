@@ -74,6 +74,11 @@ internal sealed partial class ConfigBinder
     private void CheckCaKey(string text, Located at)
     {
         var parts = text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length == 0)
+        {
+            errors.Add(at.Node, at.Path, "is blank", "paste the line from the CA's .pub file (ssh-ed25519 AAAA…)");
+            return;
+        }
         if (parts[0] is "@cert-authority")
         {
             errors.Add(at.Node, at.Path, "is a known_hosts line, not a key", "write only the key: its type and base64 (ssh-ed25519 AAAA…)");

@@ -85,7 +85,8 @@ internal sealed partial class ConfigBinder
 
     private SshServerConfig BindServer(KeyedMapping tunnel)
     {
-        var m = Mapping(Require(tunnel, "server", "with host, user, identity and hostKey under it"), tunnel.Keys.Nested["server"]);
+        var at = RequireWithFix(tunnel, "server", "add server: with host, user, identity and hostKey under it");
+        var m = Mapping(at, tunnel.Keys.Nested["server"]);
         var host = Host(Require(m, "host", "jump.example.org"));
         var port = Port(Get(m, "port"));
         var d = new SshServerConfig { Host = "", User = "", Identity = "", HostKey = new HostKeyConfig() };

@@ -115,7 +115,7 @@ internal sealed partial class ConfigBinder
         }
         if (duration <= TimeSpan.Zero)
         {
-            errors.Add(at.Node, at.Path, $"{text} is not longer than zero", "write a positive duration, e.g. 10s, 1m30s or 500ms");
+            errors.Add(at.Node, at.Path, $"{text} is zero", "write a duration longer than zero, e.g. 10s, 1m30s or 500ms");
             return null;
         }
         return duration;

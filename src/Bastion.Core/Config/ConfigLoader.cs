@@ -18,6 +18,7 @@ public sealed record ConfigLoadOptions
 /// </summary>
 public static class ConfigLoader
 {
+    /// <summary>Where the daemon and bastionctl look when no <c>--config</c> is given.</summary>
     public const string DefaultPath = "/etc/bastion/bastion.yaml";
 
     /// <summary>Loads <paramref name="path"/>; an unreadable file is one error with line 0.</summary>

@@ -8,6 +8,21 @@ public static class Durations
     /// <summary>Parses a sequence of number+unit pairs (units ms, s, m, h, d). A bare number is refused: units are mandatory.</summary>
     public static bool TryParse(string text, out TimeSpan value, out string error)
     {
+        try
+        {
+            return TryParseParts(text, out value, out error);
+        }
+        catch (OverflowException)
+        {
+            // TimeSpan ends at about 29 000 years: 1000000d must be an error, not an exception.
+            value = TimeSpan.Zero;
+            error = $"'{text}' is too large";
+            return false;
+        }
+    }
+
+    private static bool TryParseParts(string text, out TimeSpan value, out string error)
+    {
         value = TimeSpan.Zero;
         var s = text.Trim();
         if (s.Length == 0)

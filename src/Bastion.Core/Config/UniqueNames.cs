@@ -16,7 +16,8 @@ internal sealed class UniqueNames(ConfigErrorList errors, string fix)
         }
         if (_first.TryGetValue(value, out var first))
         {
-            var owner = first.Path[..first.Path.LastIndexOf('.')];
+            var dot = first.Path.LastIndexOf('.');
+            var owner = dot < 0 ? first.Path : first.Path[..dot];
             errors.Add(where.Node, where.Path, $"'{value}' is already used by {owner} (line {first.Node.Start.Line})", fix);
             return;
         }

@@ -30,10 +30,27 @@ internal static class YamlTreeReader
         catch (YamlException e)
         {
             // After a syntax error nothing else in the file can be trusted: report that one error only.
-            errors.Add(Position(e.Start), "", "invalid YAML: " + e.Message.TrimEnd('.'),
+            var at = e.Message.Contains("tab", StringComparison.Ordinal) ? FirstTabIndent(text, e.Start) : Position(e.Start);
+            errors.Add(at, "", "invalid YAML: " + e.Message.TrimEnd('.'),
                 "check the indentation (spaces, not tabs) and quote values that contain ': ' or ' #'");
             return null;
         }
+    }
+
+    /// <summary>YamlDotNet reports a tab in the indentation at the start of the enclosing mapping; point at the tab.</summary>
+    private static TextPosition FirstTabIndent(string text, Mark from)
+    {
+        var lines = text.Split('\n');
+        for (var i = (int)Math.Max(0, from.Line - 1); i < lines.Length; i++)
+        {
+            var indent = lines[i].Length - lines[i].TrimStart(' ', '\t').Length;
+            var tab = lines[i].IndexOf('\t', StringComparison.Ordinal);
+            if (tab >= 0 && tab < indent)
+            {
+                return new TextPosition(i + 1, tab + 1);
+            }
+        }
+        return Position(from);
     }
 
     private static TextPosition Position(Mark mark) => new((int)Math.Max(1, mark.Line), (int)Math.Max(1, mark.Column));
@@ -93,7 +110,8 @@ internal static class YamlTreeReader
                 }
                 if (!node.Tag.IsEmpty)
                 {
-                    refusals.Add(at, path, $"tags like '{node.Tag}' are not supported",
+                    var tag = node.Tag.Value.Replace("tag:yaml.org,2002:", "!!", StringComparison.Ordinal);
+                    refusals.Add(at, path, $"tags like '{tag}' are not supported",
                         "remove the tag; quote the value if it must be read as text");
                 }
             }
