@@ -20,9 +20,9 @@ internal static class YamlTreeReader
     public static YamlNode? Read(string text, ConfigErrorList errors)
     {
         var refusals = new ConfigErrorList(errors.File);
+        var reader = new Reader(new Parser(new StringReader(text)), refusals);
         try
         {
-            var reader = new Reader(new Parser(new StringReader(text)), refusals);
             var root = reader.ReadStream();
             errors.AddRange(refusals);
             return root;
@@ -31,11 +31,20 @@ internal static class YamlTreeReader
         {
             // After a syntax error nothing else in the file can be trusted: report that one error only.
             var at = e.Message.Contains("tab", StringComparison.Ordinal) ? FirstTabIndent(text, e.Start) : Position(e.Start);
-            errors.Add(at, "", "invalid YAML: " + e.Message.TrimEnd('.'),
-                "check the indentation (spaces, not tabs) and quote values that contain ': ' or ' #'");
+            errors.Add(at, "", "invalid YAML: " + e.Message.TrimEnd('.'), SyntaxFix);
+            return null;
+        }
+        catch (InvalidOperationException e)
+        {
+            // YamlDotNet's scanner throws this on some broken flow collections (aaubry/YamlDotNet#541), e.g. a
+            // comment line inside [ ]. A broken file must still come out as an error, not a crash.
+            errors.Add(reader.LastGoodPosition, "", $"invalid YAML after this point ({e.Message.TrimEnd('.')})",
+                "look for an unclosed [ or {, or a comment line inside [ ] or { }; " + SyntaxFix);
             return null;
         }
     }
+
+    private const string SyntaxFix = "check the indentation (spaces, not tabs) and quote values that contain ': ' or ' #'";
 
     /// <summary>YamlDotNet reports a tab in the indentation at the start of the enclosing mapping; point at the tab.</summary>
     private static TextPosition FirstTabIndent(string text, Mark from)
@@ -80,12 +89,16 @@ internal static class YamlTreeReader
             return root;
         }
 
+        /// <summary>Where the last event the parser delivered ends (for failures that carry no position).</summary>
+        public TextPosition LastGoodPosition { get; private set; } = new(1, 1);
+
         private void Next()
         {
             if (!parser.MoveNext())
             {
                 throw new InvalidOperationException("the YAML event stream ended early");
             }
+            LastGoodPosition = Position(parser.Current!.End);
         }
 
         private YamlNode ReadNode(string path, int depth)
