@@ -9,26 +9,23 @@ internal sealed partial class ConfigBinder
         UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
 
     /// <summary>A file that must exist: a certificate, a CA, a known_hosts file.</summary>
-    private string? ExistingFile(Located? value, Func<string, string> createHint)
-    {
-        var path = FilePath(value);
-        if (path is not null && options.CheckFiles)
-        {
-            CheckFile(value!.Value, path, createHint, secret: false);
-        }
-        return path;
-    }
+    private string? ExistingFile(Located? value, Func<string, string> createHint) => CheckedFile(value, createHint, secret: false);
 
     /// <summary>
     /// A secret (private key, password file) that must exist and be private to its owner: like OpenSSH's
     /// StrictModes, a key that group or others can read or write is refused, not just warned about.
     /// </summary>
-    private string? PrivateFile(Located? value, Func<string, string> createHint)
+    private string? PrivateFile(Located? value, Func<string, string> createHint) => CheckedFile(value, createHint, secret: true);
+
+    private string? CheckedFile(Located? value, Func<string, string> createHint, bool secret)
     {
-        var path = FilePath(value);
-        if (path is not null && options.CheckFiles)
+        if (value is not { } at || FilePath(at) is not { } path)
         {
-            CheckFile(value!.Value, path, createHint, secret: true);
+            return null;
+        }
+        if (options.CheckFiles)
+        {
+            CheckFile(at, path, createHint, secret);
         }
         return path;
     }
@@ -39,12 +36,12 @@ internal sealed partial class ConfigBinder
         {
             if (Directory.Exists(path))
             {
-                errors.Add(at.Node, at.Path, $"{path} is a directory, not a file", "point it at the file itself");
+                errors.Add(at, $"{path} is a directory, not a file", "point it at the file itself");
                 return;
             }
             if (!File.Exists(path))
             {
-                errors.Add(at.Node, at.Path, $"{path} does not exist", createHint(path));
+                errors.Add(at, $"{path} does not exist", createHint(path));
                 return;
             }
             // Special files (FIFOs, devices, sockets) report length 0, like an empty file: neither is usable.
@@ -52,7 +49,7 @@ internal sealed partial class ConfigBinder
             var target = File.ResolveLinkTarget(path, returnFinalTarget: true) ?? new FileInfo(path);
             if (target is not FileInfo { Length: > 0 })
             {
-                errors.Add(at.Node, at.Path, $"{path} is empty or not a regular file", createHint(path));
+                errors.Add(at, $"{path} is empty or not a regular file", createHint(path));
                 return;
             }
             if (secret && !OperatingSystem.IsWindows())
@@ -61,14 +58,14 @@ internal sealed partial class ConfigBinder
                 if ((mode & GroupOrOther) != 0)
                 {
                     var octal = Convert.ToString((int)mode, 8).PadLeft(4, '0');
-                    errors.Add(at.Node, at.Path, $"{path} is accessible by group or others (mode {octal}); a secret must be private",
+                    errors.Add(at, $"{path} is accessible by group or others (mode {octal}); a secret must be private",
                         $"run chmod 600 {path}");
                 }
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            errors.Add(at.Node, at.Path, $"{path} cannot be inspected: {e.Message}", "check the path and the permissions of its directories");
+            errors.Add(at, $"{path} cannot be inspected: {e.Message}", "check the path and the permissions of its directories");
         }
     }
 }

@@ -70,9 +70,9 @@ internal sealed partial class ConfigBinder
         var bus = Choice(busAt, ConfigChoices.Bus);
         var addressAt = Get(m, "address");
         var address = Text(addressAt);
-        if (address is not null && !LooksLikeDbusAddress(address))
+        if (addressAt is { } badAddress && address is not null && !LooksLikeDbusAddress(address))
         {
-            errors.Add(addressAt!.Value.Node, addressAt.Value.Path, $"'{address}' is not a D-Bus address",
+            errors.Add(badAddress, $"'{address}' is not a D-Bus address",
                 "write transport:key=value, e.g. unix:path=/run/bastion/bus");
         }
         if (m is not null && (busAt is null || bus is not null))
@@ -85,7 +85,7 @@ internal sealed partial class ConfigBinder
             }
             else if (effective != BusKind.Address && addressAt is { } at)
             {
-                errors.Add(at.Node, at.Path, "is only used with bus: address", "remove it, or set bus: address");
+                errors.Add(at, "is only used with bus: address", "remove it, or set bus: address");
             }
         }
         return new DbusConfig { Bus = bus ?? d.Bus, Address = address };

@@ -25,9 +25,9 @@ internal sealed partial class ConfigBinder
             path => $"fix the path, or create it with ssh-keyscan -p {port} {host} >> {path} and compare the fingerprints with the server's");
         var caAt = Get(m, "ca");
         var ca = Text(caAt);
-        if (ca is not null)
+        if (caAt is { } caWhere && ca is not null)
         {
-            CheckCaKey(ca, caAt!.Value);
+            CheckCaKey(ca, caWhere);
         }
         var pinsNothing = (fingerprintsAt is null || fingerprints is { Count: 0 }) && knownHostsAt is null && caAt is null;
         if (m is not null && pinsNothing)
@@ -49,24 +49,24 @@ internal sealed partial class ConfigBinder
         var learn = "write it as ssh-keygen -lf prints it: SHA256: and 43 base64 characters";
         if (text.StartsWith("MD5:", StringComparison.OrdinalIgnoreCase) || (text.Length == 47 && text.Count(c => c == ':') == 15))
         {
-            errors.Add(at.Node, at.Path, $"'{text}' is an MD5 fingerprint, which is not accepted", "use the SHA256 one (ssh-keygen -lf FILE -E sha256)");
+            errors.Add(at, $"'{text}' is an MD5 fingerprint, which is not accepted", "use the SHA256 one (ssh-keygen -lf FILE -E sha256)");
             return;
         }
         if (!text.StartsWith(Prefix, StringComparison.Ordinal))
         {
-            errors.Add(at.Node, at.Path, $"'{text}' does not start with SHA256:", learn);
+            errors.Add(at, $"'{text}' does not start with SHA256:", learn);
             return;
         }
         var body = text[Prefix.Length..];
         if (body.Length == 44 && body.EndsWith('='))
         {
-            errors.Add(at.Node, at.Path, $"'{text}' ends with base64 padding", "remove the trailing '='");
+            errors.Add(at, $"'{text}' ends with base64 padding", "remove the trailing '='");
             return;
         }
         Span<byte> hash = stackalloc byte[33];
         if (body.Length != 43 || !Convert.TryFromBase64String(body + "=", hash, out var written) || written != 32)
         {
-            errors.Add(at.Node, at.Path, $"'{text}' is not a SHA256 fingerprint", learn);
+            errors.Add(at, $"'{text}' is not a SHA256 fingerprint", learn);
         }
     }
 
@@ -76,24 +76,24 @@ internal sealed partial class ConfigBinder
         var parts = text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
         if (parts.Length == 0)
         {
-            errors.Add(at.Node, at.Path, "is blank", "paste the line from the CA's .pub file (ssh-ed25519 AAAA…)");
+            errors.Add(at, "is blank", "paste the line from the CA's .pub file (ssh-ed25519 AAAA…)");
             return;
         }
         if (parts[0] is "@cert-authority")
         {
-            errors.Add(at.Node, at.Path, "is a known_hosts line, not a key", "write only the key: its type and base64 (ssh-ed25519 AAAA…)");
+            errors.Add(at, "is a known_hosts line, not a key", "write only the key: its type and base64 (ssh-ed25519 AAAA…)");
             return;
         }
         if (parts[0].StartsWith('/'))
         {
-            errors.Add(at.Node, at.Path, "ca takes the CA's public key itself, not a file path",
+            errors.Add(at, "ca takes the CA's public key itself, not a file path",
                 "paste the line from the CA's .pub file (ssh-ed25519 AAAA…)");
             return;
         }
         var blob = parts.Length >= 2 ? new byte[parts[1].Length] : [];
         if (!SshKeyTypes.Contains(parts[0]) || parts.Length < 2 || !Convert.TryFromBase64String(parts[1], blob, out _))
         {
-            errors.Add(at.Node, at.Path, "is not an SSH public key line",
+            errors.Add(at, "is not an SSH public key line",
                 $"paste the line from the CA's .pub file: a key type ({string.Join(", ", SshKeyTypes[..5])}…) and its base64");
         }
     }

@@ -41,7 +41,7 @@ internal sealed partial class ConfigBinder
             extra.Add(line);
             if (line.Contains('\n', StringComparison.Ordinal) || line.Contains('\r', StringComparison.Ordinal))
             {
-                errors.Add(at.Node, at.Path, "holds more than one line", "write one torrc line per list entry");
+                errors.Add(at, "holds more than one line", "write one torrc line per list entry");
             }
         }
         return new TorConfig
@@ -56,15 +56,14 @@ internal sealed partial class ConfigBinder
     /// <summary>Null when <c>ports</c> is left out (the model's default publishes port 22).</summary>
     private EquatableArray<OnionPortConfig>? BindOnionPorts(KeyedMapping service)
     {
-        var listAt = Get(service, "ports");
-        if (listAt is null)
+        if (Get(service, "ports") is not { } listAt)
         {
             return null;
         }
         var ports = Items(service, "ports");
-        if (listAt.Value.Node is YamlSequence { Items.Count: 0 })
+        if (listAt.Node is YamlSequence { Items.Count: 0 })
         {
-            errors.Add(listAt.Value.Node, listAt.Value.Path, "is empty; an onion service needs at least one port",
+            errors.Add(listAt, "is empty; an onion service needs at least one port",
                 "add one, e.g. - {virtual: 22, target: 127.0.0.1:22}, or remove ports: to publish sshd on port 22");
         }
         var seen = new UniqueNames(errors, "publish each virtual port once");
@@ -98,22 +97,21 @@ internal sealed partial class ConfigBinder
     /// <summary>A base32 x25519 public key (52 characters, no padding), stored uppercase as tor expects it.</summary>
     private string? OnionClientKey(Located? value)
     {
-        if (Text(value) is not { } text)
+        if (value is not { } at || Text(at) is not { } text)
         {
             return null;
         }
-        var at = value!.Value;
         const string Prefix = "descriptor:x25519:";
         if (text.StartsWith(Prefix, StringComparison.OrdinalIgnoreCase))
         {
-            errors.Add(at.Node, at.Path, $"starts with '{Prefix}'", $"write only the key after '{Prefix}'");
+            errors.Add(at, $"starts with '{Prefix}'", $"write only the key after '{Prefix}'");
             return null;
         }
         var key = text.ToUpperInvariant();
         // 52 characters carry 260 bits; a 32-byte key leaves the last 4 bits zero, so it ends in A or Q.
         if (key.Length != 52 || key.Any(c => !Base32Alphabet.Contains(c, StringComparison.Ordinal)) || key[^1] is not ('A' or 'Q'))
         {
-            errors.Add(at.Node, at.Path, "is not a base32 x25519 public key",
+            errors.Add(at, "is not a base32 x25519 public key",
                 "write the client's public key: the 52 base32 characters (A-Z, 2-7) after descriptor:x25519: in its .auth file");
             return null;
         }

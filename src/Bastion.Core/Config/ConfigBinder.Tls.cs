@@ -32,7 +32,7 @@ internal sealed partial class ConfigBinder
                 Mode = mode ?? default,
                 Address = address ?? Placeholder,
                 Interval = Duration(Get(m, "interval")) ?? d.Interval,
-                Backend = Backend(Require(m, "backend", "unix:/run/bastion/vnc.sock")) ?? d.Backend,
+                Backend = Backend(Require(m, "backend", "unix:/run/bastion/rfb.sock")) ?? d.Backend,
                 Certificate = ExistingFile(Require(m, "certificate", "/etc/bastion/tls/server.crt"),
                     _ => "fix the path (the PEM certificate this endpoint presents)") ?? "",
                 Key = PrivateFile(Require(m, "key", "/etc/bastion/tls/server.key"),
@@ -49,11 +49,10 @@ internal sealed partial class ConfigBinder
     /// <summary><c>unix:/path</c> (relative paths resolve against the config file's directory) or <c>host:port</c>.</summary>
     private BackendAddress? Backend(Located? value)
     {
-        if (Text(value) is not { } text)
+        if (value is not { } at || Text(at) is not { } text)
         {
             return null;
         }
-        var at = value!.Value;
         if (!text.StartsWith("unix:", StringComparison.Ordinal))
         {
             return Endpoint(value) is { } tcp ? new BackendAddress(tcp, null) : null;
@@ -61,13 +60,13 @@ internal sealed partial class ConfigBinder
         var path = text["unix:".Length..];
         if (path.Length == 0)
         {
-            errors.Add(at.Node, at.Path, "unix: needs a socket path", "write e.g. unix:/run/bastion/vnc.sock");
+            errors.Add(at, "unix: needs a socket path", "write e.g. unix:/run/bastion/rfb.sock");
             return null;
         }
         var full = Path.GetFullPath(path, baseDirectory);
         if (System.Text.Encoding.UTF8.GetByteCount(full) > MaxUnixSocketPath)
         {
-            errors.Add(at.Node, at.Path, $"the socket path {full} is longer than {MaxUnixSocketPath} bytes, the limit of a Unix socket",
+            errors.Add(at, $"the socket path {full} is longer than {MaxUnixSocketPath} bytes, the limit of a Unix socket",
                 "use a shorter path, e.g. under /run/bastion");
             return null;
         }
@@ -84,7 +83,7 @@ internal sealed partial class ConfigBinder
             var padded = text.Length == 43 ? text + "=" : text;
             if (!Convert.TryFromBase64String(padded, hash, out var written) || written != 32)
             {
-                errors.Add(at.Node, at.Path, $"'{text}' is not a base64 SHA-256 pin",
+                errors.Add(at, $"'{text}' is not a base64 SHA-256 pin",
                     "write the base64 SHA-256 of the peer's public key (openssl x509 -pubkey -noout -in CERT | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64)");
                 pins.Add(text);
                 continue;

@@ -56,7 +56,7 @@ internal sealed partial class ConfigBinder
         }
         else if (kind is TunnelKind.Dynamic && at is { } extra)
         {
-            errors.Add(extra.Node, extra.Path, "a dynamic tunnel has no target (each SOCKS client names its own)",
+            errors.Add(extra, "a dynamic tunnel has no target (each SOCKS client names its own)",
                 "remove target, or use kind: local");
         }
         return target;
@@ -68,17 +68,13 @@ internal sealed partial class ConfigBinder
         var via = Choice(viaAt, ConfigChoices.TunnelVia);
         var socksAt = Get(m, "socks");
         var socks = Endpoint(socksAt);
-        if (via is TunnelVia.Tor && socksAt is null)
+        if (via is TunnelVia.Tor && viaAt is { } torVia && socksAt is null)
         {
-            _facts.TorTunnelsWithoutSocks.Add(viaAt!.Value); // fine when there is an onion: section
+            _facts.TorTunnelsWithoutSocks.Add(torVia); // fine when there is an onion: section
         }
-        else if (socksAt is { } s && viaAt is null)
+        else if (socksAt is { } s && (viaAt is null || via is TunnelVia.Direct))
         {
-            errors.Add(s.Node, s.Path, "is only used with via: tor", "add via: tor, or remove socks");
-        }
-        else if (socksAt is { } s2 && via is TunnelVia.Direct)
-        {
-            errors.Add(s2.Node, s2.Path, "is only used with via: tor, and this tunnel is via: direct", "set via: tor, or remove socks");
+            errors.Add(s, "is only used with via: tor", "set via: tor, or remove socks");
         }
         return (via, socks);
     }
@@ -103,20 +99,18 @@ internal sealed partial class ConfigBinder
 
     private string? Host(Located? value)
     {
-        var host = Text(value);
-        if (host is null)
+        if (value is not { } at || Text(at) is not { } host)
         {
             return null;
         }
-        var at = value!.Value;
         var colon = host.IndexOf(':', StringComparison.Ordinal);
         if (colon > 0 && colon == host.LastIndexOf(':') && int.TryParse(host[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port))
         {
-            errors.Add(at.Node, at.Path, $"'{host}' includes a port", $"write host: {host[..colon]} and port: {port}");
+            errors.Add(at, $"'{host}' includes a port", $"write host: {host[..colon]} and port: {port}");
         }
         else if (host.Any(c => char.IsWhiteSpace(c) || c is '/' or '@'))
         {
-            errors.Add(at.Node, at.Path, $"'{host}' is not a host name or address",
+            errors.Add(at, $"'{host}' is not a host name or address",
                 "write only the name or address, e.g. jump.example.org; the login goes in user:");
         }
         return host;

@@ -26,7 +26,7 @@ internal sealed partial class ConfigBinder
         }
         if (scalar.Value.Length == 0)
         {
-            errors.Add(v.Node, v.Path, "is an empty string", "write a value, or remove the key");
+            errors.Add(v, "is an empty string", "write a value, or remove the key");
             return null;
         }
         return scalar.Value;
@@ -44,7 +44,7 @@ internal sealed partial class ConfigBinder
         {
             if (item.Node is YamlScalar { IsNull: true })
             {
-                errors.Add(item.Node, item.Path, "is an empty list entry", "write a value or remove the '-' line");
+                errors.Add(item, "is an empty list entry", "write a value or remove the '-' line");
             }
             else if (Text(item) is { } text)
             {
@@ -60,10 +60,13 @@ internal sealed partial class ConfigBinder
     /// <summary>A name other entries can refer to; reported when it breaks <see cref="NameRule"/>.</summary>
     private string? Name(Located? value)
     {
-        var text = Text(value);
-        if (text is not null && !NamePattern().IsMatch(text))
+        if (value is not { } at || Text(at) is not { } text)
         {
-            errors.Add(value!.Value.Node, value.Value.Path, $"'{text}' is not a valid name",
+            return null;
+        }
+        if (!NamePattern().IsMatch(text))
+        {
+            errors.Add(at, $"'{text}' is not a valid name",
                 $"use 1 to 63 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit ({NameRule}), e.g. '{SuggestName(text)}'");
         }
         return text;
@@ -80,19 +83,19 @@ internal sealed partial class ConfigBinder
     /// <summary>A whole number in [<paramref name="min"/>, <paramref name="max"/>].</summary>
     private int? Integer(Located? value, int min, int max = int.MaxValue)
     {
-        if (Text(value) is not { } text)
+        if (value is not { } at || Text(at) is not { } text)
         {
             return null;
         }
         var range = max == int.MaxValue ? $"{min} or more" : $"{min}..{max}";
         if (!long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n))
         {
-            errors.Add(value!.Value.Node, value.Value.Path, $"'{text}' is not a whole number", $"write a number, {range}");
+            errors.Add(at, $"'{text}' is not a whole number", $"write a number, {range}");
             return null;
         }
         if (n < min || n > max)
         {
-            errors.Add(value!.Value.Node, value.Value.Path, $"{n} is out of range", $"use {range}");
+            errors.Add(at, $"{n} is out of range", $"use {range}");
             return null;
         }
         return (int)n;
@@ -103,11 +106,10 @@ internal sealed partial class ConfigBinder
     /// <summary>A positive duration (<c>10s</c>, <c>1m30s</c>, <c>500ms</c>).</summary>
     private TimeSpan? Duration(Located? value)
     {
-        if (Text(value) is not { } text)
+        if (value is not { } at || Text(at) is not { } text)
         {
             return null;
         }
-        var at = value!.Value;
         if (!Durations.TryParse(text, out var duration, out var error))
         {
             AddParserError(at, error, "write e.g. 10s, 1m30s or 500ms (units: ms, s, m, h, d)");
@@ -115,7 +117,7 @@ internal sealed partial class ConfigBinder
         }
         if (duration <= TimeSpan.Zero)
         {
-            errors.Add(at.Node, at.Path, $"{text} is zero", "write a duration longer than zero, e.g. 10s, 1m30s or 500ms");
+            errors.Add(at, $"{text} is zero", "write a duration longer than zero, e.g. 10s, 1m30s or 500ms");
             return null;
         }
         return duration;
@@ -127,11 +129,10 @@ internal sealed partial class ConfigBinder
     /// </summary>
     private Endpoint? Endpoint(Located? value, bool localListener = false)
     {
-        if (Text(value) is not { } text)
+        if (value is not { } at || Text(at) is not { } text)
         {
             return null;
         }
-        var at = value!.Value;
         if (!Config.Endpoint.TryParse(text, allowPortZero: true, out var endpoint, out var error))
         {
             AddParserError(at, error, "write host:port, e.g. 127.0.0.1:2222, or [::1]:2222 for IPv6");
@@ -139,7 +140,7 @@ internal sealed partial class ConfigBinder
         }
         if (endpoint!.Port == 0 && !localListener)
         {
-            errors.Add(at.Node, at.Path, "port 0 (any free port) is only allowed for a local listener", "use a port from 1 to 65535");
+            errors.Add(at, "port 0 (any free port) is only allowed for a local listener", "use a port from 1 to 65535");
             return null;
         }
         return endpoint;
@@ -147,7 +148,7 @@ internal sealed partial class ConfigBinder
 
     private T? Choice<T>(Located? value, Choices<T> choices) where T : struct
     {
-        if (Text(value) is not { } text)
+        if (value is not { } at || Text(at) is not { } text)
         {
             return null;
         }
@@ -155,8 +156,8 @@ internal sealed partial class ConfigBinder
         {
             return result;
         }
-        var key = value!.Value.Path[(value.Value.Path.LastIndexOf('.') + 1)..];
-        errors.Add(value.Value.Node, value.Value.Path, $"'{text}' is not a valid {key}",
+        var key = at.Path[(at.Path.LastIndexOf('.') + 1)..];
+        errors.Add(at, $"'{text}' is not a valid {key}",
             $"{Suggestions.DidYouMean(text, choices.Words)}use one of: {choices.List}");
         return null;
     }
@@ -164,19 +165,18 @@ internal sealed partial class ConfigBinder
     /// <summary>A file or directory path; a relative one is resolved against the config file's directory.</summary>
     private string? FilePath(Located? value)
     {
-        if (Text(value) is not { } text)
+        if (value is not { } at || Text(at) is not { } text)
         {
             return null;
         }
-        var at = value!.Value;
         if (text.StartsWith('~'))
         {
-            errors.Add(at.Node, at.Path, $"'{text}': ~ is not expanded", "write the full path, e.g. /root/.ssh/id_ed25519");
+            errors.Add(at, $"'{text}': ~ is not expanded", "write the full path, e.g. /root/.ssh/id_ed25519");
             return null;
         }
         if (text.Contains('\0', StringComparison.Ordinal))
         {
-            errors.Add(at.Node, at.Path, "the path contains a NUL character", "write a plain path");
+            errors.Add(at, "the path contains a NUL character", "write a plain path");
             return null;
         }
         return Path.GetFullPath(text, baseDirectory);
@@ -188,11 +188,11 @@ internal sealed partial class ConfigBinder
         var dash = message.IndexOf(" — ", StringComparison.Ordinal);
         if (dash < 0)
         {
-            errors.Add(at.Node, at.Path, message, defaultFix);
+            errors.Add(at, message, defaultFix);
         }
         else
         {
-            errors.Add(at.Node, at.Path, message[..dash], message[(dash + 3)..]);
+            errors.Add(at, message[..dash], message[(dash + 3)..]);
         }
     }
 
@@ -220,12 +220,12 @@ internal sealed partial class ConfigBinder
         if (smallAt is { } s)
         {
             var largeText = Durations.Format(large) + (largeAt is null ? ", the default" : "");
-            errors.Add(s.Node, s.Path, $"{Durations.Format(small)} is {(strict ? "not shorter than" : "longer than")} {largeKey} ({largeText})",
+            errors.Add(s, $"{Durations.Format(small)} is {(strict ? "not shorter than" : "longer than")} {largeKey} ({largeText})",
                 $"make {smallKey} {(strict ? "shorter than" : "at most")} {largeKey}");
         }
         else if (largeAt is { } l)
         {
-            errors.Add(l.Node, l.Path, $"{Durations.Format(large)} is {(strict ? "not longer than" : "shorter than")} {smallKey} ({Durations.Format(small)}, the default)",
+            errors.Add(l, $"{Durations.Format(large)} is {(strict ? "not longer than" : "shorter than")} {smallKey} ({Durations.Format(small)}, the default)",
                 $"make {largeKey} {(strict ? "longer than" : "at least")} {smallKey}, or set {smallKey} lower");
         }
     }

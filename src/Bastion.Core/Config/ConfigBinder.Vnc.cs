@@ -17,16 +17,16 @@ internal sealed partial class ConfigBinder
         var mode = Choice(Get(m, "mode"), ConfigChoices.VncMode);
         var sessionAt = Get(m, "session");
         var session = TextList(sessionAt);
-        if (session is { IsEmpty: true })
+        if (sessionAt is { } at && session is { IsEmpty: true })
         {
-            errors.Add(sessionAt!.Value.Node, sessionAt.Value.Path, "is empty",
+            errors.Add(at, "is empty",
                 "write the command and its arguments, e.g. [/usr/bin/xterm, -e, /bin/login], or remove session: for that default");
         }
         var endpointAt = Get(m, "endpoint");
         var endpoint = Text(endpointAt);
-        if (endpoint is not null)
+        if (endpointAt is { } endpointWhere && endpoint is not null)
         {
-            _facts.VncEndpoint = (endpointAt!.Value, endpoint);
+            _facts.VncEndpoint = (endpointWhere, endpoint);
         }
         else if (endpointAt is null && mode is VncMode.Always or VncMode.Fallback)
         {
@@ -52,9 +52,9 @@ internal sealed partial class ConfigBinder
         var d = new VncFallbackConfig();
         var checkAt = Get(m, "check");
         var check = Text(checkAt);
-        if (check is not null)
+        if (checkAt is { } checkWhere && check is not null)
         {
-            _facts.VncCheck = (checkAt!.Value, check);
+            _facts.VncCheck = (checkWhere, check);
         }
         else if (checkAt is null && mode is VncMode.Fallback)
         {
@@ -72,7 +72,7 @@ internal sealed partial class ConfigBinder
     /// <summary><c>WIDTHxHEIGHT</c>, e.g. <c>1280x800</c>.</summary>
     private string? Geometry(Located? value)
     {
-        if (Text(value) is not { } text)
+        if (value is not { } at || Text(at) is not { } text)
         {
             return null;
         }
@@ -85,10 +85,10 @@ internal sealed partial class ConfigBinder
             {
                 return text;
             }
-            errors.Add(value!.Value.Node, value.Value.Path, $"{text} is out of range", $"use a width and height from 1 to {MaxGeometry}, e.g. 1280x800");
+            errors.Add(at, $"{text} is out of range", $"use a width and height from 1 to {MaxGeometry}, e.g. 1280x800");
             return null;
         }
-        errors.Add(value!.Value.Node, value.Value.Path, $"'{text}' is not WIDTHxHEIGHT", "write e.g. 1280x800");
+        errors.Add(at, $"'{text}' is not WIDTHxHEIGHT", "write e.g. 1280x800");
         return null;
     }
 }

@@ -100,7 +100,7 @@ internal sealed partial class ConfigBinder(ConfigErrorList errors, string baseDi
         {
             if (item.Node is YamlScalar { IsNull: true })
             {
-                errors.Add(item.Node, item.Path, "is an empty list entry", "fill it in or remove the '-' line");
+                errors.Add(item, "is an empty list entry", "fill it in or remove the '-' line");
             }
             else if (Mapping(item, keys) is { } entry)
             {
@@ -172,7 +172,7 @@ internal sealed partial class ConfigBinder(ConfigErrorList errors, string baseDi
     }
 
     private void TypeError(Located v, string expected, string fix) =>
-        errors.Add(v.Node, v.Path, $"expected {expected}, found {v.Node.Description}", fix);
+        errors.Add(v, $"expected {expected}, found {v.Node.Description}", fix);
 
     private static string PathOf(string parent, string key) => parent.Length == 0 ? key : parent + "." + key;
 }

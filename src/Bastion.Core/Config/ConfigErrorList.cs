@@ -15,6 +15,8 @@ internal sealed class ConfigErrorList(string file)
 
     public void Add(YamlNode at, string keyPath, string problem, string fix) => Add(at.Start, keyPath, problem, fix);
 
+    public void Add(Located at, string problem, string fix) => Add(at.Node.Start, at.Path, problem, fix);
+
     /// <summary>Sorted by position; errors at the same place keep the order they were found in.</summary>
     public IReadOnlyList<ConfigError> InFileOrder() =>
         [.. _errors.OrderBy(e => e.Line).ThenBy(e => e.Column)];

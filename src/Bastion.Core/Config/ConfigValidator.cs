@@ -13,7 +13,7 @@ internal static class ConfigValidator
         {
             foreach (var via in facts.TorTunnelsWithoutSocks)
             {
-                errors.Add(via.Node, via.Path, "via: tor needs a SOCKS proxy into tor",
+                errors.Add(via, "via: tor needs a SOCKS proxy into tor",
                     "add socks: 127.0.0.1:9050 (an existing tor) or an onion: section (Bastion runs tor)");
             }
         }
@@ -44,6 +44,6 @@ internal static class ConfigValidator
         var fix = names.Count == 0
             ? $"add a {section}: entry named '{name}'"
             : $"{Suggestions.DidYouMean(name, names)}use one of: {string.Join(", ", names)} (the names under {section}:)";
-        errors.Add(at.Node, at.Path, $"no {what} is named '{name}'", fix);
+        errors.Add(at, $"no {what} is named '{name}'", fix);
     }
 }

@@ -18,7 +18,7 @@ internal sealed class UniqueNames(ConfigErrorList errors, string fix)
         {
             var dot = first.Path.LastIndexOf('.');
             var owner = dot < 0 ? first.Path : first.Path[..dot];
-            errors.Add(where.Node, where.Path, $"'{value}' is already used by {owner} (line {first.Node.Start.Line})", fix);
+            errors.Add(where, $"'{value}' is already used by {owner} (line {first.Node.Start.Line})", fix);
             return;
         }
         _first.Add(value, where);

@@ -102,7 +102,7 @@ public sealed class ConfigCrossFieldTests
     {
         var error = SingleError(GoodTunnel + "\n    socks: 127.0.0.1:9050");
 
-        Assert.Equal($"{F}:12:12: tunnels[0].socks: is only used with via: tor — add via: tor, or remove socks", error);
+        Assert.Equal($"{F}:12:12: tunnels[0].socks: is only used with via: tor — set via: tor, or remove socks", error);
     }
 
     [Fact]
