@@ -1,7 +1,7 @@
 namespace Bastion.Config;
 
-// Checks on the files the config points at (when ConfigLoadOptions.CheckFiles). Only metadata is looked at:
-// a secret file is never opened, read or printed.
+// Checks on the files the config points at (when ConfigLoadOptions.CheckFiles). Nothing is ever read: a secret's
+// metadata is all that is looked at, and other files are only opened to prove they are readable.
 internal sealed partial class ConfigBinder
 {
     private const UnixFileMode GroupOrOther =
@@ -52,7 +52,12 @@ internal sealed partial class ConfigBinder
                 errors.Add(at, $"{path} is empty or not a regular file", createHint(path));
                 return;
             }
-            if (secret && !OperatingSystem.IsWindows())
+            if (!secret)
+            {
+                // Opening is safe here (a regular, non-empty file cannot block) and reads nothing.
+                File.OpenHandle(path, FileMode.Open, FileAccess.Read).Dispose();
+            }
+            else if (!OperatingSystem.IsWindows())
             {
                 var mode = File.GetUnixFileMode(path);
                 if ((mode & GroupOrOther) != 0)
@@ -63,7 +68,12 @@ internal sealed partial class ConfigBinder
                 }
             }
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (UnauthorizedAccessException)
+        {
+            errors.Add(at, $"{path} cannot be read: permission denied",
+                secret ? "check that the daemon's user owns it and can reach its directory" : $"make it readable by the daemon, e.g. chmod 644 {path}");
+        }
+        catch (IOException e)
         {
             errors.Add(at, $"{path} cannot be inspected: {e.Message}", "check the path and the permissions of its directories");
         }

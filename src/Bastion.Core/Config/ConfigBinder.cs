@@ -22,11 +22,13 @@ internal sealed partial class ConfigBinder(ConfigErrorList errors, string baseDi
         {
             return empty;
         }
-        var m = Mapping(new Located(root, ""), ConfigSchema.Root);
-        if (m is null)
+        if (root is not YamlMapping)
         {
+            errors.Add(root, "", $"the file must be a mapping of sections, found {root.Description}",
+                "write each section as a key at the start of a line, e.g. tunnels: (sections: " + string.Join(", ", ConfigSchema.Root.Keys) + ")");
             return empty;
         }
+        var m = Mapping(new Located(root, ""), ConfigSchema.Root)!;
         var supervision = BindSupervision(Section(m, "supervision"));
         var config = new BastionConfig
         {

@@ -34,11 +34,11 @@ internal static class YamlTreeReader
             errors.Add(at, "", "invalid YAML: " + e.Message.TrimEnd('.'), SyntaxFix);
             return null;
         }
-        catch (InvalidOperationException e)
+        catch (InvalidOperationException)
         {
-            // YamlDotNet's scanner throws this on some broken flow collections (aaubry/YamlDotNet#541), e.g. a
-            // comment line inside [ ]. A broken file must still come out as an error, not a crash.
-            errors.Add(reader.LastGoodPosition, "", $"invalid YAML after this point ({e.Message.TrimEnd('.')})",
+            // YamlDotNet's scanner throws this, without a position, on some broken flow collections
+            // (aaubry/YamlDotNet#541), e.g. a comment line inside [ ]. It must still be an error, not a crash.
+            errors.Add(reader.LastGoodPosition, "", "invalid YAML after this point",
                 "look for an unclosed [ or {, or a comment line inside [ ] or { }; " + SyntaxFix);
             return null;
         }
