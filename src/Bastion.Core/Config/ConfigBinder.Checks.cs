@@ -9,7 +9,7 @@ internal sealed partial class ConfigBinder
         var result = new List<CheckConfig>();
         foreach (var m in Items(root, "checks"))
         {
-            var d = new CheckConfig { Name = "", Endpoint = new Endpoint("", 0) };
+            var d = new CheckConfig { Name = "", Endpoint = Placeholder };
             var nameAt = Require(m, "name", "sshd");
             var name = Name(nameAt);
             names.Claim(name, nameAt);

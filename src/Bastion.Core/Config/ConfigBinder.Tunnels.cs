@@ -5,8 +5,6 @@ namespace Bastion.Config;
 // tunnels:
 internal sealed partial class ConfigBinder
 {
-    private static readonly Endpoint Placeholder = new("", 0);
-
     private EquatableArray<TunnelConfig> BindTunnels(KeyedMapping root, BackoffConfig supervisionBackoff)
     {
         var names = new UniqueNames(errors, "give each tunnel its own name");

@@ -10,6 +10,9 @@ namespace Bastion.Config;
 /// </summary>
 internal sealed partial class ConfigBinder(ConfigErrorList errors, string baseDirectory, ConfigLoadOptions options)
 {
+    /// <summary>Stands in for a required endpoint that was reported missing or wrong (the config is discarded then).</summary>
+    private static readonly Endpoint Placeholder = new("", 0);
+
     private readonly ConfigFacts _facts = new();
 
     /// <summary>Schema paths of every key the binder looked up (a test proves none is left unbound).</summary>
