@@ -133,17 +133,19 @@ internal sealed partial class ConfigBinder
         {
             return null;
         }
-        if (!Config.Endpoint.TryParse(text, allowPortZero: true, out var endpoint, out var error))
+        if (Config.Endpoint.TryParse(text, allowPortZero: localListener, out var endpoint, out var error))
         {
-            AddParserError(at, error, "write host:port, e.g. 127.0.0.1:2222, or [::1]:2222 for IPv6");
-            return null;
+            return endpoint;
         }
-        if (endpoint!.Port == 0 && !localListener)
+        if (Config.Endpoint.TryParse(text, allowPortZero: true, out var any, out _) && any!.Port == 0)
         {
             errors.Add(at, "port 0 (any free port) is only allowed for a local listener", "use a port from 1 to 65535");
-            return null;
         }
-        return endpoint;
+        else
+        {
+            AddParserError(at, error, "write host:port, e.g. 127.0.0.1:2222, or [::1]:2222 for IPv6");
+        }
+        return null;
     }
 
     private T? Choice<T>(Located? value, Choices<T> choices) where T : struct

@@ -133,7 +133,7 @@ internal sealed partial class ConfigBinder(ConfigErrorList errors, string baseDi
             var key = entry.Key.Value;
             if (!keys.Contains(key))
             {
-                errors.Add(entry.Key, v.Path, $"unknown key '{key}'", UnknownKeyFix(key, keys));
+                errors.Add(entry.Key, PathOf(v.Path, key), "unknown key", UnknownKeyFix(key, keys));
             }
             else if (entries.TryGetValue(key, out var first))
             {

@@ -16,13 +16,13 @@ public sealed class ConfigErrorTests
               statedir: /srv/bastion
             """);
 
-        Assert.Equal($"{F}:2:3: paths: unknown key 'statedir' — did you mean 'stateDir'?", error);
+        Assert.Equal($"{F}:2:3: paths.statedir: unknown key — did you mean 'stateDir'?", error);
     }
 
     [Fact]
     public void Misspelt_section_gets_a_did_you_mean_suggestion()
     {
-        Assert.Equal($"{F}:1:1: unknown key 'tunels' — did you mean 'tunnels'?", SingleError("tunels: []"));
+        Assert.Equal($"{F}:1:1: tunels: unknown key — did you mean 'tunnels'?", SingleError("tunels: []"));
     }
 
     [Fact]
@@ -33,7 +33,7 @@ public sealed class ConfigErrorTests
               colour: true
             """);
 
-        Assert.Equal($"{F}:2:3: logging: unknown key 'colour' — valid keys here: level, format", error);
+        Assert.Equal($"{F}:2:3: logging.colour: unknown key — valid keys here: level, format", error);
     }
 
     [Fact]
@@ -41,7 +41,7 @@ public sealed class ConfigErrorTests
     {
         var error = SingleError(GoodTunnel + "\n    port: 2222");
 
-        Assert.Equal($"{F}:12:5: tunnels[0]: unknown key 'port' — move it under 'server:'", error);
+        Assert.Equal($"{F}:12:5: tunnels[0].port: unknown key — move it under 'server:'", error);
     }
 
     [Fact]
@@ -180,6 +180,18 @@ public sealed class ConfigErrorTests
             """);
 
         Assert.Equal($"{F}:3:15: checks[0].endpoint: 'localhost' has no port — write host:port, e.g. 127.0.0.1:2222", error);
+    }
+
+    [Fact]
+    public void Endpoint_port_out_of_range_names_the_valid_range()
+    {
+        var error = SingleError("""
+            checks:
+              - name: sshd
+                endpoint: 127.0.0.1:70000
+            """);
+
+        Assert.Equal($"{F}:3:15: checks[0].endpoint: port 70000 is out of range — use 1..65535", error);
     }
 
     [Fact]

@@ -260,7 +260,7 @@ public sealed class ConfigLoaderTests
         [
             $"{F}:2:9: vnc.mode: 'fallbak' is not a valid mode — did you mean 'fallback'? use one of: off, always, fallback",
             $"{F}:3:12: vnc.display: 1000 is out of range — use 0..999",
-            $"{F}:5:3: paths: unknown key 'statedir' — did you mean 'stateDir'?",
+            $"{F}:5:3: paths.statedir: unknown key — did you mean 'stateDir'?",
             $"{F}:6:18: logging.level: 'verbose' is not a valid level — use one of: trace, debug, information, warning, error",
             $"{F}:9:15: checks[0].endpoint: '127.0.0.1' has no port — write host:port, e.g. 127.0.0.1:2222",
             $"{F}:10:11: checks[1].name: 'sshd' is already used by checks[0] (line 8) — give each check its own name",
