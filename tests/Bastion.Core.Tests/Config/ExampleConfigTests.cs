@@ -26,6 +26,17 @@ public sealed partial class ExampleConfigTests
     }
 
     [Fact]
+    public void The_lab_config_is_valid_and_keeps_its_state_next_to_itself()
+    {
+        var lab = Path.Combine(Path.GetDirectoryName(ExamplePath())!, "lab.yaml");
+
+        var result = ConfigLoader.LoadFile(lab, NoFileChecks);
+
+        Assert.True(result.Ok, string.Join("\n", result.Errors));
+        Assert.Equal(Path.Combine(Path.GetDirectoryName(lab)!, "state"), result.Config!.Paths.StateDir);
+    }
+
+    [Fact]
     public void The_example_sets_non_default_values_in_every_section()
     {
         var config = ConfigLoader.LoadFile(ExamplePath(), NoFileChecks).Config!;
