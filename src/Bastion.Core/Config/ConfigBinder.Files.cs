@@ -57,7 +57,7 @@ internal sealed partial class ConfigBinder
                 // Opening is safe here (a regular, non-empty file cannot block) and reads nothing.
                 File.OpenHandle(path, FileMode.Open, FileAccess.Read).Dispose();
             }
-            else if (!OperatingSystem.IsWindows())
+            else
             {
                 var mode = File.GetUnixFileMode(path);
                 if ((mode & GroupOrOther) != 0)

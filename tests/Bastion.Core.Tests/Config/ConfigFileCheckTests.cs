@@ -1,4 +1,3 @@
-using System.Runtime.Versioning;
 using Bastion.Config;
 
 namespace Bastion.Tests.Config;
@@ -7,7 +6,6 @@ namespace Bastion.Tests.Config;
 /// Secrets must exist and be private (OpenSSH StrictModes style); other referenced files must exist.
 /// Each test writes a config with relative paths into its own temp directory and loads it from there.
 /// </summary>
-[UnsupportedOSPlatform("windows")]
 public sealed class ConfigFileCheckTests : IDisposable
 {
     private const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite;
