@@ -1,6 +1,7 @@
 using System.Globalization;
 using Serilog.Events;
 using Serilog.Formatting;
+using Serilog.Parsing;
 
 namespace Bastion.Daemon.Logging;
 
@@ -31,13 +32,45 @@ public sealed class OneLineTextFormatter(bool journald) : ITextFormatter
             output.Write(ShortName(name));
             output.Write(": ");
         }
-        output.Write(OneLine(logEvent.RenderMessage(CultureInfo.InvariantCulture)));
+        output.Write(OneLine(RenderMessage(logEvent)));
         if (logEvent.Exception is { } exception)
         {
             output.Write(" | ");
             output.Write(OneLine(exception.ToString()));
         }
         output.Write('\n');
+    }
+
+    /// <summary>
+    /// Renders the template with string values as they are: Serilog's default quotes them
+    /// (<c>"check/sshd"</c>), which reads badly and defeats grep.
+    /// </summary>
+    private static string RenderMessage(LogEvent logEvent)
+    {
+        using var writer = new StringWriter(CultureInfo.InvariantCulture);
+        foreach (var token in logEvent.MessageTemplate.Tokens)
+        {
+            switch (token)
+            {
+                case TextToken text:
+                    writer.Write(text.Text);
+                    break;
+                case PropertyToken property when logEvent.Properties.TryGetValue(property.PropertyName, out var value):
+                    if (value is ScalarValue { Value: string raw })
+                    {
+                        writer.Write(raw);
+                    }
+                    else
+                    {
+                        value.Render(writer, property.Format, CultureInfo.InvariantCulture);
+                    }
+                    break;
+                default:
+                    writer.Write(token.ToString());
+                    break;
+            }
+        }
+        return writer.ToString();
     }
 
     /// <summary>syslog priorities: 3 err, 4 warning, 6 info, 7 debug.</summary>
