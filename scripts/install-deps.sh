@@ -42,6 +42,7 @@ packages=(
     shellcheck                    # lints these scripts (a test runs it)
     systemd                       # systemd-analyze verify (already part of Debian)
     procps iproute2               # ps, pgrep -P; ss (is a port free?)
+    clang zlib1g-dev              # NativeAOT: the compiler driver and linker, and libz, for scripts/build.sh
 )
 # Installed when this Debian release has them (bookworm ships vncpasswd in tigervnc-tools).
 optional_packages=(tigervnc-tools)

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Startup benchmark: how long from exec until the daemon says it is ready, median of N runs.
-#   bastiond (published, JIT): exec → READY=1 on NOTIFY_SOCKET, with the lab config (config/lab.yaml,
-#                              its check pointed at a running throwaway sshd)
+#   bastiond as shipped (scripts/build.sh: NativeAOT): exec → READY=1 on NOTIFY_SOCKET, with the lab config
+#                              (config/lab.yaml, its check pointed at a running throwaway sshd)
+#   bastiond JIT (framework-dependent publish of the same source, built into a temp dir): the same, for comparison
 #   OpenSSH sshd -D (native reference): exec → "Server listening on" (the lab's private-sshd recipe)
 # Each side gets one warm-up run that is not counted. Times are taken with bash's $EPOCHREALTIME (µs):
 # the start just before exec, the end by a reader blocked on the daemon's output when the line arrives.
 #
 #   scripts/bench/startup.sh [--runs N] [--only sshd|bastiond]
 #
-# Last line: RESULT bastion_ready_ms=… sshd_ready_ms=… ratio=… runs=…  (NA for a side not measured).
+# Last line: RESULT bastion_ready_ms=… bastion_jit_ready_ms=… sshd_ready_ms=… ratio=… runs=…  (NA for a side
+# not measured; ratio = bastion_ready_ms / sshd_ready_ms).
 # Environment: BASTION_BENCH_SSH_PORT (default 22023); BASTION_BIN_DIR, or BASTIOND and BASTIONCTL, as
 # for scripts/lab.sh. Needs root (the private sshd).
 set -euo pipefail
@@ -159,8 +161,26 @@ if [[ $ONLY != sshd ]]; then
     echo "bastiond: median ${bastion_ms} ms  (min $(printf '%s\n' "${times[@]}" | sort -g | head -1), max $(printf '%s\n' "${times[@]}" | sort -g | tail -1))"
 fi
 
+jit_ms=NA
+if [[ $ONLY != sshd ]]; then
+    log "publishing a JIT (framework-dependent) bastiond for comparison"
+    (cd "$BASTION_REPO" && dotnet publish src/Bastion.Daemon -c Release -o "$BENCH_DIR/jit" --nologo --verbosity quiet) >&2
+    shipped=$BASTIOND
+    BASTIOND=$BENCH_DIR/jit/bastiond
+    bastiond_run jit-warmup
+    times=()
+    for ((i = 1; i <= RUNS; i++)); do
+        bastiond_run "jit-$i"
+        times+=("$RUN_MS")
+    done
+    BASTIOND=$shipped
+    jit_ms="$(median "${times[@]}")"
+    log "bastiond (JIT) exec → READY=1 (ms): ${times[*]}"
+    echo "bastiond JIT: median ${jit_ms} ms  (min $(printf '%s\n' "${times[@]}" | sort -g | head -1), max $(printf '%s\n' "${times[@]}" | sort -g | tail -1))"
+fi
+
 ratio=NA
 if [[ $sshd_ms != NA && $bastion_ms != NA ]]; then
     ratio="$(awk -v a="$bastion_ms" -v b="$sshd_ms" 'BEGIN { printf "%.2f", a / b }')"
 fi
-echo "RESULT bastion_ready_ms=$bastion_ms sshd_ready_ms=$sshd_ms ratio=$ratio runs=$RUNS"
+echo "RESULT bastion_ready_ms=$bastion_ms bastion_jit_ready_ms=$jit_ms sshd_ready_ms=$sshd_ms ratio=$ratio runs=$RUNS"
