@@ -28,6 +28,13 @@ internal sealed class DaemonService(
     private sealed record ReloadMessage : Message;
     private sealed record StateChangedMessage : Message;
     private sealed record WatchdogProbe(TaskCompletionSource Answer) : Message;
+    private sealed record RefreshMessage : Message;
+
+    /// <summary>
+    /// How often status.json is rewritten even without a transition: details such as a check's last probe change
+    /// between transitions, and <c>writtenAt</c> doubles as a heartbeat a reader can judge the daemon by.
+    /// </summary>
+    internal static readonly TimeSpan StatusRefreshInterval = TimeSpan.FromSeconds(5);
 
     private readonly Channel<Message> _inbox = Channel.CreateUnbounded<Message>(new UnboundedChannelOptions { SingleReader = true });
     private readonly StatusPublisher _status = new(time, logger, time.GetUtcNow());
@@ -74,6 +81,7 @@ internal sealed class DaemonService(
             var watchdogTask = notifier.WatchdogInterval is { } interval
                 ? RunWatchdogAsync(interval, watchdog.Token)
                 : Task.CompletedTask;
+            var refreshTask = RunStatusRefreshAsync(watchdog.Token);
             try
             {
                 await RunLoopAsync(stoppingToken).ConfigureAwait(false);
@@ -82,6 +90,7 @@ internal sealed class DaemonService(
             {
                 await watchdog.CancelAsync().ConfigureAwait(false);
                 await watchdogTask.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                await refreshTask.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
         finally
@@ -119,7 +128,7 @@ internal sealed class DaemonService(
                             await ReloadAsync().ConfigureAwait(false);
                             publish = false;
                             break;
-                        case StateChangedMessage:
+                        case StateChangedMessage or RefreshMessage:
                             publish = true;
                             break;
                         case WatchdogProbe probe:
@@ -200,6 +209,15 @@ internal sealed class DaemonService(
             {
                 await Task.Delay(left, time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
+        }
+    }
+
+    private async Task RunStatusRefreshAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(StatusRefreshInterval, time);
+        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+        {
+            _inbox.Writer.TryWrite(new RefreshMessage());
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Bastion.IntegrationTests.Infrastructure;
 
 namespace Bastion.IntegrationTests.Cli;
@@ -19,41 +18,14 @@ internal static class Bastionctl
     public static async Task<BastionctlRun> RunAsync(
         IEnumerable<string> args, string? workingDirectory, IReadOnlyDictionary<string, string>? environment)
     {
-        var startInfo = new ProcessStartInfo(Binaries.Bastionctl)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
-        };
-        foreach (var arg in args)
-        {
-            startInfo.ArgumentList.Add(arg);
-        }
-
         // Deterministic layout: no terminal width unless a test asks for one.
-        startInfo.Environment.Remove("COLUMNS");
-        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        var env = new Dictionary<string, string>(environment ?? new Dictionary<string, string>());
+        env.TryAdd("COLUMNS", "");
+        var result = await ExternalCommand.RunAsync(Binaries.Bastionctl, args, Timeout, env, workingDirectory);
+        if (result.TimedOut)
         {
-            startInfo.Environment[key] = value;
+            throw new TimeoutException($"bastionctl {string.Join(' ', args)} did not exit within {Timeout}\n{result.Describe()}");
         }
-
-        using var process = Process.Start(startInfo) ?? throw new InvalidOperationException("bastionctl did not start");
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(Timeout);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"bastionctl {string.Join(' ', args)} did not exit within {Timeout}");
-        }
-        return new BastionctlRun(process.ExitCode,
-            await stdout.WaitAsync(Timeout), await stderr.WaitAsync(Timeout));
+        return new BastionctlRun(result.ExitCode, result.StdOut, result.StdErr);
     }
 }

@@ -70,4 +70,23 @@ public sealed class CheckComponentTests(ITestOutputHelper output)
         Assert.StartsWith("unexpected banner 'SSH-2.0-OpenSSH_", status.Components.Single().Reason, StringComparison.Ordinal);
         Assert.Contains("(expected 'HTTP/1.1…')", status.Components.Single().Reason, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_failed_check_keeps_its_details_current_in_the_status_file_between_transitions()
+    {
+        await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
+        await using var daemon = new BastiondProcess(output, Checks.One("sshd", sshd.Port));
+        await daemon.StartAndWaitReadyAsync();
+        await daemon.WaitForStatusAsync(s => s.Components.Single().State == "Running", "check running");
+        await sshd.KillAsync();
+        var failed = await daemon.WaitForStatusAsync(s => s.Components.Single().State == "Failed", "check failed");
+        var failures = int.Parse(failed.Components.Single().Details["consecutiveFailures"], System.Globalization.CultureInfo.InvariantCulture);
+
+        // No transition happens while it stays Failed; the periodic refresh still brings the probe count up to date.
+        var later = await daemon.WaitForStatusAsync(
+            s => int.Parse(s.Components.Single().Details["consecutiveFailures"], System.Globalization.CultureInfo.InvariantCulture) >= failures + 5,
+            "consecutiveFailures growing", TimeSpan.FromSeconds(20));
+        Assert.Equal(failed.Components.Single().Since, later.Components.Single().Since);
+        Assert.True(later.Daemon.WrittenAt > failed.Daemon.WrittenAt);
+    }
 }

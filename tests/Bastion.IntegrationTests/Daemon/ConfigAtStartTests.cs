@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Bastion.IntegrationTests.Infrastructure;
 using Xunit.Abstractions;
@@ -62,15 +61,8 @@ public sealed class ConfigAtStartTests(ITestOutputHelper output)
 
     private static async Task<(int Code, string Stdout, string Stderr)> RunAsync(params string[] args)
     {
-        var psi = new ProcessStartInfo(Binaries.Bastiond) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
-        return (p.ExitCode, await stdout, await stderr);
+        var result = await ExternalCommand.RunAsync(Binaries.Bastiond, args, TimeSpan.FromSeconds(30));
+        Assert.False(result.TimedOut, result.Describe());
+        return (result.ExitCode, result.StdOut, result.StdErr);
     }
 }

@@ -151,17 +151,10 @@ internal sealed class Sshd : IAsyncDisposable
 
     private static async Task Run(string file, params string[] args)
     {
-        var psi = new ProcessStartInfo(file) { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in args)
+        var result = await ExternalCommand.RunAsync(file, args, TimeSpan.FromSeconds(30));
+        if (result.ExitCode != 0 || result.TimedOut)
         {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
-        if (p.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{file} failed ({p.ExitCode}): {await stderr}");
+            throw new InvalidOperationException(result.Describe());
         }
     }
 }

@@ -1,5 +1,4 @@
 using Bastion.IntegrationTests.Infrastructure;
-using Bastion.IntegrationTests.Lab;
 
 namespace Bastion.IntegrationTests.Systemd;
 

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace Bastion.IntegrationTests.Lab;
+namespace Bastion.IntegrationTests.Infrastructure;
 
 /// <summary>What a finished (or timed-out) external command did.</summary>
 internal sealed record CommandResult(string CommandLine, int ExitCode, bool TimedOut, string StdOut, string StdErr, string Output)
