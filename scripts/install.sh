@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs Bastion on this server: publishes the binaries and installs
-#   /usr/local/lib/bastion/             bastiond, bastionctl and their libraries (needs the .NET 10 runtime)
+#   /usr/local/lib/bastion/             bastiond, bastionctl (NativeAOT executables: no .NET runtime needed)
 #   /usr/local/bin/bastionctl           -> /usr/local/lib/bastion/bastionctl
 #   /usr/local/sbin/bastiond            -> /usr/local/lib/bastion/bastiond (for --check-config)
 #   /etc/systemd/system/bastion.service
@@ -80,9 +80,9 @@ else
 fi
 
 if [[ -z $dest ]]; then
-    # The daemon runs without this shell's environment: make sure it still finds the .NET runtime.
+    # The daemon runs without this shell's environment: make sure it starts with an empty one.
     env -i /usr/local/lib/bastion/bastiond --version >/dev/null ||
-        die "the installed bastiond does not start without DOTNET_ROOT: install the .NET 10 runtime in /usr/share/dotnet (or set its location in /etc/dotnet/install_location)"
+        die "the installed bastiond does not start with an empty environment (a --jit build needs the .NET 10 runtime in /usr/share/dotnet)"
     if [[ -d /run/systemd/system ]]; then
         systemctl daemon-reload
     fi
