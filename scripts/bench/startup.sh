@@ -145,38 +145,34 @@ if [[ $ONLY != bastiond ]]; then
     echo "sshd:     median ${sshd_ms} ms  (min $(printf '%s\n' "${times[@]}" | sort -g | head -1), max $(printf '%s\n' "${times[@]}" | sort -g | tail -1))"
 fi
 
-bastion_ms=NA
+# measure_bastiond LABEL: a warm-up and $RUNS runs of $BASTIOND; prints them and sets RUN_MEDIAN.
+measure_bastiond() {
+    local label=$1 times=() i
+    bastiond_run "$label-warmup"
+    for ((i = 1; i <= RUNS; i++)); do
+        bastiond_run "$label-$i"
+        times+=("$RUN_MS")
+    done
+    RUN_MEDIAN="$(median "${times[@]}")"
+    log "bastiond ($label) exec → READY=1 (ms): ${times[*]}"
+    echo "bastiond $label: median ${RUN_MEDIAN} ms  (min $(printf '%s\n' "${times[@]}" | sort -g | head -1), max $(printf '%s\n' "${times[@]}" | sort -g | tail -1))"
+}
+
+bastion_ms=NA jit_ms=NA RUN_MEDIAN=''
 if [[ $ONLY != sshd ]]; then
     # The lab config's check needs its sshd: one instance serves every bastiond run.
     sshd_start "$BENCH_DIR/sshd" "$BENCH_DIR/sshd.log"
     sshd_wait_ready "$BENCH_DIR/sshd.log" 15
-    bastiond_run warmup
-    times=()
-    for ((i = 1; i <= RUNS; i++)); do
-        bastiond_run "$i"
-        times+=("$RUN_MS")
-    done
-    bastion_ms="$(median "${times[@]}")"
-    log "bastiond exec → READY=1 (ms): ${times[*]}"
-    echo "bastiond: median ${bastion_ms} ms  (min $(printf '%s\n' "${times[@]}" | sort -g | head -1), max $(printf '%s\n' "${times[@]}" | sort -g | tail -1))"
-fi
+    measure_bastiond shipped
+    bastion_ms=$RUN_MEDIAN
 
-jit_ms=NA
-if [[ $ONLY != sshd ]]; then
     log "publishing a JIT (framework-dependent) bastiond for comparison"
     (cd "$BASTION_REPO" && dotnet publish src/Bastion.Daemon -c Release -o "$BENCH_DIR/jit" --nologo --verbosity quiet) >&2
     shipped=$BASTIOND
     BASTIOND=$BENCH_DIR/jit/bastiond
-    bastiond_run jit-warmup
-    times=()
-    for ((i = 1; i <= RUNS; i++)); do
-        bastiond_run "jit-$i"
-        times+=("$RUN_MS")
-    done
+    measure_bastiond jit
     BASTIOND=$shipped
-    jit_ms="$(median "${times[@]}")"
-    log "bastiond (JIT) exec → READY=1 (ms): ${times[*]}"
-    echo "bastiond JIT: median ${jit_ms} ms  (min $(printf '%s\n' "${times[@]}" | sort -g | head -1), max $(printf '%s\n' "${times[@]}" | sort -g | tail -1))"
+    jit_ms=$RUN_MEDIAN
 fi
 
 ratio=NA

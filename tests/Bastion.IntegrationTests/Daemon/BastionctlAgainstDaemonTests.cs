@@ -13,7 +13,7 @@ public sealed class BastionctlAgainstDaemonTests(ITestOutputHelper output)
         await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
         await using var daemon = new BastiondProcess(output, Checks.One("sshd", sshd.Port));
         await daemon.StartAndWaitReadyAsync();
-        await daemon.WaitForStatusAsync(s => s.Components.Single().State == "Running", "check running");
+        await daemon.WaitForComponentAsync("sshd", "Running");
 
         var run = await Bastionctl.RunAsync("status", "--runtime-dir", daemon.RuntimeDir);
         Assert.True(run.ExitCode == 0, run.ToString());

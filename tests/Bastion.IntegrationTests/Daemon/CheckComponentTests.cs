@@ -12,8 +12,7 @@ public sealed class CheckComponentTests(ITestOutputHelper output)
         await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
         await using var daemon = new BastiondProcess(output, Checks.One("sshd", sshd.Port));
         await daemon.StartAndWaitReadyAsync();
-        var status = await daemon.WaitForStatusAsync(s => s.Components.Single().State == "Running", "check running");
-        var check = status.Components.Single();
+        var check = await daemon.WaitForComponentAsync("sshd", "Running");
         Assert.Equal("check", check.Kind);
         Assert.StartsWith("answering: SSH-2.0-OpenSSH_", check.Reason, StringComparison.Ordinal);
         Assert.Equal($"127.0.0.1:{sshd.Port}", check.Details["endpoint"]);
@@ -25,7 +24,7 @@ public sealed class CheckComponentTests(ITestOutputHelper output)
         await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
         await using var daemon = new BastiondProcess(output, Checks.One("sshd", sshd.Port));
         await daemon.StartAndWaitReadyAsync();
-        await daemon.WaitForStatusAsync(s => s.Components.Single().State == "Running", "check running");
+        await daemon.WaitForComponentAsync("sshd", "Running");
 
         await sshd.KillAsync();
         var failed = await daemon.WaitForStatusAsync(s => s.Components.Single().State == "Failed", "check failed");
@@ -34,8 +33,8 @@ public sealed class CheckComponentTests(ITestOutputHelper output)
         await daemon.Notify.WaitForAsync(n => n.Get("STATUS")?.StartsWith("checks 0/1 up", StringComparison.Ordinal) == true, BastiondProcess.Patience, "STATUS down");
 
         await sshd.RestartAsync();
-        var back = await daemon.WaitForStatusAsync(s => s.Components.Single().State == "Running", "check running again");
-        Assert.Equal(1, back.Components.Single().Starts); // the check watched it through; it was never restarted
+        var back = await daemon.WaitForComponentAsync("sshd", "Running");
+        Assert.Equal(1, back.Starts); // the check watched it through; it was never restarted
         await daemon.Notify.WaitForAsync(n => n.Get("STATUS") == "checks 1/1 up", BastiondProcess.Patience, "STATUS up");
     }
 
@@ -45,19 +44,19 @@ public sealed class CheckComponentTests(ITestOutputHelper output)
         await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
         await using var daemon = new BastiondProcess(output, Checks.One("sshd", sshd.Port));
         await daemon.StartAndWaitReadyAsync();
-        await daemon.WaitForStatusAsync(s => s.Components.Single().State == "Running", "check running");
+        await daemon.WaitForComponentAsync("sshd", "Running");
 
         sshd.Freeze(); // the kernel still completes TCP handshakes into the backlog; no banner ever comes
         try
         {
-            var failed = await daemon.WaitForStatusAsync(s => s.Components.Single().State == "Failed", "check failed");
-            Assert.StartsWith("no answer within 150ms", failed.Components.Single().Reason, StringComparison.Ordinal);
+            var failed = await daemon.WaitForComponentAsync("sshd", "Failed");
+            Assert.StartsWith("no answer within 150ms", failed.Reason, StringComparison.Ordinal);
         }
         finally
         {
             sshd.Thaw();
         }
-        await daemon.WaitForStatusAsync(s => s.Components.Single().State == "Running", "check running after thaw");
+        await daemon.WaitForComponentAsync("sshd", "Running");
     }
 
     [Fact]
@@ -66,9 +65,9 @@ public sealed class CheckComponentTests(ITestOutputHelper output)
         await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
         await using var daemon = new BastiondProcess(output, Checks.One("web", sshd.Port).Replace("SSH-2.0-", "HTTP/1.1", StringComparison.Ordinal));
         await daemon.StartAndWaitReadyAsync();
-        var status = await daemon.WaitForStatusAsync(s => s.Components.Single().State == "Failed", "check failed");
-        Assert.StartsWith("unexpected banner 'SSH-2.0-OpenSSH_", status.Components.Single().Reason, StringComparison.Ordinal);
-        Assert.Contains("(expected 'HTTP/1.1…')", status.Components.Single().Reason, StringComparison.Ordinal);
+        var status = await daemon.WaitForComponentAsync("web", "Failed");
+        Assert.StartsWith("unexpected banner 'SSH-2.0-OpenSSH_", status.Reason, StringComparison.Ordinal);
+        Assert.Contains("(expected 'HTTP/1.1…')", status.Reason, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -77,7 +76,7 @@ public sealed class CheckComponentTests(ITestOutputHelper output)
         await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
         await using var daemon = new BastiondProcess(output, Checks.One("sshd", sshd.Port));
         await daemon.StartAndWaitReadyAsync();
-        await daemon.WaitForStatusAsync(s => s.Components.Single().State == "Running", "check running");
+        await daemon.WaitForComponentAsync("sshd", "Running");
         await sshd.KillAsync();
         var failed = await daemon.WaitForStatusAsync(s => s.Components.Single().State == "Failed", "check failed");
         var failures = int.Parse(failed.Components.Single().Details["consecutiveFailures"], System.Globalization.CultureInfo.InvariantCulture);

@@ -14,9 +14,9 @@ public sealed class LoggingTests(ITestOutputHelper output)
         await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
         await using var daemon = new BastiondProcess(output, Checks.One("sshd", sshd.Port));
         await daemon.StartAndWaitReadyAsync(new Dictionary<string, string> { ["JOURNAL_STREAM"] = "8:12345" });
-        await daemon.WaitForStatusAsync(s => s.Components.Single().State == "Running", "check running");
+        await daemon.WaitForComponentAsync("sshd", "Running");
         await sshd.KillAsync();
-        await daemon.WaitForStatusAsync(s => s.Components.Single().State == "Failed", "check failed");
+        await daemon.WaitForComponentAsync("sshd", "Failed");
 
         Assert.All(daemon.Log.Lines, l => Assert.Matches(@"^<[2-7]>(TRC|DBG|INF|WRN|ERR|FTL) ", l));
         Assert.Contains(daemon.Log.Lines, l => l.StartsWith("<6>INF Component.check: check/sshd: Starting -> Running: answering: SSH-2.0-", StringComparison.Ordinal));
@@ -38,7 +38,7 @@ public sealed class LoggingTests(ITestOutputHelper output)
         await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
         await using var daemon = new BastiondProcess(output, "logging:\n  format: json\n" + Checks.One("sshd", sshd.Port));
         await daemon.StartAndWaitReadyAsync();
-        await daemon.WaitForStatusAsync(s => s.Components.Single().State == "Running", "check running");
+        await daemon.WaitForComponentAsync("sshd", "Running");
         daemon.Signal(Posix.SIGTERM);
         Assert.Equal(0, await daemon.WaitForExitAsync(BastiondProcess.Patience));
 

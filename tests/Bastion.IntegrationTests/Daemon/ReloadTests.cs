@@ -14,7 +14,7 @@ public sealed class ReloadTests(ITestOutputHelper output)
         await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
         await using var daemon = new BastiondProcess(output, Checks.One("sshd", sshd.Port));
         await daemon.StartAndWaitReadyAsync();
-        var before = await daemon.WaitForStatusAsync(s => s.Components.Single().State == "Running", "check running");
+        var before = await daemon.WaitForComponentAsync("sshd", "Running");
 
         daemon.WriteConfig(Checks.One("sshd", sshd.Port) + "tunnels: 42\n");
         daemon.Signal(Posix.SIGHUP);
@@ -28,7 +28,7 @@ public sealed class ReloadTests(ITestOutputHelper output)
         Assert.Contains(daemon.Log.Lines, l => l.Contains("reload refused", StringComparison.Ordinal));
         Assert.Contains(daemon.Log.Lines, l => l.Contains(error, StringComparison.Ordinal));
         var check = after.Components.Single();
-        Assert.Equal(("Running", before.Components[0].Instance, 1L), (check.State, check.Instance, check.Starts));
+        Assert.Equal(("Running", before.Instance, 1L), (check.State, check.Instance, check.Starts));
 
         // Fixed: the next reload applies and clears the error.
         daemon.WriteConfig(Checks.One("sshd", sshd.Port));

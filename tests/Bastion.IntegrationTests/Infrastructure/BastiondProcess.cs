@@ -105,6 +105,14 @@ internal sealed class BastiondProcess : IAsyncDisposable
         throw new TimeoutException($"status never showed: {what}\nlast status: {(last is null ? "(none)" : StatusFile.Serialize(last))}\ndaemon log:\n{Log}");
     }
 
+    /// <summary>Waits until the component named <paramref name="name"/> is in <paramref name="state"/>.</summary>
+    public async Task<ComponentStatus> WaitForComponentAsync(string name, string state, TimeSpan? timeout = null)
+    {
+        var status = await WaitForStatusAsync(
+            s => s.Components.Any(c => c.Name == name && c.State == state), $"{name} {state}", timeout);
+        return status.Components.Single(c => c.Name == name);
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_process is { HasExited: false })
