@@ -187,30 +187,19 @@ internal sealed class DaemonService(
     }
 
     /// <summary>Pings at half the watchdog interval, and only if the control loop answers a probe in time.</summary>
-    private async Task RunWatchdogAsync(TimeSpan interval, CancellationToken cancellationToken)
-    {
-        var period = interval / 2;
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            var probe = new WatchdogProbe(new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-            _inbox.Writer.TryWrite(probe);
-            var started = time.GetTimestamp();
-            try
+    private Task RunWatchdogAsync(TimeSpan interval, CancellationToken cancellationToken) =>
+        new SupervisionWatchdog(
+            interval,
+            time,
+            askLoop: () =>
             {
-                await probe.Answer.Task.WaitAsync(period, time, cancellationToken).ConfigureAwait(false);
-                notifier.Notify("WATCHDOG=1");
-            }
-            catch (TimeoutException)
-            {
-                DaemonLog.WatchdogWithheld(logger, period);
-            }
-            var left = period - time.GetElapsedTime(started);
-            if (left > TimeSpan.Zero)
-            {
-                await Task.Delay(left, time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            }
-        }
-    }
+                var probe = new WatchdogProbe(new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+                _inbox.Writer.TryWrite(probe);
+                return probe.Answer;
+            },
+            ping: () => notifier.Notify("WATCHDOG=1"),
+            withheld: period => DaemonLog.WatchdogWithheld(logger, period))
+        .RunAsync(cancellationToken);
 
     private async Task RunStatusRefreshAsync(CancellationToken cancellationToken)
     {
