@@ -12,6 +12,7 @@ public static class LogEvents
     public const int ReloadApplied = 111;
     public const int ReloadRefused = 112;
     public const int ReloadConfigError = 113;
+    public const int ReloadPathsUnchanged = 114;
     public const int WatchdogWithheld = 120;
     public const int StatusWriteFailed = 130;
     public const int ControlLoopError = 140;

@@ -23,6 +23,9 @@ internal static partial class DaemonLog
     [LoggerMessage(EventId = LogEvents.ReloadApplied, Level = LogLevel.Information, Message = "reload applied: {Plan}")]
     public static partial void ReloadApplied(ILogger logger, ReloadPlan plan);
 
+    [LoggerMessage(EventId = LogEvents.ReloadPathsUnchanged, Level = LogLevel.Warning, Message = "paths: changes take effect at the next restart; still using stateDir {StateDir} and runtimeDir {RuntimeDir}")]
+    public static partial void PathsChangeNeedsRestart(ILogger logger, string stateDir, string runtimeDir);
+
     [LoggerMessage(EventId = LogEvents.ReloadConfigError, Level = LogLevel.Error, Message = "config error: {Error}")]
     public static partial void ReloadConfigError(ILogger logger, string error);
 

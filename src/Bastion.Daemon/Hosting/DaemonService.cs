@@ -170,6 +170,13 @@ internal sealed class DaemonService(
                 return;
             }
             var config = result.Config!;
+            if (config.Paths != _config.Paths)
+            {
+                // State (keys) and runtime files (status, sockets) do not move under running components:
+                // the directories were prepared at start, and a restart is the safe moment to change them.
+                DaemonLog.PathsChangeNeedsRestart(logger, _config.Paths.StateDir, _config.Paths.RuntimeDir);
+                config = config with { Paths = _config.Paths };
+            }
             logLevel.MinimumLevel = Logging.LogSetup.ToSerilog(config.Logging.Level);
             supervisor.StopTimeout = config.Supervision.StopTimeout;
             var plan = await supervisor.ApplyAsync(ComponentPlan.Build(config)).ConfigureAwait(false);

@@ -68,4 +68,19 @@ public sealed class ReloadTests(ITestOutputHelper output)
         Assert.Contains(daemon.Log.Lines, l => l.Contains("check/removed: Stopping -> Stopped: removed from config", StringComparison.Ordinal));
         Assert.DoesNotContain(daemon.Log.Lines, l => l.Contains("check/kept: Running ->", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task A_reload_that_moves_the_paths_keeps_the_current_ones_until_restart_and_says_so()
+    {
+        await using var daemon = new BastiondProcess(output, "");
+        await daemon.StartAndWaitReadyAsync();
+        var elsewhere = daemon.Root.File("elsewhere");
+        File.WriteAllText(daemon.ConfigPath, $"paths:\n  stateDir: {elsewhere}/state\n  runtimeDir: {elsewhere}/run\n");
+
+        daemon.Signal(Posix.SIGHUP);
+        await daemon.Notify.WaitForAsync("READY=1", Patience);
+        await daemon.Log.WaitForLineAsync(l => l.Contains("paths: changes take effect at the next restart", StringComparison.Ordinal), Patience, "paths warning");
+        await daemon.WaitForStatusAsync(s => s.Daemon.LastReloadAt is not null, "reload recorded in the old runtime dir");
+        Assert.False(Directory.Exists(elsewhere));
+    }
 }
