@@ -21,6 +21,9 @@ public static class LogEvents
     public const int ComponentTransition = 200;
     public const int ComponentCrashed = 201;
     public const int ComponentStopTimedOut = 202;
+    public const int ComponentSupervisionFailed = 203;
+    public const int ComponentCancelCallbackFailed = 204;
+    public const int ComponentSubscriberFailed = 205;
     public const int ComponentAdded = 210;
     public const int ComponentRemoved = 211;
     public const int ComponentChanged = 212;

@@ -28,6 +28,9 @@ internal static class Program
 
     private static int Main(string[] args)
     {
+        // From the first instruction: SIGHUP's default action would kill a daemon that has not installed its handler
+        // yet. A SIGHUP that arrives before the control loop runs is kept and served once it does.
+        using var sighup = SighupRelay.Install();
         string? configPath = null;
         var checkOnly = false;
         for (var i = 0; i < args.Length; i++)
@@ -36,6 +39,10 @@ internal static class Program
             {
                 case "--config" or "-c" when i + 1 < args.Length:
                     configPath = args[++i];
+                    if (configPath.Length == 0 || configPath.StartsWith('-'))
+                    {
+                        return UsageError($"--config needs a PATH, not '{configPath}'");
+                    }
                     break;
                 case "--check-config" or "-t":
                     checkOnly = true;
@@ -48,6 +55,10 @@ internal static class Program
                     return 0;
                 case var arg when arg.StartsWith("--config=", StringComparison.Ordinal):
                     configPath = arg["--config=".Length..];
+                    if (configPath.Length == 0)
+                    {
+                        return UsageError("--config= needs a PATH");
+                    }
                     break;
                 case "--config" or "-c":
                     return UsageError("--config needs a PATH");
@@ -72,7 +83,7 @@ internal static class Program
             Console.Out.WriteLine(ConfigDescription.Describe(result.Config!));
             return 0;
         }
-        return DaemonHost.Run(result.Config!);
+        return DaemonHost.Run(result.Config!, sighup);
     }
 
     private static int UsageError(string message)

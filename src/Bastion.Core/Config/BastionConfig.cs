@@ -55,13 +55,21 @@ public sealed record SupervisionConfig
 {
     public BackoffConfig Backoff { get; init; } = new();
 
-    /// <summary>How long SIGTERM waits for all components to stop before the daemon exits anyway.</summary>
+    /// <summary>
+    /// How long SIGTERM waits for all components to stop before the daemon exits anyway; also the bound of a
+    /// reload's stops. At most <see cref="MaxStopTimeout"/>; keep it under systemd's TimeoutStopSec (30s in the unit).
+    /// </summary>
     public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    public static readonly TimeSpan MaxStopTimeout = TimeSpan.FromMinutes(5);
 }
 
 /// <summary>Exponential backoff with full jitter; <c>resetAfter</c> of stable running forgets past failures.</summary>
 public sealed record BackoffConfig
 {
+    /// <summary>The longest any backoff setting may be: a retry a day apart is as good as none.</summary>
+    public static readonly TimeSpan Longest = TimeSpan.FromDays(1);
+
     public TimeSpan Initial { get; init; } = TimeSpan.FromSeconds(1);
     public TimeSpan Max { get; init; } = TimeSpan.FromSeconds(60);
     public TimeSpan ResetAfter { get; init; } = TimeSpan.FromSeconds(60);

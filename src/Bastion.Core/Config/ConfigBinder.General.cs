@@ -30,16 +30,17 @@ internal sealed partial class ConfigBinder
         return new SupervisionConfig
         {
             Backoff = BindBackoff(Section(m, "backoff"), d.Backoff),
-            StopTimeout = Duration(Get(m, "stopTimeout")) ?? d.StopTimeout,
+            StopTimeout = Duration(Get(m, "stopTimeout"), SupervisionConfig.MaxStopTimeout,
+                "systemd's TimeoutStopSec would kill bastiond before its components are stopped") ?? d.StopTimeout,
         };
     }
 
     /// <summary>A backoff block; keys it leaves out come from <paramref name="inherited"/>.</summary>
     private BackoffConfig BindBackoff(KeyedMapping? m, BackoffConfig inherited)
     {
-        var initial = Duration(Get(m, "initial"));
-        var max = Duration(Get(m, "max"));
-        var resetAfter = Duration(Get(m, "resetAfter"));
+        var initial = Duration(Get(m, "initial"), BackoffConfig.Longest);
+        var max = Duration(Get(m, "max"), BackoffConfig.Longest);
+        var resetAfter = Duration(Get(m, "resetAfter"), BackoffConfig.Longest);
         Ordered(m, strict: false, "initial", initial, inherited.Initial, "max", max, inherited.Max);
         return new BackoffConfig
         {

@@ -103,8 +103,8 @@ internal sealed partial class ConfigBinder
 
     private int? Port(Located? value) => Integer(value, 1, 65535);
 
-    /// <summary>A positive duration (<c>10s</c>, <c>1m30s</c>, <c>500ms</c>).</summary>
-    private TimeSpan? Duration(Located? value)
+    /// <summary>A positive duration (<c>10s</c>, <c>1m30s</c>, <c>500ms</c>), at most <paramref name="max"/> when given.</summary>
+    private TimeSpan? Duration(Located? value, TimeSpan? max = null, string? whyMax = null)
     {
         if (value is not { } at || Text(at) is not { } text)
         {
@@ -118,6 +118,11 @@ internal sealed partial class ConfigBinder
         if (duration <= TimeSpan.Zero)
         {
             errors.Add(at, $"{text} is zero", "write a duration longer than zero, e.g. 10s, 1m30s or 500ms");
+            return null;
+        }
+        if (max is { } limit && duration > limit)
+        {
+            errors.Add(at, $"{text} is longer than {Durations.Format(limit)}{(whyMax is null ? "" : " (" + whyMax + ")")}", $"write at most {Durations.Format(limit)}");
             return null;
         }
         return duration;

@@ -4,10 +4,14 @@ namespace Bastion.Supervision;
 
 /// <summary>
 /// Owns one component instance: runs its attempts in one loop, restarts it with backoff, and records
-/// why it is in its state. A component's failure never escapes this class.
+/// why it is in its state. Nothing a component does — throwing, hanging, reporting late — escapes this class
+/// or corrupts its state: every state write and its guard happen in one critical section.
 /// </summary>
 public sealed partial class ComponentSupervisor : IDisposable
 {
+    /// <summary>Task.Delay takes at most ~49.7 days; no wait here needs more than a day.</summary>
+    private static readonly TimeSpan LongestWait = TimeSpan.FromDays(1);
+
     private readonly Lock _lock = new();
     private readonly TimeProvider _time;
     private readonly BackoffPolicy _backoff;
@@ -15,8 +19,12 @@ public sealed partial class ComponentSupervisor : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Dictionary<string, string> _details = new(StringComparer.Ordinal);
     private StateRecord _state;
+    private IComponent? _component;
     private long _starts;
     private int _generation;
+    private bool _started;
+    private bool _stopping;
+    private bool _final;
     private Task? _loop;
     private string? _stopReason;
     private DateTimeOffset? _upSince;
@@ -27,19 +35,23 @@ public sealed partial class ComponentSupervisor : IDisposable
         _time = time;
         _logger = logger;
         _backoff = new BackoffPolicy(spec.Backoff, random);
-        Component = spec.Create();
         Instance = Guid.NewGuid().ToString("N")[..12];
         _state = new StateRecord(ComponentState.Stopped, "not started", time.GetUtcNow());
     }
 
     public ComponentSpec Spec { get; }
     public ComponentId Id => Spec.Id;
-    public IComponent Component { get; }
+
+    /// <summary>The component instance, created by the first attempt (a factory that throws is a failed attempt, retried).</summary>
+    public IComponent? Component
+    {
+        get { lock (_lock) { return _component; } }
+    }
 
     /// <summary>Changes only when a new supervisor (and component instance) is made, e.g. by a reload that changed it.</summary>
     public string Instance { get; }
 
-    /// <summary>Raised after every transition, outside the lock: (supervisor, previous, current).</summary>
+    /// <summary>Raised after every transition, outside the lock: (supervisor, previous, current). Handler exceptions are logged and dropped.</summary>
     public event Action<ComponentSupervisor, StateRecord, StateRecord>? StateChanged;
 
     public StateRecord State
@@ -62,29 +74,40 @@ public sealed partial class ComponentSupervisor : IDisposable
     {
         lock (_lock)
         {
-            if (_loop is not null)
+            if (_started)
             {
                 throw new InvalidOperationException($"{Id} already started");
             }
-            _loop = Task.Run(RunLoopAsync);
+            _started = true;
+        }
+        // Starting at once, so a status taken right after Start (READY's STATUS=) does not say "not started".
+        Transition(ComponentState.Starting, "starting");
+        var loop = Task.Run(RunLoopAsync);
+        lock (_lock)
+        {
+            _loop = loop;
         }
     }
 
     /// <summary>
-    /// Stops the component and waits at most <paramref name="timeout"/> for it. A component that does not
-    /// stop in time is abandoned (its attempt keeps its cancelled token) and reported as such.
+    /// Stops the component and waits at most <paramref name="timeout"/> for it. Never throws. A component that
+    /// does not stop in time (or whose cancellation callbacks block) is abandoned and reported as such.
     /// </summary>
     public async Task StopAsync(string reason, TimeSpan timeout)
     {
+        timeout = timeout < TimeSpan.Zero ? TimeSpan.Zero : timeout > LongestWait ? LongestWait : timeout;
         Task? loop;
+        bool first;
         lock (_lock)
         {
             loop = _loop;
             _stopReason ??= reason;
+            first = !_stopping;
+            _stopping = true;
         }
         if (loop is null)
         {
-            Transition(ComponentState.Stopped, reason);
+            Transition(ComponentState.Stopped, reason, final: true);
             return;
         }
         // The timer exists before Stopping is announced, so whoever sees Stopping can rely on it (fake clocks in tests).
@@ -93,21 +116,64 @@ public sealed partial class ComponentSupervisor : IDisposable
         {
             Transition(ComponentState.Stopping, reason);
         }
-        await _stop.CancelAsync().ConfigureAwait(false);
-        var finished = await Task.WhenAny(loop, deadline).ConfigureAwait(false) == loop;
-        if (!finished)
+        if (first)
+        {
+            // Not awaited: a cancellation callback that blocks or throws must not hold up or break the stop.
+            _ = _stop.CancelAsync().ContinueWith(
+                t => LogCancelCallbackFailed(_logger, Id, t.Exception!),
+                CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+        if (await Task.WhenAny(loop, deadline).ConfigureAwait(false) != loop)
         {
             LogStopTimedOut(_logger, Id, timeout);
-            Transition(ComponentState.Stopped, $"{reason} (did not stop within {Config.Durations.Format(timeout)}; abandoned)");
+            Transition(ComponentState.Stopped, $"{reason} (did not stop within {Config.Durations.Format(timeout)}; abandoned)", final: true);
+            return;
+        }
+        Transition(ComponentState.Stopped, StopReason(), final: true);
+    }
+
+    /// <summary>Releases the stop token once the loop has ended; an abandoned attempt keeps its (cancelled) token.</summary>
+    public void Dispose()
+    {
+        bool done;
+        lock (_lock)
+        {
+            done = _loop is null || _loop.IsCompleted;
+        }
+        if (done)
+        {
+            _stop.Dispose();
         }
     }
 
-    /// <summary>Call after <see cref="StopAsync"/>; an abandoned attempt keeps its (cancelled) token.</summary>
-    public void Dispose() => _stop.Dispose();
+    private string StopReason()
+    {
+        lock (_lock)
+        {
+            return _stopReason ?? "stopped";
+        }
+    }
 
     private async Task RunLoopAsync()
     {
-        var token = _stop.Token;
+        try
+        {
+            await RunAttemptsAsync(_stop.Token).ConfigureAwait(false);
+            Transition(ComponentState.Stopped, StopReason(), final: true);
+        }
+#pragma warning disable CA1031 // Last guard: a fault in the supervision itself becomes a state, never an unobserved task.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            LogLoopCrashed(_logger, Id, e);
+            Transition(ComponentState.Failed,
+                $"supervision failed ({e.GetType().Name}: {e.Message}); not restarted — reload a changed config or restart the daemon",
+                final: true);
+        }
+    }
+
+    private async Task RunAttemptsAsync(CancellationToken token)
+    {
         var attempt = 0;
         string? lastFailure = null;
         while (!token.IsCancellationRequested)
@@ -117,12 +183,12 @@ public sealed partial class ComponentSupervisor : IDisposable
             string failure;
             try
             {
-                await Component.RunAsync(context, token).ConfigureAwait(false);
+                await CreateComponent().RunAsync(context, token).ConfigureAwait(false);
                 failure = "stopped unexpectedly";
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
-                break;
+                return;
             }
             catch (ComponentFailureException e)
             {
@@ -138,13 +204,14 @@ public sealed partial class ComponentSupervisor : IDisposable
             var upFor = EndAttempt(generation);
             if (token.IsCancellationRequested)
             {
-                break;
+                return;
             }
             if (_backoff.EarnsReset(upFor))
             {
                 attempt = 0;
             }
             var delay = _backoff.NextDelay(attempt);
+            delay = delay > LongestWait ? LongestWait : delay;
             attempt++;
             lastFailure = failure;
             // The timer exists before Backoff is announced (see StopAsync).
@@ -156,15 +223,17 @@ public sealed partial class ComponentSupervisor : IDisposable
             }
             catch (OperationCanceledException)
             {
-                break;
+                return;
             }
         }
-        string stopReason;
+    }
+
+    private IComponent CreateComponent()
+    {
         lock (_lock)
         {
-            stopReason = _stopReason ?? "stopped";
+            return _component ??= Spec.Create();
         }
-        Transition(ComponentState.Stopped, stopReason);
     }
 
     private static TimeSpan Round(TimeSpan delay) =>
@@ -185,7 +254,7 @@ public sealed partial class ComponentSupervisor : IDisposable
         return generation;
     }
 
-    /// <summary>Ends an attempt; returns how long it had been continuously up (Running or Degraded).</summary>
+    /// <summary>Ends an attempt: later reports from it are ignored. Returns how long it had been continuously up.</summary>
     private TimeSpan EndAttempt(int generation)
     {
         lock (_lock)
@@ -194,56 +263,53 @@ public sealed partial class ComponentSupervisor : IDisposable
             _upSince = null;
             if (_generation == generation)
             {
-                _generation++; // late reports from this attempt are ignored from now on
+                _generation++;
             }
             return upFor;
         }
-    }
-
-    private void Report(int generation, ComponentState state, string reason)
-    {
-        lock (_lock)
-        {
-            if (generation != _generation || _stop.IsCancellationRequested)
-            {
-                return;
-            }
-            if (state is ComponentState.Running or ComponentState.Degraded)
-            {
-                _upSince ??= _time.GetUtcNow();
-            }
-            else
-            {
-                _upSince = null;
-            }
-        }
-        Transition(state, reason);
     }
 
     private void SetDetail(int generation, string key, string value)
     {
         lock (_lock)
         {
-            if (generation == _generation)
+            if (generation == _generation && !_stopping)
             {
                 _details[key] = value;
             }
         }
     }
 
-    private void Transition(ComponentState state, string reason)
+    /// <summary>
+    /// Writes a state. <paramref name="reportedBy"/> is the attempt that reports it (null for the supervisor's own
+    /// transitions): a report from an ended attempt, or during a stop, is dropped — checked in the same critical
+    /// section as the write, so a late report can never overwrite Backoff, Stopping or Stopped.
+    /// <paramref name="final"/> marks the last state of this instance; nothing is written after it.
+    /// </summary>
+    private void Transition(ComponentState state, string reason, int? reportedBy = null, bool final = false)
     {
         StateRecord previous;
         StateRecord current;
         lock (_lock)
         {
-            previous = _state;
-            if (previous.State == state && previous.Reason == reason)
+            if (_final || (reportedBy is { } g && (g != _generation || _stopping)))
             {
                 return;
             }
-            // Stopped is final for this instance: a late report must not resurrect it.
-            if (previous.State == ComponentState.Stopped && _loop is not null && _loop.IsCompleted)
+            if (reportedBy is not null)
+            {
+                if (state is ComponentState.Running or ComponentState.Degraded)
+                {
+                    _upSince ??= _time.GetUtcNow();
+                }
+                else
+                {
+                    _upSince = null;
+                }
+            }
+            _final = final;
+            previous = _state;
+            if (previous.State == state && previous.Reason == reason)
             {
                 return;
             }
@@ -251,7 +317,16 @@ public sealed partial class ComponentSupervisor : IDisposable
             _state = current;
         }
         LogTransition(Id, previous, current);
-        StateChanged?.Invoke(this, previous, current);
+        try
+        {
+            StateChanged?.Invoke(this, previous, current);
+        }
+#pragma warning disable CA1031 // A subscriber's bug must not stop the component's supervision.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            LogSubscriberFailed(_logger, Id, e);
+        }
     }
 
     private void LogTransition(ComponentId id, StateRecord previous, StateRecord current)
@@ -272,9 +347,9 @@ public sealed partial class ComponentSupervisor : IDisposable
     private sealed class AttemptContext(ComponentSupervisor owner, int generation) : IComponentContext
     {
         public TimeProvider Time => owner._time;
-        public void ReportRunning(string reason) => owner.Report(generation, ComponentState.Running, reason);
-        public void ReportDegraded(string reason) => owner.Report(generation, ComponentState.Degraded, reason);
-        public void ReportFailed(string reason) => owner.Report(generation, ComponentState.Failed, reason);
+        public void ReportRunning(string reason) => owner.Transition(ComponentState.Running, reason, generation);
+        public void ReportDegraded(string reason) => owner.Transition(ComponentState.Degraded, reason, generation);
+        public void ReportFailed(string reason) => owner.Transition(ComponentState.Failed, reason, generation);
         public void SetDetail(string key, string value) => owner.SetDetail(generation, key, value);
     }
 
@@ -289,4 +364,13 @@ public sealed partial class ComponentSupervisor : IDisposable
 
     [LoggerMessage(EventId = LogEvents.ComponentStopTimedOut, Level = LogLevel.Warning, Message = "{Component}: did not stop within {Timeout}; abandoning it")]
     private static partial void LogStopTimedOut(ILogger logger, ComponentId component, TimeSpan timeout);
+
+    [LoggerMessage(EventId = LogEvents.ComponentSupervisionFailed, Level = LogLevel.Critical, Message = "{Component}: supervision loop failed; the component is no longer supervised")]
+    private static partial void LogLoopCrashed(ILogger logger, ComponentId component, Exception exception);
+
+    [LoggerMessage(EventId = LogEvents.ComponentCancelCallbackFailed, Level = LogLevel.Warning, Message = "{Component}: a cancellation callback failed while stopping")]
+    private static partial void LogCancelCallbackFailed(ILogger logger, ComponentId component, Exception exception);
+
+    [LoggerMessage(EventId = LogEvents.ComponentSubscriberFailed, Level = LogLevel.Error, Message = "{Component}: a state-change subscriber failed")]
+    private static partial void LogSubscriberFailed(ILogger logger, ComponentId component, Exception exception);
 }

@@ -2,8 +2,9 @@ namespace Bastion.Supervision;
 
 /// <summary>
 /// Feeds systemd's watchdog only while the supervision loop is healthy: every half interval it asks the loop
-/// to answer a probe, and pings only if the answer comes within that half interval. A loop that is stuck
-/// (deadlocked, starved) stops the pings, and systemd restarts the daemon after <c>WatchdogSec</c>.
+/// to answer a probe, and pings only if the answer comes within <see cref="AnswerWithin"/> (a quarter of the
+/// interval). So two pings are never more than ¾ of the interval apart while the loop is healthy, and a loop that
+/// is stuck (deadlocked, starved) stops the pings: systemd restarts the daemon after <c>WatchdogSec</c>.
 /// </summary>
 public sealed class SupervisionWatchdog(
     TimeSpan interval,
@@ -15,6 +16,9 @@ public sealed class SupervisionWatchdog(
     /// <summary>Half of systemd's <c>WATCHDOG_USEC</c>, as sd_watchdog_enabled(3) recommends.</summary>
     public TimeSpan Period { get; } = interval / 2;
 
+    /// <summary>How long the loop may take to answer a probe before the ping is withheld.</summary>
+    public TimeSpan AnswerWithin { get; } = interval / 4;
+
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         while (!cancellationToken.IsCancellationRequested)
@@ -23,12 +27,12 @@ public sealed class SupervisionWatchdog(
             var answer = askLoop();
             try
             {
-                await answer.Task.WaitAsync(Period, time, cancellationToken).ConfigureAwait(false);
+                await answer.Task.WaitAsync(AnswerWithin, time, cancellationToken).ConfigureAwait(false);
                 ping();
             }
             catch (TimeoutException)
             {
-                withheld(Period);
+                withheld(AnswerWithin);
             }
             var left = Period - time.GetElapsedTime(started);
             if (left > TimeSpan.Zero)

@@ -32,24 +32,30 @@ public sealed partial class Supervisor
     /// <summary>How long a removed or changed component may take to stop during a reload.</summary>
     public TimeSpan StopTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Applies the desired set as a diff. Removed and changed components are stopped together, under one
+    /// <see cref="StopTimeout"/>, so a reload takes at most that long however many it touches (the control loop,
+    /// and with it the watchdog, waits for it). Never throws: stops are bounded and creation happens in the attempt.
+    /// </summary>
     public async Task<ReloadPlan> ApplyAsync(IReadOnlyList<ComponentSpec> desired)
     {
         var current = _components;
         var plan = ReloadPlan.Diff([.. current.Select(c => c.Spec)], desired);
         var byId = current.ToDictionary(c => c.Id);
+        var changed = plan.Changed.ToHashSet();
 
-        // Removed first, in reverse order, so a later component that depends on an earlier one goes first.
-        foreach (var id in plan.Removed.Reverse())
+        var stops = new List<Task>();
+        foreach (var id in plan.Removed)
         {
             LogRemoved(_logger, id);
-            await StopAndForgetAsync(byId[id], "removed from config").ConfigureAwait(false);
+            stops.Add(StopAndForgetAsync(byId[id], "removed from config"));
         }
-        var changed = plan.Changed.ToHashSet();
-        foreach (var id in changed.Reverse())
+        foreach (var id in plan.Changed)
         {
             LogChanged(_logger, id);
-            await StopAndForgetAsync(byId[id], "changed in config; replaced").ConfigureAwait(false);
+            stops.Add(StopAndForgetAsync(byId[id], "changed in config; replaced"));
         }
+        await Task.WhenAll(stops).ConfigureAwait(false);
 
         var next = new List<ComponentSupervisor>(desired.Count);
         var toStart = new List<ComponentSupervisor>();
@@ -77,16 +83,33 @@ public sealed partial class Supervisor
         return plan;
     }
 
-    /// <summary>Stops every component in reverse declaration order, within <paramref name="timeout"/> overall.</summary>
+    /// <summary>
+    /// Stops every component in reverse declaration order (what depends on others goes first), within
+    /// <paramref name="timeout"/> overall. Once that budget is spent, the rest are stopped together with a short
+    /// grace instead of one by one with nothing left.
+    /// </summary>
     public async Task StopAllAsync(string reason, TimeSpan timeout)
     {
         var deadline = _time.GetUtcNow() + timeout;
-        foreach (var component in _components.Reverse())
+        var order = _components.Reverse().ToList();
+        var i = 0;
+        for (; i < order.Count; i++)
         {
             var left = deadline - _time.GetUtcNow();
-            await component.StopAsync(reason, left > TimeSpan.Zero ? left : TimeSpan.Zero).ConfigureAwait(false);
+            if (left <= TimeSpan.Zero)
+            {
+                break;
+            }
+            await order[i].StopAsync(reason, left).ConfigureAwait(false);
+        }
+        if (i < order.Count)
+        {
+            await Task.WhenAll(order.Skip(i).Select(c => c.StopAsync(reason, OverrunGrace))).ConfigureAwait(false);
         }
     }
+
+    /// <summary>What the components left when the stop budget runs out get, all together.</summary>
+    public static readonly TimeSpan OverrunGrace = TimeSpan.FromSeconds(1);
 
     private async Task StopAndForgetAsync(ComponentSupervisor component, string reason)
     {

@@ -13,7 +13,7 @@ namespace Bastion.Daemon.Hosting;
 /// <summary>Builds the host around a valid config and runs it until SIGTERM/SIGINT.</summary>
 internal static class DaemonHost
 {
-    public static int Run(BastionConfig config)
+    public static int Run(BastionConfig config, SighupRelay sighup)
     {
         var levelSwitch = new LoggingLevelSwitch();
         using var serilog = LogSetup.Create(config.Logging, levelSwitch);
@@ -35,14 +35,16 @@ internal static class DaemonHost
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.Services.Configure<HostOptions>(o =>
         {
-            // Components get StopTimeout; the host waits a little longer so our own timeout is the one that fires.
-            o.ShutdownTimeout = config.Supervision.StopTimeout + TimeSpan.FromSeconds(5);
+            // The daemon's own stop is bounded by supervision.stopTimeout (at most 5m, also after a reload that
+            // changes it) plus a short grace; the host's limit sits above that so ours is always the one that fires.
+            o.ShutdownTimeout = SupervisionConfig.MaxStopTimeout + Supervisor.OverrunGrace + TimeSpan.FromSeconds(10);
             o.BackgroundServiceExceptionBehavior = BackgroundServiceExceptionBehavior.StopHost;
         });
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(config);
         builder.Services.AddSingleton(notifier);
         builder.Services.AddSingleton(levelSwitch);
+        builder.Services.AddSingleton(sighup);
         builder.Services.AddSingleton(sp => new Supervisor(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddHostedService<DaemonService>();
 

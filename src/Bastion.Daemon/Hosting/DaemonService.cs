@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using Bastion.Config;
 using Bastion.Daemon.Components;
@@ -21,6 +20,7 @@ internal sealed class DaemonService(
     Supervisor supervisor,
     SystemdNotifier notifier,
     LoggingLevelSwitch logLevel,
+    SighupRelay sighup,
     TimeProvider time,
     ILogger<DaemonService> logger) : BackgroundService
 {
@@ -62,12 +62,8 @@ internal sealed class DaemonService(
     private async Task RunAsync(CancellationToken stoppingToken)
     {
         DaemonLog.Starting(logger, DaemonVersion.Text, Environment.ProcessId, _config.SourcePath);
-        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
-        {
-            context.Cancel = true; // the default action of SIGHUP would end the process
-            _inbox.Writer.TryWrite(new ReloadMessage());
-        });
         supervisor.StateChanged += OnStateChanged;
+        sighup.Listen(() => _inbox.Writer.TryWrite(new ReloadMessage()));
         try
         {
             supervisor.StopTimeout = _config.Supervision.StopTimeout;
@@ -95,6 +91,7 @@ internal sealed class DaemonService(
         }
         finally
         {
+            sighup.Listen(null);
             await StopEverythingAsync().ConfigureAwait(false);
             supervisor.StateChanged -= OnStateChanged;
         }

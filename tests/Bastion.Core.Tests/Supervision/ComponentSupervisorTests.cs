@@ -82,8 +82,9 @@ public sealed class ComponentSupervisorTests
         var time = Clocks.Fake();
         var component = new ScriptedComponent(async (ctx, attempt, ct) =>
         {
+            var up = Task.Delay(TimeSpan.FromSeconds(29), ctx.Time, ct); // the timer exists before Running is seen
             ctx.ReportRunning("up");
-            await Task.Delay(TimeSpan.FromSeconds(29), ctx.Time, ct);
+            await up;
             throw new ComponentFailureException("connection reset");
         });
         using var supervisor = Supervisors.Of(Specs.Of("a", "x", component), time);

@@ -34,6 +34,7 @@ public sealed class SupervisionWatchdogTests
         var watchdog = new SupervisionWatchdog(TimeSpan.FromSeconds(30), time, loop.Ask,
             () => Interlocked.Increment(ref loop.Pings), _ => Interlocked.Increment(ref loop.Withheld));
         Assert.Equal(TimeSpan.FromSeconds(15), watchdog.Period);
+        Assert.Equal(TimeSpan.FromSeconds(7.5), watchdog.AnswerWithin);
         using var stop = new CancellationTokenSource();
         var run = watchdog.RunAsync(stop.Token);
 

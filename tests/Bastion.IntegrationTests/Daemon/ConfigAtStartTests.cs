@@ -51,6 +51,17 @@ public sealed class ConfigAtStartTests(ITestOutputHelper output)
         Assert.Contains("unknown argument '--frobnicate'", stderr, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("--config=")]
+    [InlineData("--config", "")]
+    [InlineData("--config", "--check-config")]
+    public async Task A_missing_config_path_is_a_usage_error_not_a_crash(params string[] args)
+    {
+        var (code, _, stderr) = await RunAsync(args);
+        Assert.Equal(2, code);
+        Assert.Contains("needs a PATH", stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Version_prints_the_version()
     {

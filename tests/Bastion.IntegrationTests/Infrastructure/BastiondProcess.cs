@@ -115,11 +115,22 @@ internal sealed class BastiondProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_process is { HasExited: false })
+        try
         {
-            _process.Kill();
-            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            if (_process is { HasExited: false })
+            {
+                _process.Kill(entireProcessTree: true);
+                await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            }
         }
+        finally
+        {
+            await DumpAndCleanUpAsync();
+        }
+    }
+
+    private async Task DumpAndCleanUpAsync()
+    {
         _output.WriteLine("---- bastiond log ----");
         foreach (var line in Log.Lines)
         {

@@ -52,7 +52,7 @@ internal sealed class Sshd : IAsyncDisposable
             }
             catch (InvalidOperationException) when (attempt < 3)
             {
-                await sshd.DisposeAsync(); // the port was taken between picking and binding: pick another
+                await sshd.KillAsync(); // the port was taken between picking and binding: pick another (same dir, same key)
             }
         }
     }
@@ -113,7 +113,7 @@ internal sealed class Sshd : IAsyncDisposable
     {
         if (_process is { HasExited: false } p)
         {
-            p.Kill();
+            p.Kill(entireProcessTree: true);
             await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
         }
     }
@@ -124,19 +124,30 @@ internal sealed class Sshd : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_process is { HasExited: false })
-        {
-            Posix.Signal(_process.Id, Posix.SIGCONT); // a frozen sshd cannot die of SIGKILL until... it can, but be tidy
-        }
-        await KillAsync();
-        _process?.Dispose();
         try
         {
-            Directory.Delete(_dir, recursive: true);
+            if (_process is { HasExited: false })
+            {
+                Posix.Signal(_process.Id, Posix.SIGCONT); // leave no frozen process behind, whatever happens next
+            }
+            await KillAsync();
         }
-        catch (IOException)
+        finally
         {
+            _process?.Dispose();
+            try
+            {
+                Directory.Delete(_dir, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+            DumpLogs();
         }
+    }
+
+    private void DumpLogs()
+    {
         if (_output is not null)
         {
             foreach (var log in _logs)
