@@ -12,6 +12,11 @@ public static class StatusSummary
     /// <summary>Display order and plural of each kind; unknown kinds follow in order of appearance.</summary>
     private static readonly string[] KindOrder = ["check", "tor", "onion", "tunnel", "tls", "vnc"];
 
+    /// <summary>From the component list of a status snapshot (what the daemon publishes).</summary>
+    public static string Build(IEnumerable<ComponentStatus> components, int refusedReloadErrors = 0) =>
+        Build(components.Select(c => (new ComponentId(c.Kind, c.Name),
+            new StateRecord(Enum.Parse<ComponentState>(c.State), c.Reason, c.Since))), refusedReloadErrors);
+
     public static string Build(IEnumerable<(ComponentId Id, StateRecord State)> components, int refusedReloadErrors = 0)
     {
         var list = components.ToList();

@@ -230,9 +230,9 @@ internal sealed class DaemonService(
     /// <summary>Recomputes the summary, sends STATUS= when it changed, and rewrites status.json.</summary>
     private string Publish()
     {
+        // One read of the components feeds both the summary and the list, so they always agree.
         var components = StatusPublisher.Components(supervisor);
-        var summary = StatusSummary.Build(
-            supervisor.Components.Select(c => (c.Id, c.State)), _refusedReloadErrors.Count);
+        var summary = StatusSummary.Build(components, _refusedReloadErrors.Count);
         if (summary != _lastSummary && _daemonState is "running")
         {
             notifier.Notify(SystemdNotifier.StatusLine(summary));

@@ -13,7 +13,7 @@ public sealed class StatusSummaryTests
     [Fact]
     public void An_empty_daemon_says_it_has_nothing_to_supervise()
     {
-        Assert.Equal("nothing to supervise", StatusSummary.Build([]));
+        Assert.Equal("nothing to supervise", StatusSummary.Build(Array.Empty<(ComponentId, StateRecord)>()));
     }
 
     [Fact]
