@@ -43,6 +43,37 @@ public static class ComponentPlan
         return specs;
     }
 
+    /// <summary>The configured sections this version accepts and validates but cannot run yet (for --check-config).</summary>
+    public static IReadOnlyList<string> NotRunYet(BastionConfig config)
+    {
+        var sections = new List<string>();
+        if (!config.Tunnels.IsEmpty)
+        {
+            sections.Add("tunnels");
+        }
+        if (config.Onion is not null)
+        {
+            sections.Add("onion");
+        }
+        if (!config.Tls.IsEmpty)
+        {
+            sections.Add("tls");
+        }
+        if (config.Vnc is { Mode: not VncMode.Off })
+        {
+            sections.Add("vnc");
+        }
+        if (config.Pki is not null)
+        {
+            sections.Add("pki");
+        }
+        if (config.Dbus.Bus != BusKind.None)
+        {
+            sections.Add("dbus");
+        }
+        return sections;
+    }
+
     private static ComponentSpec Unavailable(string kind, string name, object definition, BackoffConfig backoff, string reason) =>
         new(new(kind, name), definition, backoff, () => new UnavailableComponent(reason));
 }
