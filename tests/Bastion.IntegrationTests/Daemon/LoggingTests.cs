@@ -18,9 +18,9 @@ public sealed class LoggingTests(ITestOutputHelper output)
         await sshd.KillAsync();
         await daemon.WaitForComponentAsync("sshd", "Failed");
 
+        await daemon.Log.WaitForLineAsync(l => l.StartsWith("<6>INF Component.check: check/sshd: Starting -> Running: answering: SSH-2.0-", StringComparison.Ordinal), BastiondProcess.Patience, "INF line");
+        await daemon.Log.WaitForLineAsync(l => l.StartsWith("<4>WRN Component.check: check/sshd: ", StringComparison.Ordinal) && l.Contains("-> Failed: connection refused", StringComparison.Ordinal), BastiondProcess.Patience, "WRN line");
         Assert.All(daemon.Log.Lines, l => Assert.Matches(@"^<[2-7]>(TRC|DBG|INF|WRN|ERR|FTL) ", l));
-        Assert.Contains(daemon.Log.Lines, l => l.StartsWith("<6>INF Component.check: check/sshd: Starting -> Running: answering: SSH-2.0-", StringComparison.Ordinal));
-        Assert.Contains(daemon.Log.Lines, l => l.StartsWith("<4>WRN Component.check: check/sshd: ", StringComparison.Ordinal) && l.Contains("-> Failed: connection refused", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -28,7 +28,8 @@ public sealed class LoggingTests(ITestOutputHelper output)
     {
         await using var daemon = new BastiondProcess(output, "");
         await daemon.StartAndWaitReadyAsync();
-        var ready = daemon.Log.Lines.Single(l => l.Contains(" ready: ", StringComparison.Ordinal));
+        // READY can arrive on the socket before the same event's line is read from stderr: wait for the line.
+        var ready = await daemon.Log.WaitForLineAsync(l => l.Contains(" ready: ", StringComparison.Ordinal), BastiondProcess.Patience, "ready line");
         Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INF Daemon\.Hosting\.DaemonService: ready: nothing to supervise$", ready);
     }
 
@@ -53,6 +54,8 @@ public sealed class LoggingTests(ITestOutputHelper output)
     {
         await using var daemon = new BastiondProcess(output, "logging:\n  level: warning\n");
         await daemon.StartAndWaitReadyAsync();
+        // The start-up warning is logged after "starting" (INF): once it is read, an INF line would have been too.
+        await daemon.Log.WaitForLineAsync(l => l.Contains(" WRN ", StringComparison.Ordinal), BastiondProcess.Patience, "start-up warning");
         Assert.DoesNotContain(daemon.Log.Lines, l => l.Contains(" INF ", StringComparison.Ordinal));
 
         daemon.WriteConfig("logging:\n  level: information\n");

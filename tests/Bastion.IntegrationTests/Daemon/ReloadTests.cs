@@ -25,8 +25,8 @@ public sealed class ReloadTests(ITestOutputHelper output)
         var after = daemon.ReadStatus();
         var error = Assert.Single(after.Daemon.ConfigErrors);
         Assert.Matches($@"^{System.Text.RegularExpressions.Regex.Escape(daemon.ConfigPath)}:\d+:\d+: tunnels: ", error);
-        Assert.Contains(daemon.Log.Lines, l => l.Contains("reload refused", StringComparison.Ordinal));
-        Assert.Contains(daemon.Log.Lines, l => l.Contains(error, StringComparison.Ordinal));
+        await daemon.Log.WaitForLineAsync(l => l.Contains(error, StringComparison.Ordinal), Patience, "the error in the log");
+        await daemon.Log.WaitForLineAsync(l => l.Contains("reload refused", StringComparison.Ordinal), Patience, "reload refused in the log");
         var check = after.Components.Single();
         Assert.Equal(("Running", before.Instance, 1L), (check.State, check.Instance, check.Starts));
 
@@ -64,8 +64,8 @@ public sealed class ReloadTests(ITestOutputHelper output)
         Assert.Equal(1, keptAfter.Starts);
         Assert.Equal(kept.Since, keptAfter.Since);
         Assert.NotEqual(changed.Instance, after.Components.Single(c => c.Name == "changed").Instance);
-        Assert.Contains(daemon.Log.Lines, l => l.Contains("reload applied: 1 added, 1 removed, 1 changed, 1 unchanged", StringComparison.Ordinal));
-        Assert.Contains(daemon.Log.Lines, l => l.Contains("check/removed: Stopping -> Stopped: removed from config", StringComparison.Ordinal));
+        await daemon.Log.WaitForLineAsync(l => l.Contains("check/removed: Stopping -> Stopped: removed from config", StringComparison.Ordinal), Patience, "removed stopped");
+        await daemon.Log.WaitForLineAsync(l => l.Contains("reload applied: 1 added, 1 removed, 1 changed, 1 unchanged", StringComparison.Ordinal), Patience, "reload applied");
         Assert.DoesNotContain(daemon.Log.Lines, l => l.Contains("check/kept: Running ->", StringComparison.Ordinal));
     }
 
