@@ -28,7 +28,4 @@ public static class LogEvents
     public const int ComponentAdded = 210;
     public const int ComponentRemoved = 211;
     public const int ComponentChanged = 212;
-
-    // 3xx: checks
-    public const int CheckProbeFailed = 300;
 }

@@ -77,18 +77,19 @@ internal sealed class DaemonService(
             notifier.Notify("READY=1\n" + SystemdNotifier.StatusLine(summary));
             DaemonLog.Ready(logger, summary);
 
-            using var watchdog = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            // Stops the helpers that feed the loop (watchdog probes, status refresh) when the loop ends.
+            using var helpers = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
             var watchdogTask = notifier.WatchdogInterval is { } interval
-                ? RunWatchdogAsync(interval, watchdog.Token)
+                ? RunWatchdogAsync(interval, helpers.Token)
                 : Task.CompletedTask;
-            var refreshTask = RunStatusRefreshAsync(watchdog.Token);
+            var refreshTask = RunStatusRefreshAsync(helpers.Token);
             try
             {
                 await RunLoopAsync(stoppingToken).ConfigureAwait(false);
             }
             finally
             {
-                await watchdog.CancelAsync().ConfigureAwait(false);
+                await helpers.CancelAsync().ConfigureAwait(false);
                 await watchdogTask.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 await refreshTask.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }

@@ -5,7 +5,6 @@ namespace Bastion.IntegrationTests.Infrastructure;
 internal static partial class Posix
 {
     public const int SIGHUP = 1;
-    public const int SIGKILL = 9;
     public const int SIGTERM = 15;
     public const int SIGCONT = 18;
     public const int SIGSTOP = 19;
