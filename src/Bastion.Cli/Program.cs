@@ -31,10 +31,13 @@ internal static class Program
         root.Subcommands.Add(status.CreateStatus());
         root.Subcommands.Add(status.CreateTunnels());
         root.Subcommands.Add(new ReloadCommand(globalOptions, console).Create());
-        foreach (var command in new UnavailableCommands(console).Create())
-        {
-            root.Subcommands.Add(command);
-        }
+        // One line per command group, so work on one group never touches another's line.
+        var unavailable = new UnavailableCommands(console);
+        root.Subcommands.Add(unavailable.Restart());
+        root.Subcommands.Add(unavailable.Onion());
+        root.Subcommands.Add(unavailable.Vnc());
+        root.Subcommands.Add(unavailable.Pki());
+        root.Subcommands.Add(unavailable.Ssh());
 
         root.Options.OfType<VersionOption>().Single().Action = new CliVersion();
         var help = root.Options.OfType<HelpOption>().Single();

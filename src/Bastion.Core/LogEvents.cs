@@ -1,7 +1,7 @@
 namespace Bastion;
 
-/// <summary>Every log event id in one place, so journal queries and alerts can rely on them.</summary>
-public static class LogEvents
+/// <summary>Every log event id, so journal queries and alerts can rely on them (ids never change meaning).</summary>
+public static partial class LogEvents
 {
     // 1xx: daemon lifecycle
     public const int DaemonStarting = 100;
@@ -28,4 +28,8 @@ public static class LogEvents
     public const int ComponentAdded = 210;
     public const int ComponentRemoved = 211;
     public const int ComponentChanged = 212;
+
+    // Each area keeps its ids in its own part (LogEvents.Tunnels.cs, …), in its own range:
+    // 1000–1999 SSH tunnels; 2000–2999 D-Bus; 3000–3999 tor and onion services;
+    // 4000–4999 PKI and TLS endpoints; 5000–5999 VNC.
 }
