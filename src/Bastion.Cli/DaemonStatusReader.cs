@@ -10,7 +10,10 @@ namespace Bastion.Cli;
 /// <param name="Path">The status file.</param>
 /// <param name="Snapshot">What it says.</param>
 /// <param name="StaleReason">Null while the daemon runs; otherwise why the file is only the last known status.</param>
-internal sealed record DaemonStatusReading(string Path, StatusSnapshot Snapshot, string? StaleReason)
+/// <param name="Source"><see cref="StatusReport.SourceDbus"/> or <see cref="StatusReport.SourceStatusFile"/>.</param>
+/// <param name="DbusError">Why the status did not come from D-Bus (null when it did).</param>
+internal sealed record DaemonStatusReading(string Path, StatusSnapshot Snapshot, string? StaleReason,
+    string Source = StatusReport.SourceStatusFile, string? DbusError = null)
 {
     public bool IsStale => StaleReason is not null;
 }

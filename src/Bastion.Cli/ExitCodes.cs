@@ -8,13 +8,19 @@ internal static class ExitCodes
     /// <summary>The command did what was asked.</summary>
     public const int Ok = 0;
 
-    /// <summary>The command failed: the daemon refused a reload, a wait timed out, or the command is not available yet.</summary>
+    /// <summary>
+    /// The command failed: the daemon refused a reload, a wait timed out, no such component, not allowed by the D-Bus policy,
+    /// or the command is not available yet.
+    /// </summary>
     public const int Failed = 1;
 
-    /// <summary>The command line is wrong: unknown command or option, missing argument, conflicting options.</summary>
+    /// <summary>The command line is wrong: unknown command or option, missing argument, conflicting options, an ambiguous name.</summary>
     public const int Usage = 2;
 
-    /// <summary>The daemon cannot be reached: no status file, unreadable status file, or its pid is not a running bastiond.</summary>
+    /// <summary>
+    /// The daemon cannot be reached: not on D-Bus and no status file, unreadable status file, or its pid is not a running
+    /// bastiond; for restart (which needs D-Bus): not on D-Bus.
+    /// </summary>
     public const int DaemonUnreachable = 3;
 
     /// <summary>The text appended to the root help.</summary>
@@ -22,8 +28,8 @@ internal static class ExitCodes
         """
         Exit codes:
           0  ok
-          1  failed (reload refused or not confirmed, command not available yet)
-          2  usage error (unknown command or option, missing argument)
-          3  daemon unreachable (no or unreadable status file, daemon not running)
+          1  failed (reload refused or not confirmed, no such component, not allowed, command not available yet)
+          2  usage error (unknown command or option, missing argument, ambiguous component name)
+          3  daemon unreachable (not on D-Bus and no status file, daemon not running; restart: not on D-Bus)
         """;
 }

@@ -33,7 +33,7 @@ internal static class Program
         root.Subcommands.Add(new ReloadCommand(globalOptions, console).Create());
         // One line per command group, so work on one group never touches another's line.
         var unavailable = new UnavailableCommands(console);
-        root.Subcommands.Add(unavailable.Restart());
+        root.Subcommands.Add(new RestartCommand(globalOptions, console).Create());
         root.Subcommands.Add(unavailable.Onion());
         root.Subcommands.Add(unavailable.Vnc());
         root.Subcommands.Add(unavailable.Pki());

@@ -1,14 +1,18 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
+using System.Text.Json;
 using Bastion.Config;
+using Bastion.SdBus;
 using Bastion.Status;
 
 namespace Bastion.Cli;
 
 /// <summary>
-/// <c>bastionctl reload [--timeout 30s]</c>: SIGHUP to the bastiond named in status.json, then waits until the status file
-/// shows a reload that finished after the signal (<c>daemon.lastReloadAt</c> changed and state <c>running</c>).
+/// <c>bastionctl reload [--timeout 30s] [--json]</c>: asks bastiond over D-Bus (Reload), which answers once the config is
+/// applied or refused. When D-Bus or the daemon's name is not there, falls back to SIGHUP to the bastiond named in
+/// status.json, then waits until the status file shows a reload that finished after the signal (<c>daemon.lastReloadAt</c>
+/// changed and state <c>running</c>).
 /// Prints <c>reloaded</c> (exit 0); or the refused config's errors (exit 1: the daemon keeps the last good config);
 /// exit 1 on timeout; exit 3 when there is no running bastiond to signal.
 /// </summary>
@@ -28,14 +32,63 @@ internal sealed class ReloadCommand(GlobalOptions globalOptions, CliConsole cons
             HelpName = "DURATION",
             CustomParser = ParseTimeout,
         };
-        var command = new Command("reload", "Re-read the config (SIGHUP) and wait until the daemon has applied or refused it") { timeout };
-        command.SetAction(parseResult => console.Run(() => Reload(parseResult, parseResult.GetValue(timeout) ?? DefaultTimeout)));
+        var json = new Option<bool>("--json") { Description = "Print the outcome as JSON: {\"applied\", \"errors\", \"via\"}" };
+        var command = new Command("reload", "Re-read the config and wait until the daemon has applied or refused it") { timeout, json };
+        command.SetAction(parseResult => console.Run(() => Reload(parseResult, parseResult.GetValue(timeout) ?? DefaultTimeout, parseResult.GetValue(json))));
         return command;
     }
 
-    private int Reload(ParseResult parseResult, TimeSpan timeout)
+    private int Reload(ParseResult parseResult, TimeSpan timeout, bool json)
     {
         var runtimeDir = RuntimeDirectory.Resolve(parseResult, globalOptions);
+        var target = DaemonBus.Resolve(parseResult, globalOptions, out var why);
+        using (var bus = DaemonBus.TryConnect(target, ref why))
+        {
+            if (bus is not null)
+            {
+                try
+                {
+                    var (applied, errors) = bus.Reload(timeout);
+                    return Report(applied, errors, "dbus", json);
+                }
+                catch (BusException e) when (e.Name != BusErrors.NoReply && DaemonBus.IsUnreachable(e))
+                {
+                    // Not on the bus: the signal below still reaches it.
+                }
+                catch (BusException e)
+                {
+                    throw RestartCommand.Failure(e, "reload");
+                }
+            }
+        }
+        return ReloadBySignal(runtimeDir, timeout, json);
+    }
+
+    private int Report(bool applied, IReadOnlyList<string> errors, string via, bool json)
+    {
+        if (json)
+        {
+            console.Output.WriteLine(JsonSerializer.Serialize(new ReloadReport { Applied = applied, Errors = errors, Via = via },
+                CommandReportJsonContext.Default.ReloadReport));
+        }
+        if (!applied)
+        {
+            console.Message("reload refused: the config has errors; the daemon keeps running on the last good config.");
+            foreach (var error in errors)
+            {
+                console.Error.WriteLine("  " + error);
+            }
+            return ExitCodes.Failed;
+        }
+        if (!json)
+        {
+            console.Output.WriteLine("reloaded");
+        }
+        return ExitCodes.Ok;
+    }
+
+    private int ReloadBySignal(string runtimeDir, TimeSpan timeout, bool json)
+    {
         var path = Path.Combine(runtimeDir, StatusSnapshot.FileName);
         var before = DaemonStatusReader.ReadSnapshot(path).Daemon;
 
@@ -50,7 +103,7 @@ internal sealed class ReloadCommand(GlobalOptions globalOptions, CliConsole cons
         daemon.SendHangup();
         var after = WaitForReload(path, before, daemon, timeout);
 
-        if (after.ConfigErrors.Count > 0)
+        if (after.ConfigErrors.Count > 0 && !json)
         {
             console.Message($"reload refused: {after.ConfigPath} has errors; the daemon keeps running on the last good config.");
             foreach (var error in after.ConfigErrors)
@@ -59,8 +112,7 @@ internal sealed class ReloadCommand(GlobalOptions globalOptions, CliConsole cons
             }
             return ExitCodes.Failed;
         }
-        console.Output.WriteLine("reloaded");
-        return ExitCodes.Ok;
+        return Report(after.ConfigErrors.Count == 0, after.ConfigErrors, "signal", json);
     }
 
     /// <summary>

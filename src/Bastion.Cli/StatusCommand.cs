@@ -1,23 +1,24 @@
 using System.CommandLine;
 using System.Text.Json;
+using Bastion.SdBus;
 using Bastion.Status;
 
 namespace Bastion.Cli;
 
 /// <summary>
-/// <c>bastionctl status [--json]</c> and <c>bastionctl tunnels [--json]</c>: the daemon's status file, as a table or as the JSON
-/// of <see cref="StatusReport"/>. Exit 0 when the daemon runs; 3 when there is no status, or (with the last known status
-/// printed, marked stale) when the daemon that wrote it is gone.
+/// <c>bastionctl status [--json]</c> and <c>bastionctl tunnels [--json]</c>: asks bastiond over D-Bus (GetStatus); when the
+/// bus or the daemon's name is not there (rescue target, broken bus, <c>dbus.bus: none</c>) it reads the status file the
+/// daemon keeps instead, and says so (the <c>source</c> line; <c>"source"</c> and <c>"dbusError"</c> in JSON).
+/// Prints a table or the JSON of <see cref="StatusReport"/>. Exit 0 when the daemon runs; 3 when there is no status, or
+/// (with the last known status printed, marked stale) when the daemon that wrote the file is gone.
 /// </summary>
 internal sealed class StatusCommand(GlobalOptions globalOptions, CliConsole console)
 {
-    private const string TunnelKind = "tunnel";
-
     public Command CreateStatus() =>
         Create("status", "Show the daemon and every component it supervises: state, since when, and why", onlyKind: null);
 
     public Command CreateTunnels() =>
-        Create("tunnels", "Show the SSH tunnels only", onlyKind: TunnelKind);
+        Create("tunnels", "Show the SSH tunnels only, with their counters (bytes, connections, reconnects)", onlyKind: BastionApi.TunnelKind);
 
     private Command Create(string name, string description, string? onlyKind)
     {
@@ -33,7 +34,8 @@ internal sealed class StatusCommand(GlobalOptions globalOptions, CliConsole cons
     private int Show(ParseResult parseResult, bool json, string? onlyKind)
     {
         var runtimeDir = RuntimeDirectory.Resolve(parseResult, globalOptions);
-        var reading = DaemonStatusReader.Read(runtimeDir, console.Time);
+        var reading = ReadFromBus(parseResult, out var dbusError)
+            ?? DaemonStatusReader.Read(runtimeDir, console.Time) with { DbusError = dbusError };
         var components = onlyKind is null
             ? reading.Snapshot.Components
             : reading.Snapshot.Components.Where(c => c.Kind == onlyKind).ToList();
@@ -57,6 +59,32 @@ internal sealed class StatusCommand(GlobalOptions globalOptions, CliConsole cons
         return ExitCodes.Ok;
     }
 
+    /// <summary>The daemon's answer over D-Bus, or null (with why) when it is not reachable there.</summary>
+    private DaemonStatusReading? ReadFromBus(ParseResult parseResult, out string? why)
+    {
+        var target = DaemonBus.Resolve(parseResult, globalOptions, out why);
+        using var bus = DaemonBus.TryConnect(target, ref why);
+        if (bus is null)
+        {
+            return null;
+        }
+        try
+        {
+            return new DaemonStatusReading($"{BastionApi.BusName} on {bus.Target}", bus.GetStatus(), null, StatusReport.SourceDbus);
+        }
+        catch (BusException e) when (DaemonBus.IsUnreachable(e))
+        {
+            why = bus.Unreachable(e);
+            return null;
+        }
+        catch (BusException e)
+        {
+            // An answer, but not a status (e.g. a policy that denies it): the status file may still tell.
+            why = $"{bus.Target} refused GetStatus: {e.Name}: {e.Message}";
+            return null;
+        }
+    }
+
     private void WriteText(DaemonStatusReading reading, IReadOnlyList<ComponentStatus> components, string? onlyKind)
     {
         var now = console.Time.GetUtcNow();
@@ -64,9 +92,13 @@ internal sealed class StatusCommand(GlobalOptions globalOptions, CliConsole cons
         console.Output.WriteLine();
         if (components.Count == 0)
         {
-            console.Output.WriteLine(onlyKind == TunnelKind ? "no tunnels configured" : "no components configured");
+            console.Output.WriteLine(onlyKind == BastionApi.TunnelKind ? "no tunnels configured" : "no components configured");
             return;
         }
         StatusTable.WriteComponents(console.Output, components, now, CliConsole.TerminalWidth());
+        if (onlyKind == BastionApi.TunnelKind)
+        {
+            StatusTable.WriteTunnelDetails(console.Output, components);
+        }
     }
 }

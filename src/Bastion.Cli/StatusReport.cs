@@ -8,7 +8,8 @@ namespace Bastion.Cli;
 /// contract for scripts (fields are added, never renamed or removed; also documented in README.md).
 /// <code>
 /// {
-///   "source": "status-file",   // where the status came from: "status-file" now, "dbus" once bastionctl talks D-Bus
+///   "source": "dbus",          // where the status came from: "dbus" (the daemon, asked now) or "status-file" (fallback)
+///   "dbusError": null,         // with "status-file": why D-Bus was not used (bus down, daemon not on it, dbus.bus: none)
 ///   "stale": false,            // true: the daemon that wrote it is not running; the rest is its last known status (exit code 3)
 ///   "schema": 1,               // StatusSnapshot schema of the daemon that wrote it
 ///   "daemon": {
@@ -40,8 +41,10 @@ namespace Bastion.Cli;
 internal sealed record StatusReport
 {
     public const string SourceStatusFile = "status-file";
+    public const string SourceDbus = "dbus";
 
     public required string Source { get; init; }
+    public string? DbusError { get; init; }
     public required bool Stale { get; init; }
     public required int Schema { get; init; }
     public required DaemonStatus Daemon { get; init; }
@@ -49,7 +52,8 @@ internal sealed record StatusReport
 
     public static StatusReport From(DaemonStatusReading reading, IReadOnlyList<ComponentStatus> components) => new()
     {
-        Source = SourceStatusFile,
+        Source = reading.Source,
+        DbusError = reading.DbusError,
         Stale = reading.IsStale,
         Schema = reading.Snapshot.Schema,
         Daemon = reading.Snapshot.Daemon,

@@ -23,6 +23,9 @@ internal static class StatusTable
             output.WriteLine($"bastiond is NOT RUNNING ({reading.StaleReason}). Last known status, written {When(daemon.WrittenAt, now)}:");
         }
         Line(output, "daemon", $"{daemon.State}, pid {daemon.Pid.ToString(CultureInfo.InvariantCulture)}, version {daemon.Version}");
+        Line(output, "source", reading.Source == StatusReport.SourceDbus
+            ? $"D-Bus ({reading.Path})"
+            : $"status file {reading.Path}" + (reading.DbusError is { } why ? $" (not D-Bus: {why})" : ""));
         if (daemon.Summary.Length > 0)
         {
             Line(output, "summary", daemon.Summary);
@@ -69,6 +72,57 @@ internal static class StatusTable
                 output.WriteLine(new string(' ', reasonColumn) + more);
             }
         }
+    }
+
+    /// <summary>The tunnel details shown by <c>bastionctl tunnels</c>, in this order, when the tunnel reports them.</summary>
+    private static readonly (string Key, string Label)[] TunnelDetails =
+    [
+        ("boundPort", "bound port"), ("session", "session"), ("activeConnections", "active connections"),
+        ("connections", "connections"), ("bytesOut", "bytes out"), ("bytesIn", "bytes in"),
+        ("connects", "connects"), ("reconnects", "reconnects"),
+    ];
+
+    /// <summary>
+    /// Under the table, per tunnel that reports any: its counters and session, e.g.
+    /// <c>office: bound port 2222, session SSH-2.0-OpenSSH_9.2p1, active connections 1, bytes out 1532 (1.5 KiB), …</c>.
+    /// </summary>
+    public static void WriteTunnelDetails(TextWriter output, IReadOnlyList<ComponentStatus> tunnels)
+    {
+        var lines = new List<string>();
+        foreach (var tunnel in tunnels)
+        {
+            var parts = TunnelDetails
+                .Where(d => tunnel.Details.ContainsKey(d.Key))
+                .Select(d => d.Label + " " + (d.Key.StartsWith("bytes", StringComparison.Ordinal) ? Bytes(tunnel.Details[d.Key]) : tunnel.Details[d.Key]))
+                .ToList();
+            if (parts.Count > 0)
+            {
+                lines.Add(tunnel.Name + ": " + string.Join(", ", parts));
+            }
+        }
+        if (lines.Count > 0)
+        {
+            output.WriteLine();
+            lines.ForEach(output.WriteLine);
+        }
+    }
+
+    /// <summary><c>1532 (1.5 KiB)</c>: the exact count, and a readable size from 1 KiB on.</summary>
+    public static string Bytes(string value)
+    {
+        if (!long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < 1024)
+        {
+            return value;
+        }
+        string[] units = ["KiB", "MiB", "GiB", "TiB"];
+        var size = n / 1024.0;
+        var unit = 0;
+        while (size >= 1024 && unit < units.Length - 1)
+        {
+            size /= 1024;
+            unit++;
+        }
+        return $"{value} ({size.ToString("0.#", CultureInfo.InvariantCulture)} {units[unit]})";
     }
 
     /// <summary><c>3m12s ago</c>: the two largest units; <c>in 5s</c> when the clocks disagree.</summary>

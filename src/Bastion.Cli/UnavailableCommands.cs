@@ -12,16 +12,6 @@ internal sealed class UnavailableCommands(CliConsole console)
 {
     private static readonly string Version = CliVersion.Current;
 
-    public Command Restart()
-    {
-        var name = new Argument<string>("NAME") { Description = "The component, as `bastionctl status` names it" };
-        var restart = new Command("restart", "Restart one supervised component (a tunnel, tor, the VNC desktop, a TLS endpoint)") { name };
-        SetUnavailable(restart,
-            $"restart needs the D-Bus API, which bastionctl {Version} does not have yet."
-            + " Meanwhile `systemctl restart bastion` restarts the whole daemon.");
-        return restart;
-    }
-
     public Command Onion() => Group("onion", "Onion service: its address and authorized clients",
         $"onion is not available in bastionctl {Version} yet.");
 

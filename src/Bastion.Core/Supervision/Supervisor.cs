@@ -70,8 +70,7 @@ public sealed partial class Supervisor
             {
                 LogAdded(_logger, spec.Id);
             }
-            var supervisor = new ComponentSupervisor(spec, _time, _loggers.CreateLogger("Bastion.Component." + spec.Id.Kind), _random);
-            supervisor.StateChanged += OnStateChanged;
+            var supervisor = Create(spec);
             next.Add(supervisor);
             toStart.Add(supervisor);
         }
@@ -111,6 +110,48 @@ public sealed partial class Supervisor
     /// <summary>What the components left when the stop budget runs out get, all together.</summary>
     public static readonly TimeSpan OverrunGrace = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Restarts one component on request: stops its instance (within <see cref="StopTimeout"/>, like a reload) and starts a
+    /// new one from the same spec in the same place. A new instance rather than a new attempt of the old one, because a
+    /// restart is what an admin asks for when a component is wedged: it gets a fresh object (no state carried over), a
+    /// new <see cref="ComponentSupervisor.Instance"/> id, <see cref="ComponentSupervisor.Starts"/> from 1 and a backoff
+    /// from the start. Returns the new supervisor, or null when there is no component with that id. Like
+    /// <see cref="ApplyAsync"/>, only the control loop calls it. Never throws.
+    /// </summary>
+    public async Task<ComponentSupervisor?> RestartAsync(ComponentId id, string reason = "restarted on request")
+    {
+        var current = _components;
+        var index = -1;
+        for (var i = 0; i < current.Count; i++)
+        {
+            if (current[i].Id == id)
+            {
+                index = i;
+                break;
+            }
+        }
+        if (index < 0)
+        {
+            return null;
+        }
+        var old = current[index];
+        LogRestarting(_logger, id, reason);
+        await StopAndForgetAsync(old, reason).ConfigureAwait(false);
+        var fresh = Create(old.Spec);
+        var next = current.ToList();
+        next[index] = fresh;
+        _components = next;
+        fresh.Start();
+        return fresh;
+    }
+
+    private ComponentSupervisor Create(ComponentSpec spec)
+    {
+        var supervisor = new ComponentSupervisor(spec, _time, _loggers.CreateLogger("Bastion.Component." + spec.Id.Kind), _random);
+        supervisor.StateChanged += OnStateChanged;
+        return supervisor;
+    }
+
     private async Task StopAndForgetAsync(ComponentSupervisor component, string reason)
     {
         await component.StopAsync(reason, StopTimeout).ConfigureAwait(false);
@@ -126,6 +167,9 @@ public sealed partial class Supervisor
 
     [LoggerMessage(EventId = LogEvents.ComponentRemoved, Level = LogLevel.Information, Message = "{Component}: removed")]
     private static partial void LogRemoved(ILogger logger, ComponentId component);
+
+    [LoggerMessage(EventId = LogEvents.ComponentRestarting, Level = LogLevel.Information, Message = "{Component}: restarting ({Reason})")]
+    private static partial void LogRestarting(ILogger logger, ComponentId component, string reason);
 
     [LoggerMessage(EventId = LogEvents.ComponentChanged, Level = LogLevel.Information, Message = "{Component}: changed; restarting it")]
     private static partial void LogChanged(ILogger logger, ComponentId component);

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Bastion.Config;
 using Bastion.Daemon.Components;
+using Bastion.Daemon.DBus;
 using Bastion.Daemon.Systemd;
 using Bastion.Status;
 using Bastion.Supervision;
@@ -13,7 +14,9 @@ namespace Bastion.Daemon.Hosting;
 /// <summary>
 /// The daemon's control loop: the one owner of the config and the component set. Everything that changes
 /// them (SIGHUP, state changes to publish, watchdog probes) arrives as a message on one channel, so they never
-/// race. Sends READY/STATUS/RELOADING/WATCHDOG/STOPPING and keeps status.json current.
+/// race. Sends READY/STATUS/RELOADING/WATCHDOG/STOPPING, keeps status.json current and feeds the D-Bus API: its
+/// read-only calls answer from the view published here, its restarts and reloads arrive here as messages, and every
+/// transition the loop sees becomes a ComponentStateChanged signal.
 /// </summary>
 internal sealed class DaemonService(
     BastionConfig initialConfig,
@@ -22,11 +25,18 @@ internal sealed class DaemonService(
     LoggingLevelSwitch logLevel,
     SighupRelay sighup,
     TimeProvider time,
-    ILogger<DaemonService> logger) : BackgroundService
+    ILogger<DaemonService> logger,
+    ILoggerFactory loggers) : BackgroundService, IDaemonControl
 {
+    /// <summary>How long READY waits for the first D-Bus connection attempt (a missing bus fails at once; this bounds a slow one).</summary>
+    private static readonly TimeSpan FirstBusAttemptWait = TimeSpan.FromSeconds(2);
+
     private abstract record Message;
-    private sealed record ReloadMessage : Message;
-    private sealed record StateChangedMessage : Message;
+
+    /// <summary>SIGHUP (Done null) or D-Bus Reload (answered with the outcome).</summary>
+    private sealed record ReloadMessage(TaskCompletionSource<ReloadOutcome>? Done = null) : Message;
+    private sealed record RestartMessage(ComponentId Id, TaskCompletionSource<string?> Done) : Message;
+    private sealed record StateChangedMessage(ComponentId Id, StateRecord State) : Message;
     private sealed record WatchdogProbe(TaskCompletionSource Answer) : Message;
     private sealed record RefreshMessage : Message;
 
@@ -43,6 +53,9 @@ internal sealed class DaemonService(
     private DateTimeOffset? _lastReloadAt;
     private string _daemonState = "starting";
     private string _lastSummary = "";
+    private BastionBusApi? _bus;
+    private volatile bool _acceptingRequests = true;
+    private readonly List<(ComponentId Id, StateRecord State)> _transitions = [];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -74,6 +87,12 @@ internal sealed class DaemonService(
             await supervisor.ApplyAsync(ComponentPlan.Build(_config)).ConfigureAwait(false);
             _daemonState = "running";
             var summary = Publish();
+            _bus = BastionBusApi.Start(_config.Dbus, _status.Last!, this, loggers.CreateLogger("Bastion.DBus"));
+            if (_bus is not null)
+            {
+                // The API is there when READY says so, unless the bus is not: then READY does not wait for it.
+                await _bus.WaitForFirstAttemptAsync(FirstBusAttemptWait).ConfigureAwait(false);
+            }
             notifier.Notify("READY=1\n" + SystemdNotifier.StatusLine(summary));
             DaemonLog.Ready(logger, summary);
 
@@ -97,13 +116,45 @@ internal sealed class DaemonService(
         finally
         {
             sighup.Listen(null);
+            _acceptingRequests = false;
+            FailPendingRequests();
             await StopEverythingAsync().ConfigureAwait(false);
             supervisor.StateChanged -= OnStateChanged;
+            _bus?.Dispose();
         }
     }
 
     private void OnStateChanged(ComponentSupervisor component, StateRecord previous, StateRecord current) =>
-        _inbox.Writer.TryWrite(new StateChangedMessage());
+        _inbox.Writer.TryWrite(new StateChangedMessage(component.Id, current));
+
+    public bool RequestRestart(ComponentId id, TaskCompletionSource<string?> done) =>
+        _acceptingRequests && _inbox.Writer.TryWrite(new RestartMessage(id, done));
+
+    public bool RequestReload(TaskCompletionSource<ReloadOutcome> done) =>
+        _acceptingRequests && _inbox.Writer.TryWrite(new ReloadMessage(done));
+
+    /// <summary>Requests still queued when the loop ends are answered "stopping" instead of never.</summary>
+    private void FailPendingRequests()
+    {
+        while (_inbox.Reader.TryRead(out var message))
+        {
+            switch (message)
+            {
+                case ReloadMessage { Done: { } done }:
+                    done.TrySetCanceled();
+                    break;
+                case RestartMessage restart:
+                    restart.Done.TrySetCanceled();
+                    break;
+                case StateChangedMessage changed:
+                    _transitions.Add((changed.Id, changed.State));
+                    break;
+                case WatchdogProbe probe:
+                    probe.Answer.TrySetResult();
+                    break;
+            }
+        }
+    }
 
     private async Task RunLoopAsync(CancellationToken stoppingToken)
     {
@@ -126,11 +177,21 @@ internal sealed class DaemonService(
                 {
                     switch (message)
                     {
-                        case ReloadMessage:
-                            await ReloadAsync().ConfigureAwait(false);
+                        case ReloadMessage reload:
+                            var outcome = await ReloadAsync().ConfigureAwait(false);
+                            reload.Done?.TrySetResult(outcome);
                             publish = false;
                             break;
-                        case StateChangedMessage or RefreshMessage:
+                        case RestartMessage restart:
+                            var fresh = await supervisor.RestartAsync(restart.Id).ConfigureAwait(false);
+                            restart.Done.TrySetResult(fresh?.Instance);
+                            publish = true;
+                            break;
+                        case StateChangedMessage changed:
+                            _transitions.Add((changed.Id, changed.State));
+                            publish = true;
+                            break;
+                        case RefreshMessage:
                             publish = true;
                             break;
                         case WatchdogProbe probe:
@@ -143,6 +204,15 @@ internal sealed class DaemonService(
 #pragma warning restore CA1031
                 {
                     DaemonLog.ControlLoopError(logger, message.GetType().Name, e);
+                    switch (message)
+                    {
+                        case ReloadMessage { Done: { } done }:
+                            done.TrySetException(e);
+                            break;
+                        case RestartMessage restart:
+                            restart.Done.TrySetException(e);
+                            break;
+                    }
                 }
             }
             if (publish)
@@ -152,7 +222,7 @@ internal sealed class DaemonService(
         }
     }
 
-    private async Task ReloadAsync()
+    private async Task<ReloadOutcome> ReloadAsync()
     {
         DaemonLog.ReloadRequested(logger, _config.SourcePath);
         notifier.Notify($"RELOADING=1\nMONOTONIC_USEC={MonotonicClock.NowMicroseconds()}\n" + SystemdNotifier.StatusLine("reloading configuration"));
@@ -169,7 +239,7 @@ internal sealed class DaemonService(
                 }
                 DaemonLog.ReloadRefused(logger, result.Errors.Count);
                 _refusedReloadErrors = [.. result.Errors.Select(e => e.ToString())];
-                return;
+                return new ReloadOutcome(false, _refusedReloadErrors);
             }
             var config = result.Config!;
             if (config.Paths != _config.Paths)
@@ -179,12 +249,19 @@ internal sealed class DaemonService(
                 DaemonLog.PathsChangeNeedsRestart(logger, _config.Paths.StateDir, _config.Paths.RuntimeDir);
                 config = config with { Paths = _config.Paths };
             }
+            if (config.Dbus != _config.Dbus)
+            {
+                // The API stays where clients found it; a restart moves it.
+                DbusLog.ConfigNeedsRestart(logger, _bus?.Target.ToString() ?? "no bus (dbus.bus: none)");
+                config = config with { Dbus = _config.Dbus };
+            }
             logLevel.MinimumLevel = Logging.LogSetup.ToSerilog(config.Logging.Level);
             supervisor.StopTimeout = config.Supervision.StopTimeout;
             var plan = await supervisor.ApplyAsync(ComponentPlan.Build(config)).ConfigureAwait(false);
             _config = config;
             _refusedReloadErrors = [];
             DaemonLog.ReloadApplied(logger, plan);
+            return new ReloadOutcome(true, []);
         }
         finally
         {
@@ -243,7 +320,9 @@ internal sealed class DaemonService(
             notifier.Notify(SystemdNotifier.StatusLine(summary));
         }
         _lastSummary = summary;
-        _status.Publish(_config.Paths.RuntimeDir, _daemonState, summary, _config.SourcePath, _lastReloadAt, _refusedReloadErrors, components);
+        var view = _status.Publish(_config.Paths.RuntimeDir, _daemonState, summary, _config.SourcePath, _lastReloadAt, _refusedReloadErrors, components);
+        _bus?.Publish(view, [.. _transitions]);
+        _transitions.Clear();
         return summary;
     }
 }

@@ -4,10 +4,16 @@ using Microsoft.Extensions.Logging;
 
 namespace Bastion.Daemon.Hosting;
 
-/// <summary>Builds the status snapshot and writes <c>{runtimeDir}/status.json</c> atomically; a failed write is logged once, not fatal.</summary>
+/// <summary>
+/// Builds the status snapshot and writes <c>{runtimeDir}/status.json</c> atomically; a failed write is logged once, not fatal.
+/// The same snapshot is what the D-Bus API answers from, so both always agree.
+/// </summary>
 internal sealed class StatusPublisher(TimeProvider time, ILogger logger, DateTimeOffset startedAt)
 {
     private string? _lastWriteError;
+
+    /// <summary>The last snapshot published (null before the first).</summary>
+    public StatusSnapshot? Last { get; private set; }
 
     public static IReadOnlyList<ComponentStatus> Components(Supervisor supervisor) =>
         [.. supervisor.Components.Select(c =>
@@ -26,7 +32,7 @@ internal sealed class StatusPublisher(TimeProvider time, ILogger logger, DateTim
             };
         })];
 
-    public void Publish(string runtimeDir, string daemonState, string summary, string configPath,
+    public StatusSnapshot Publish(string runtimeDir, string daemonState, string summary, string configPath,
         DateTimeOffset? lastReloadAt, IReadOnlyList<string> configErrors, IReadOnlyList<ComponentStatus> components)
     {
         var snapshot = new StatusSnapshot
@@ -59,5 +65,7 @@ internal sealed class StatusPublisher(TimeProvider time, ILogger logger, DateTim
                 DaemonLog.StatusWriteFailed(logger, path, e.Message);
             }
         }
+        Last = snapshot;
+        return snapshot;
     }
 }

@@ -52,7 +52,6 @@ public sealed class BastionctlCommandLineTests
     }
 
     [Theory]
-    [InlineData("restart needs the D-Bus API", "restart", "office")]
     [InlineData("onion is not available in bastionctl 0.1.0 yet", "onion")]
     [InlineData("onion is not available in bastionctl 0.1.0 yet", "onion", "address", "sshd")]
     [InlineData("vnc is not available in bastionctl 0.1.0 yet", "vnc", "raise")]
