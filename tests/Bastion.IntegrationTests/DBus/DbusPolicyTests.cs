@@ -1,0 +1,80 @@
+using Bastion.IntegrationTests.Infrastructure;
+using Bastion.SdBus;
+using Xunit.Abstractions;
+
+namespace Bastion.IntegrationTests.DBus;
+
+/// <summary>
+/// The shipped policy (systemd/org.bastion.Bastion1.conf) on a private bus, with real accounts (see <see cref="TestUsers"/>):
+/// everybody may read, only root and the bastion-admin group may restart or reload, only root may own the name.
+/// </summary>
+public sealed class DbusPolicyTests(ITestOutputHelper output)
+{
+    private const string AccessDenied = "org.freedesktop.DBus.Error.AccessDenied";
+
+    [Fact]
+    public async Task An_unprivileged_caller_may_read_the_status_but_is_denied_restart_and_reload()
+    {
+        await using var env = await BastionOnBus.StartAsync(output, BastionOnBus.DeadCheck("web"));
+
+        var status = await Gdbus(env, TestUsers.Unprivileged, "GetStatus");
+        var list = await Gdbus(env, TestUsers.Unprivileged, "ListComponents");
+        var property = await DbusDaemon.AsUserAsync(TestUsers.Unprivileged, "busctl", "--address=" + env.Bus.Address,
+            "get-property", BastionApi.BusName, BastionApi.ObjectPath, BastionApi.Interface, "Status");
+        var restart = await Gdbus(env, TestUsers.Unprivileged, "RestartComponent", "check", "web");
+        var reload = await Gdbus(env, TestUsers.Unprivileged, "Reload");
+
+        Assert.True(status.ExitCode == 0, status.Describe());
+        Assert.StartsWith("('running', ", status.StdOut, StringComparison.Ordinal);
+        Assert.True(list.ExitCode == 0, list.Describe());
+        Assert.True(property.ExitCode == 0, property.Describe());
+        Assert.True(restart.ExitCode != 0 && restart.StdErr.Contains("GDBus.Error:" + AccessDenied, StringComparison.Ordinal), restart.Describe());
+        Assert.True(reload.ExitCode != 0 && reload.StdErr.Contains("GDBus.Error:" + AccessDenied, StringComparison.Ordinal), reload.Describe());
+        Assert.Equal(1, env.Daemon.ReadStatus().Components.Single().Starts);
+        Assert.DoesNotContain(env.Daemon.Log.Lines, l => l.Contains("requested by", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_member_of_bastion_admin_and_root_may_restart_and_reload()
+    {
+        await using var env = await BastionOnBus.StartAsync(output, BastionOnBus.DeadCheck("web"));
+        var first = env.Daemon.ReadStatus().Components.Single().Instance;
+
+        var adminRestart = await Gdbus(env, TestUsers.Admin, "RestartComponent", "check", "web");
+        var adminReload = await Gdbus(env, TestUsers.Admin, "Reload");
+        var rootRestart = await env.Bus.GdbusCallAsync("RestartComponent", "check", "web");
+        var rootReload = await env.CtlAsync("reload");
+
+        Assert.True(adminRestart.ExitCode == 0, adminRestart.Describe());
+        Assert.Matches(@"^\('[0-9a-f]{12}',\)", adminRestart.StdOut);
+        Assert.DoesNotContain(first, adminRestart.StdOut, StringComparison.Ordinal);
+        Assert.True(adminReload.ExitCode == 0, adminReload.Describe());
+        Assert.Equal("(true, @as [])", adminReload.StdOut.Trim());
+        Assert.True(rootRestart.ExitCode == 0, rootRestart.Describe());
+        Assert.True(rootReload.ExitCode == 0, rootReload.ToString());
+    }
+
+    [Fact]
+    public async Task Only_root_may_own_the_name()
+    {
+        await using var bus = await DbusDaemon.StartAsync(output);
+
+        string[] requestName = ["call", "--address", bus.Address, "--dest", "org.freedesktop.DBus", "--object-path", "/org/freedesktop/DBus",
+            "--method", "org.freedesktop.DBus.RequestName", BastionApi.BusName, "4"];
+        var user = await DbusDaemon.AsUserAsync(TestUsers.Unprivileged, "gdbus", requestName);
+        var admin = await DbusDaemon.AsUserAsync(TestUsers.Admin, "gdbus", requestName);
+        var root = await bus.BusctlAsync("call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "RequestName", "su", BastionApi.BusName, "4");
+
+        const string Denied = "GDBus.Error:org.freedesktop.DBus.Error.AccessDenied: Connection";
+        Assert.True(user.ExitCode != 0 && user.StdErr.Contains(Denied, StringComparison.Ordinal)
+            && user.StdErr.Contains("is not allowed to own the service \"org.bastion.Bastion1\"", StringComparison.Ordinal), user.Describe());
+        Assert.True(admin.ExitCode != 0 && admin.StdErr.Contains(Denied, StringComparison.Ordinal), admin.Describe());
+        Assert.True(root.ExitCode == 0, root.Describe());
+        Assert.Equal("u 1", root.StdOut.Trim()); // DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER
+    }
+
+    private static Task<CommandResult> Gdbus(BastionOnBus env, string user, string method, params string[] args) =>
+        DbusDaemon.AsUserAsync(user, "gdbus",
+            ["call", "--address", env.Bus.Address, "--dest", BastionApi.BusName, "--object-path", BastionApi.ObjectPath,
+             "--method", BastionApi.Interface + "." + method, .. args]);
+}

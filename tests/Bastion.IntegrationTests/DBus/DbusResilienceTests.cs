@@ -1,0 +1,79 @@
+using System.Text.Json;
+using Bastion.IntegrationTests.Infrastructure;
+using Bastion.SdBus;
+using Xunit.Abstractions;
+
+namespace Bastion.IntegrationTests.DBus;
+
+/// <summary>The bus going away and hostile callers: the daemon keeps running, re-registers by itself, and answers with D-Bus errors.</summary>
+public sealed class DbusResilienceTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task After_dbus_daemon_is_killed_and_restarted_the_daemon_re_registers_and_bastionctl_works_again()
+    {
+        await using var env = await BastionOnBus.StartAsync(output, BastionOnBus.DeadCheck("web"));
+
+        await env.Bus.KillAsync();
+        await env.Daemon.Log.WaitForLineAsync(l => l.Contains("dbus: lost the connection", StringComparison.Ordinal), BastiondProcess.Patience, "lost");
+        var during = await env.CtlAsync("status", "--json");
+        await env.Bus.StartAsync();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        BastionctlRunSummary? last = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            var run = await env.CtlAsync("status", "--json");
+            last = new(run.ExitCode, run.Stdout, run.Stderr);
+            if (run.ExitCode == 0 && JsonDocument.Parse(run.Stdout).RootElement.GetProperty("source").GetString() == "dbus")
+            {
+                break;
+            }
+            await Task.Delay(200);
+        }
+        var restart = await env.CtlAsync("restart", "web");
+
+        Assert.True(during.ExitCode == 0, during.ToString());
+        Assert.Equal("status-file", JsonDocument.Parse(during.Stdout).RootElement.GetProperty("source").GetString());
+        Assert.True(last is { ExitCode: 0 } && last.Stdout.Contains("\"source\": \"dbus\"", StringComparison.Ordinal),
+            $"bastionctl never got the status over D-Bus again: {last}\ndaemon log:\n{env.Daemon.Log}");
+        Assert.True(restart.ExitCode == 0, restart.ToString());
+        Assert.False(env.Daemon.Process.HasExited);
+    }
+
+    private sealed record BastionctlRunSummary(int ExitCode, string Stdout, string Stderr);
+
+    [Fact]
+    public async Task Hostile_arguments_get_named_dbus_errors_and_the_daemon_keeps_serving()
+    {
+        await using var env = await BastionOnBus.StartAsync(output, BastionOnBus.DeadCheck("web"));
+        var huge = new string('x', 100_000);
+
+        var unknown = await env.Bus.GdbusCallAsync("RestartComponent", "tunnel", "nope");
+        var hugeName = await env.Bus.GdbusCallAsync("RestartComponent", huge, huge);
+        var hugeGet = await env.Bus.GdbusCallAsync("GetComponent", "check", huge);
+        var wrongTypes = await env.Bus.BusctlAsync("call", BastionApi.BusName, BastionApi.ObjectPath, BastionApi.Interface, "RestartComponent", "ix", "5", "7");
+        var missing = await env.Bus.GdbusCallAsync("GetComponent", "check");
+        var tooMany = await env.Bus.BusctlAsync("call", BastionApi.BusName, BastionApi.ObjectPath, BastionApi.Interface, "GetStatus", "s", "extra");
+        var noMethod = await env.Bus.GdbusCallAsync("Frobnicate");
+        var noProperty = await env.Bus.BusctlAsync("get-property", BastionApi.BusName, BastionApi.ObjectPath, BastionApi.Interface, "Secret");
+        var setProperty = await env.Bus.BusctlAsync("set-property", BastionApi.BusName, BastionApi.ObjectPath, BastionApi.Interface, "State", "s", "stopped");
+
+        Assert.Contains("GDBus.Error:org.bastion.Error.UnknownComponent: no component tunnel/nope", unknown.StdErr, StringComparison.Ordinal);
+        Assert.Contains("GDBus.Error:org.bastion.Error.UnknownComponent: no component xxxx", hugeName.StdErr, StringComparison.Ordinal);
+        Assert.Contains("(100000 characters)", hugeName.StdErr, StringComparison.Ordinal);
+        Assert.True(hugeName.StdErr.Length < 1000, "the error message echoes the whole argument");
+        Assert.Contains("GDBus.Error:org.bastion.Error.UnknownComponent", hugeGet.StdErr, StringComparison.Ordinal);
+        Assert.NotEqual(0, wrongTypes.ExitCode);
+        Assert.Contains("Invalid arguments 'ix' to call org.bastion.Bastion1.RestartComponent(), expecting 'ss'", wrongTypes.StdErr, StringComparison.Ordinal);
+        Assert.Contains("GDBus.Error:org.freedesktop.DBus.Error.InvalidArgs", missing.StdErr, StringComparison.Ordinal);
+        Assert.NotEqual(0, tooMany.ExitCode);
+        Assert.Contains("GDBus.Error:org.freedesktop.DBus.Error.UnknownMethod", noMethod.StdErr, StringComparison.Ordinal);
+        Assert.NotEqual(0, noProperty.ExitCode);
+        Assert.NotEqual(0, setProperty.ExitCode);
+
+        var after = await env.Bus.BusctlAsync("call", BastionApi.BusName, BastionApi.ObjectPath, BastionApi.Interface, "GetStatus");
+        Assert.True(after.ExitCode == 0, after.Describe());
+        Assert.False(env.Daemon.Process.HasExited);
+        Assert.Equal("running", env.Daemon.ReadStatus().Daemon.State);
+        Assert.DoesNotContain(env.Daemon.Log.Lines, l => l.Contains(" ERR ", StringComparison.Ordinal) || l.Contains(" FTL ", StringComparison.Ordinal));
+    }
+}
