@@ -28,7 +28,8 @@ esac
 packages=(
     openssh-server openssh-client # private sshd for tests, the lab and the benchmark; ssh-keygen, ssh-keyscan
     tor                           # onion service (later issue), only ever on a private test network
-    dbus                          # dbus-daemon for the D-Bus API tests (later issue); busctl comes with systemd
+    dbus                          # dbus-daemon (private buses in the D-Bus tests), dbus-monitor; busctl comes with systemd
+    libglib2.0-bin                # gdbus: a second, independent D-Bus client in the tests (prints error names)
     tigervnc-standalone-server    # Xvnc, the emergency desktop (later issue)
     tigervnc-viewer               # vncviewer, to look at the desktop by hand
     gvncviewer                    # gvnccapture: screenshots of the desktop in tests (Debian ships it in gvncviewer)

@@ -4,6 +4,7 @@
 #   /usr/local/bin/bastionctl           -> /usr/local/lib/bastion/bastionctl
 #   /usr/local/sbin/bastiond            -> /usr/local/lib/bastion/bastiond (for --check-config)
 #   /etc/systemd/system/bastion.service
+#   /etc/dbus-1/system.d/org.bastion.Bastion1.conf   the D-Bus policy; and the group bastion-admin it names
 #   /etc/bastion/bastion.yaml           a minimal config, only if there is none (yours is never replaced)
 #   /usr/local/share/doc/bastion/README.md
 # It does not enable or restart the service: it prints the commands. Tests never run this script.
@@ -71,6 +72,13 @@ ln -sfn /usr/local/lib/bastion/bastionctl "$dest/usr/local/bin/bastionctl"
 ln -sfn /usr/local/lib/bastion/bastiond "$dest/usr/local/sbin/bastiond"
 install -D -m 0644 "$BASTION_REPO/systemd/bastion.service" "$dest/etc/systemd/system/bastion.service"
 install -D -m 0644 "$BASTION_REPO/README.md" "$dest/usr/local/share/doc/bastion/README.md"
+# D-Bus policy: only root owns org.bastion.Bastion1; root and the group bastion-admin may restart and reload; everyone may
+# read the status. dbus-daemon notices new files in system.d by itself.
+install -D -m 0644 "$BASTION_REPO/systemd/org.bastion.Bastion1.conf" "$dest/etc/dbus-1/system.d/org.bastion.Bastion1.conf"
+if [[ -z $dest ]] && ! getent group bastion-admin >/dev/null; then
+    groupadd --system bastion-admin
+    log "created the group bastion-admin (may restart components and reload over D-Bus): usermod -aG bastion-admin NAME"
+fi
 install -d -m 0755 "$dest/etc/bastion"
 if [[ -n $new_config ]]; then
     install -m 0644 "$new_config" "$config"
@@ -93,4 +101,5 @@ Installed bastiond $("$lib/bastiond" --version 2>/dev/null || true) into $lib.
   start now and at boot:   systemctl enable --now bastion
   after an upgrade:        systemctl restart bastion
   status:                  bastionctl status    (or: systemctl status bastion)
+  let an admin restart/reload: usermod -aG bastion-admin NAME   (root always may)
 TEXT
