@@ -30,6 +30,7 @@ packages=(
     tor                           # onion service (later issue), only ever on a private test network
     dbus                          # dbus-daemon (private buses in the D-Bus tests), dbus-monitor; busctl comes with systemd
     libglib2.0-bin                # gdbus: a second, independent D-Bus client in the tests (prints error names)
+    python3-dbus                  # scripts/bench/dbus-status.sh: an in-process D-Bus client for round-trip timing
     tigervnc-standalone-server    # Xvnc, the emergency desktop (later issue)
     tigervnc-viewer               # vncviewer, to look at the desktop by hand
     gvncviewer                    # gvnccapture: screenshots of the desktop in tests (Debian ships it in gvncviewer)

@@ -70,7 +70,7 @@ public sealed class DeferredReply
         }
         if (!_owner.Post(_ => Answer(message, answer)))
         {
-            // The service is gone: nobody can answer any more, but the reference must not leak.
+            // The service is disposed (its thread has ended): nobody can answer, but the reference must not leak.
             Native.sd_bus_message_unref(message);
         }
     }

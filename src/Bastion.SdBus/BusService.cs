@@ -27,7 +27,9 @@ public sealed unsafe class BusService : IDisposable
     private GCHandle _self;
     private VTable? _vtable;
     private Thread? _thread;
+    private readonly Lock _workGate = new();
     private volatile bool _stopping;
+    private bool _closed; // under _workGate: the last work has run, nothing more will
     private int _disposed;
 
     public BusService(BusTarget target, string name, string path, InterfaceDescription description, IBusObject obj, IBusObserver observer)
@@ -63,17 +65,21 @@ public sealed unsafe class BusService : IDisposable
     }
 
     /// <summary>
-    /// Runs <paramref name="work"/> on the connection's thread (with a sender that is a no-op while disconnected).
-    /// False once the service is stopping: the work will not run.
+    /// Runs <paramref name="work"/> on the connection's thread (with a sender that is a no-op while disconnected), or, once
+    /// the service is stopping, during <see cref="Dispose"/> after that thread has ended — so everything touching sd-bus
+    /// stays on one thread at a time. False once disposed: the work will not run.
     /// </summary>
     public bool Post(Action<BusSender> work)
     {
-        if (_stopping)
+        lock (_workGate)
         {
-            return false;
+            if (_closed)
+            {
+                return false;
+            }
+            _work.Enqueue(work);
+            Wake(); // under the gate: Dispose closes the eventfd only after setting _closed under it
         }
-        _work.Enqueue(work);
-        Wake();
         return true;
     }
 
@@ -91,6 +97,10 @@ public sealed unsafe class BusService : IDisposable
         {
             // The thread is stuck inside sd-bus: freeing what it may still use would crash the process. Leak instead.
             return;
+        }
+        lock (_workGate)
+        {
+            _closed = true;
         }
         RunWork(); // answers posted after the thread's last round (deferred replies: unref their messages)
         _ = Native.close(_wakeFd);

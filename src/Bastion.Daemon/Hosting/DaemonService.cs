@@ -120,6 +120,7 @@ internal sealed class DaemonService(
             FailPendingRequests();
             await StopEverythingAsync().ConfigureAwait(false);
             supervisor.StateChanged -= OnStateChanged;
+            FailPendingRequests(); // one that slipped in while the loop was ending
             _bus?.Dispose();
         }
     }
