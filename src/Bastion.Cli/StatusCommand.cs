@@ -88,7 +88,7 @@ internal sealed class StatusCommand(GlobalOptions globalOptions, CliConsole cons
     private void WriteText(DaemonStatusReading reading, IReadOnlyList<ComponentStatus> components, string? onlyKind)
     {
         var now = console.Time.GetUtcNow();
-        StatusTable.WriteDaemon(console.Output, reading, now);
+        StatusTable.WriteDaemon(console.Output, reading, now, CliConsole.TerminalWidth());
         console.Output.WriteLine();
         if (components.Count == 0)
         {

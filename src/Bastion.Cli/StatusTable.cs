@@ -15,7 +15,7 @@ internal static class StatusTable
     private const int MinReasonWidth = 30;
     private const string Gap = "  ";
 
-    public static void WriteDaemon(TextWriter output, DaemonStatusReading reading, DateTimeOffset now)
+    public static void WriteDaemon(TextWriter output, DaemonStatusReading reading, DateTimeOffset now, int? width = null)
     {
         var daemon = reading.Snapshot.Daemon;
         if (reading.IsStale)
@@ -23,9 +23,14 @@ internal static class StatusTable
             output.WriteLine($"bastiond is NOT RUNNING ({reading.StaleReason}). Last known status, written {When(daemon.WrittenAt, now)}:");
         }
         Line(output, "daemon", $"{daemon.State}, pid {daemon.Pid.ToString(CultureInfo.InvariantCulture)}, version {daemon.Version}");
-        Line(output, "source", reading.Source == StatusReport.SourceDbus
+        var source = reading.Source == StatusReport.SourceDbus
             ? $"D-Bus ({reading.Path})"
-            : $"status file {reading.Path}" + (reading.DbusError is { } why ? $" (not D-Bus: {why})" : ""));
+            : $"status file {reading.Path}" + (reading.DbusError is { } why ? $" (not D-Bus: {why})" : "");
+        // Wrapped like reasons: the why can be long, and it must not break a narrow terminal's layout.
+        foreach (var (part, i) in Wrap(source, width is { } w ? Math.Max(w - LabelWidth, MinReasonWidth) : null).Select((p, i) => (p, i)))
+        {
+            Line(output, i == 0 ? "source" : "", part);
+        }
         if (daemon.Summary.Length > 0)
         {
             Line(output, "summary", daemon.Summary);
