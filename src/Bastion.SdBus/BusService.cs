@@ -131,17 +131,22 @@ public sealed unsafe class BusService : IDisposable
                 {
                     bus = Connect(out slot);
                 }
-                catch (BusException e)
+#pragma warning disable CA1031 // Whatever fails while connecting is a failed attempt, retried: never the end of the thread.
+                catch (Exception e)
+#pragma warning restore CA1031
                 {
                     _firstAttempt.TrySetResult(false);
                     var delay = ReconnectBackoff.Delay(failures++);
-                    _observer.ConnectFailed(_target.ToString(), e.Message, delay);
+                    Tell(() => _observer.ConnectFailed(_target.ToString(), e.Message, delay));
                     WaitForWork(delay);
                     continue;
                 }
                 failures = 0;
+                // What was posted while there was no connection (or while connecting) is run before the bus is current:
+                // its signals are dropped, not sent after the fresh announcement of the current state below.
+                RunWork();
                 CurrentBus = bus;
-                _observer.Connected(_target.ToString(), _name);
+                Tell(() => _observer.Connected(_target.ToString(), _name));
                 _firstAttempt.TrySetResult(true);
                 Guard("Connected", () => _object.Connected(_sender));
                 var error = Serve(bus);
@@ -150,7 +155,7 @@ public sealed unsafe class BusService : IDisposable
                 Native.sd_bus_flush_close_unref(bus);
                 if (!_stopping)
                 {
-                    _observer.Disconnected(_target.ToString(), error);
+                    Tell(() => _observer.Disconnected(_target.ToString(), error));
                     WaitForWork(ReconnectBackoff.Delay(failures++));
                 }
             }
@@ -287,7 +292,21 @@ public sealed unsafe class BusService : IDisposable
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            _observer.HandlerFailed(what, e);
+            Tell(() => _observer.HandlerFailed(what, e));
+        }
+    }
+
+    /// <summary>An observer (a logger) that throws must not end the connection's thread: that would end the process.</summary>
+    private static void Tell(Action notification)
+    {
+        try
+        {
+            notification();
+        }
+#pragma warning disable CA1031 // See above.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
         }
     }
 
