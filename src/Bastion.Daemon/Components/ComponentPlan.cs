@@ -32,7 +32,6 @@ public static partial class ComponentPlan
         TlsNotRunYet(config, sections);
         VncNotRunYet(config, sections);
         PkiNotRunYet(config, sections);
-        DbusNotRunYet(config, sections);
         return sections;
     }
 
