@@ -22,9 +22,6 @@ internal sealed class UnavailableCommands(CliConsole console)
         return restart;
     }
 
-    public Command Onion() => Group("onion", "Onion service: its address and authorized clients",
-        $"onion is not available in bastionctl {Version} yet.");
-
     public Command Vnc() => Group("vnc", "Emergency VNC desktop: show, raise or lower it",
         $"vnc is not available in bastionctl {Version} yet.");
 
