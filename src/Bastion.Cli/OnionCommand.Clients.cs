@@ -124,7 +124,9 @@ internal sealed partial class OnionCommand
         var options = new GlobalOptions();
         var root = new RootCommand();
         options.AddTo(root);
-        root.Subcommands.Add(new ReloadCommand(options, console).Create());
-        return root.Parse(["reload", "--runtime-dir", runtimeDir]).Invoke(new InvocationConfiguration { Output = console.Output, Error = console.Error });
+        // Its "reloaded" goes to stderr: stdout holds only the client's line, ready to redirect into a file.
+        var toStderr = new CliConsole(console.Error, console.Error, console.Time);
+        root.Subcommands.Add(new ReloadCommand(options, toStderr).Create());
+        return root.Parse(["reload", "--runtime-dir", runtimeDir]).Invoke(new InvocationConfiguration { Output = console.Error, Error = console.Error });
     }
 }

@@ -176,6 +176,7 @@ internal sealed class OnionServiceComponent(OnionServiceDefinition definition, T
         if (selfTestKey is not null)
         {
             words.Add("ClientAuthV3=" + selfTestKey.PublicKey);
+            words.Add("Flags=V3Auth");
         }
         var line = TorCommand.Line([.. words]);
         var reply = await control.SendAsync(line, cancellationToken).ConfigureAwait(false);

@@ -181,7 +181,8 @@ internal sealed class TorComponent(TorConfig config, string stateDir, TorRuntime
             {
                 context.ReportDegraded(phase.ToString());
             }
-            if (Interlocked.Exchange(ref lastProgress, phase.Progress) != phase.Progress)
+            // Each step is in the log already (as the component's state change); the end gets its own line.
+            if (Interlocked.Exchange(ref lastProgress, phase.Progress) != phase.Progress && phase.Done)
             {
                 var text = phase.ToString();
                 TorLog.Bootstrap(logger, text);

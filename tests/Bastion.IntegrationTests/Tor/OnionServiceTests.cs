@@ -82,6 +82,7 @@ public sealed class OnionServiceTests(TorNetwork network, ITestOutputHelper outp
         // A tor without the key: the descriptor cannot be decrypted, ssh fails. (A fresh client tor: nothing cached.)
         var withoutKeySocks = await network.StartClientAsync("no-key-" + Guid.NewGuid().ToString("N")[..6], null);
         var denied = await SshAsync(withoutKeySocks, address, key, "echo should-not-run", TimeSpan.FromSeconds(90));
+        output.WriteLine("without the key: " + denied.Describe());
         Assert.True(denied.ExitCode != 0 && !denied.StdOut.Contains("should-not-run", StringComparison.Ordinal), denied.Describe());
 
         // A tor with the printed line in its ClientOnionAuthDir gets in.
