@@ -27,7 +27,7 @@ esac
 # Every Debian package the project uses, with what for. Names checked with apt-cache on Debian 12.
 packages=(
     openssh-server openssh-client # private sshd for tests, the lab and the benchmark; ssh-keygen, ssh-keyscan
-    tor                           # onion service (later issue), only ever on a private test network
+    tor                           # onion services (tor, tor-gencert); only ever on a private test network here
     dbus                          # dbus-daemon for the D-Bus API tests (later issue); busctl comes with systemd
     tigervnc-standalone-server    # Xvnc, the emergency desktop (later issue)
     tigervnc-viewer               # vncviewer, to look at the desktop by hand
