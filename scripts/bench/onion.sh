@@ -68,6 +68,7 @@ export TORNET_OWNER=$$
 tcp_port_free "$PORT" || die "port $PORT is taken; set BASTION_BENCH_SSH_PORT"
 mkdir -p "$BENCH_DIR/sshd"
 sshd_prepare "$BENCH_DIR/sshd" "$PORT"
+: >"$BENCH_DIR/sshd.log"
 sshd_start "$BENCH_DIR/sshd" "$BENCH_DIR/sshd.log"
 sshd_wait_ready "$BENCH_DIR/sshd.log" 15
 
