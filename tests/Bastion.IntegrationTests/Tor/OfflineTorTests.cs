@@ -86,4 +86,25 @@ public sealed class OfflineTorTests(ITestOutputHelper output)
         Assert.DoesNotContain("starting tor:", daemon.Log.ToString(), StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(daemon.StateDir, "tor", "torrc")));
     }
+
+    [Fact]
+    public async Task With_onion_tor_control_the_daemon_uses_an_existing_tor_and_starts_none_of_its_own()
+    {
+        await using var daemon = new BastiondProcess(output);
+        await using var tor = await OfflineTorProcess.StartAsync(daemon.Root.File("existing-tor"), output);
+        daemon.WriteConfig("dbus:\n  bus: none\nonion:\n  tor:\n"
+            + $"    control: {tor.ControlPort}\n    socksPort: 127.0.0.1:{FreePort.Pick()}\n"
+            + "  services:\n    - name: ssh\n");
+        await daemon.StartAndWaitReadyAsync(TorNetwork.DaemonEnvironment);
+
+        Assert.EndsWith(".onion", await WaitForAddressAsync(daemon), StringComparison.Ordinal);
+        var status = daemon.ReadStatus().Components.Single(c => c.Kind == "tor");
+        Assert.Equal(tor.ControlPort, status.Details["controlPort"]);
+        Assert.False(status.Details.ContainsKey("pid"));
+        Assert.False(Directory.Exists(Path.Combine(daemon.StateDir, "tor")));
+
+        daemon.Signal(Posix.SIGTERM);
+        Assert.Equal(0, await daemon.WaitForExitAsync(Patience));
+        Assert.True(tor.IsRunning, "bastiond must not stop a tor it does not own");
+    }
 }
