@@ -23,13 +23,14 @@ internal sealed class OnionServiceComponent(OnionServiceDefinition definition, T
 
     public async Task RunAsync(IComponentContext context, CancellationToken cancellationToken)
     {
+        var ports = string.Join(',', definition.Service.Ports.Select(p => $"{p.Virtual}->{p.Target}"));
+        context.SetDetail("ports", ports);
+        // Before any failure: `bastionctl onion client remove` needs it to fix a bad client file.
+        context.SetDetail("clientsDir", definition.ClientsDir);
         if (definition.ClientsError is { } clientsError)
         {
             throw new ComponentFailureException(clientsError);
         }
-        var ports = string.Join(',', definition.Service.Ports.Select(p => $"{p.Virtual}->{p.Target}"));
-        context.SetDetail("ports", ports);
-        context.SetDetail("clientsDir", definition.ClientsDir);
         var clients = definition.AllClients;
         context.SetDetail("clients", clients.Count == 0 ? "anyone with the address" : string.Join(',', clients.Select(c => c.Name)));
         // Fail before waiting for tor: a damaged key is the admin's to fix, and must never become a new address.
@@ -72,7 +73,16 @@ internal sealed class OnionServiceComponent(OnionServiceDefinition definition, T
             Volatile.Write(ref serviceId, added.ServiceId);
             if (key is null)
             {
-                OnionKeyStore.Save(definition.KeyFile, added);
+                try
+                {
+                    OnionKeyStore.Save(definition.KeyFile, added);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // An address whose key is not on disk would change at the next start: do not publish it at all.
+                    await RemoveAsync(control, added.ServiceId).ConfigureAwait(false);
+                    throw new ComponentFailureException($"cannot save the new onion key to {definition.KeyFile}: {e.Message}; not publishing an address that would be lost");
+                }
                 TorLog.KeyCreated(logger, Name, added.Address, definition.KeyFile);
             }
             else if (added.ServiceId != key.ServiceId)

@@ -160,6 +160,7 @@ internal sealed class TorComponent(TorConfig config, string stateDir, TorRuntime
             {
                 await StopAsync(process).ConfigureAwait(false);
             }
+            process.WaitForExit(); // it has exited: this only drains its last output lines
             var code = process.ExitCode;
             TorLog.Exited(logger, process.Id, code, output.LastWords());
             throw new ComponentFailureException($"tor exited with code {code}: {output.LastWords()}");
