@@ -35,6 +35,7 @@ case "${1:-}" in
         ;;
     stop)
         [[ $# -eq 2 ]] || die "usage: $0 stop NET"
+        [[ -f $2/pids ]] || die "$2 is not a network started by this script (no $2/pids)"
         tornet_stop "$2"
         ;;
     *)
