@@ -168,7 +168,10 @@ public sealed record TorConfig
 {
     public string Executable { get; init; } = "/usr/bin/tor";
 
-    /// <summary>Control port of an existing tor; when set, Bastion does not start its own.</summary>
+    /// <summary>
+    /// Control port of an existing tor; when set, Bastion does not start its own (<see cref="SocksPort"/> should then name
+    /// that tor's SocksPort: <c>via: tor</c> tunnels use it). Authenticated with its cookie (SAFECOOKIE when offered).
+    /// </summary>
     public Endpoint? Control { get; init; }
 
     /// <summary>
