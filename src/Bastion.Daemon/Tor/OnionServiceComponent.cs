@@ -51,7 +51,8 @@ internal sealed class OnionServiceComponent(OnionServiceDefinition definition, T
     {
         var control = session.Control;
         var uploaded = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        string? serviceId = null;
+        // Known before ADD_ONION when the key is: no upload event can slip by before the answer is read.
+        string? serviceId = OnionKeyStore.Load(definition.KeyFile)?.ServiceId;
         void OnEvent(TorReply reply)
         {
             if (HsDescEvent.TryParse(reply) is { Action: "UPLOADED" } e && Volatile.Read(ref serviceId) is { } id && e.Address == id)

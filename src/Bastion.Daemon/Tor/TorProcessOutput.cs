@@ -35,7 +35,7 @@ internal sealed class TorProcessOutput(ILogger logger)
             }
         }
         var level = text.Contains("[err]", StringComparison.Ordinal) ? LogLevel.Error
-            : text.Contains("[warn]", StringComparison.Ordinal) ? LogLevel.Warning
+            : text.Contains("[warn]", StringComparison.Ordinal) && !IsRootWarning(text) ? LogLevel.Warning
             : LogLevel.Debug;
         TorLog.Output(logger, level, text);
     }
@@ -47,11 +47,17 @@ internal sealed class TorProcessOutput(ILogger logger)
         {
             var lines = _last.ToArray();
             var telling = lines.LastOrDefault(l => l.Contains("[err]", StringComparison.Ordinal))
-                ?? lines.LastOrDefault(l => l.Contains("[warn]", StringComparison.Ordinal))
+                ?? lines.LastOrDefault(l => l.Contains("[warn]", StringComparison.Ordinal) && !IsRootWarning(l))
                 ?? lines.LastOrDefault();
             return telling is null ? "no output" : StripTimestamp(telling);
         }
     }
+
+    /// <summary>
+    /// Tor warns at every start when it runs as root, which it does under bastiond's unit (the sandbox is the unit's):
+    /// not a reason anybody can act on, so neither a warning in the log nor the "last words" of a failure.
+    /// </summary>
+    private static bool IsRootWarning(string line) => line.Contains("You are running Tor as root", StringComparison.Ordinal);
 
     /// <summary>"Nov 23 01:02:03.456 [err] text" → "[err] text".</summary>
     private static string StripTimestamp(string line)
