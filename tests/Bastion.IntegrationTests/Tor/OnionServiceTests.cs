@@ -36,6 +36,12 @@ public sealed class OnionServiceTests(TorNetwork network, ITestOutputHelper outp
         Assert.DoesNotContain("PrivateKey", daemon.Log.ToString(), StringComparison.Ordinal);
         Assert.Contains(address, daemon.Log.ToString(), StringComparison.Ordinal);
 
+        // Bootstrap progress was followed into status (and so into the log of state changes).
+        var torStatus = daemon.ReadStatus().Components.Single(c => c.Kind == "tor");
+        Assert.Equal("100", torStatus.Details["bootstrap"]);
+        Assert.StartsWith("bootstrapped 100%", torStatus.Reason, StringComparison.Ordinal);
+        Assert.Matches(@"tor/tor: \w+ -> Degraded: bootstrapping \d+%: ", daemon.Log.ToString());
+
         // Kill tor: the supervisor restarts it, the service is added again with the same key and passes its self-test.
         var tor = daemon.ReadStatus().Components.Single(c => c.Kind == "tor");
         var torPid = int.Parse(tor.Details["pid"], CultureInfo.InvariantCulture);
