@@ -180,7 +180,8 @@ tornet_start_client() {
     chmod 0700 "$dir"
     {
         tornet_common_lines "$dir"
-        printf 'SocksPort 127.0.0.1:%s\n' "$socks"
+        # ExtendedErrors: SOCKS replies say why an onion failed (e.g. 0xF4: client authorization missing).
+        printf 'SocksPort 127.0.0.1:%s ExtendedErrors\n' "$socks"
         if [[ -n $authdir ]]; then printf 'ClientOnionAuthDir %s\n' "$authdir"; fi
         cat "$net/authorities"
     } >"$dir/torrc"

@@ -21,7 +21,7 @@ public sealed class TorrcTests
     {
         var torrc = Managed("NumEntryGuards 2");
         Assert.Contains("DataDirectory /var/lib/bastion/tor/data\n", torrc, StringComparison.Ordinal);
-        Assert.Contains("SocksPort 127.0.0.1:9350\n", torrc, StringComparison.Ordinal);
+        Assert.Contains("SocksPort 127.0.0.1:9350 ExtendedErrors\n", torrc, StringComparison.Ordinal);
         Assert.Contains("ControlPort auto\n", torrc, StringComparison.Ordinal);
         Assert.Contains("CookieAuthentication 1\n", torrc, StringComparison.Ordinal);
         Assert.Contains("__OwningControllerProcess 4242\n", torrc, StringComparison.Ordinal);

@@ -88,8 +88,9 @@ public sealed class OnionServiceTests(TorNetwork network, ITestOutputHelper outp
         // A tor without the key: the descriptor cannot be decrypted, ssh fails. (A fresh client tor: nothing cached.)
         var withoutKeySocks = await network.StartClientAsync("no-key-" + Guid.NewGuid().ToString("N")[..6], null);
         var denied = await SshAsync(withoutKeySocks, address, key, "echo should-not-run", TimeSpan.FromSeconds(90));
-        output.WriteLine("without the key: " + denied.Describe());
         Assert.True(denied.ExitCode != 0 && !denied.StdOut.Contains("should-not-run", StringComparison.Ordinal), denied.Describe());
+        // And the reason is the missing key (tor's extended SOCKS error 0xF4), not some other failure.
+        Assert.Contains("client authorization is missing", await SocksRefusalAsync(withoutKeySocks, address), StringComparison.Ordinal);
 
         // A tor with the printed line in its ClientOnionAuthDir gets in.
         var authDir = Path.Combine(daemon.Root.Path, "client-auth");
@@ -101,9 +102,36 @@ public sealed class OnionServiceTests(TorNetwork network, ITestOutputHelper outp
         Assert.True(allowed.ExitCode == 0, allowed.Describe() + "\n" + network.LogTail());
         Assert.Contains("hello-alice", allowed.StdOut, StringComparison.Ordinal);
 
+        Assert.Equal("connected", await SocksRefusalAsync(withKeySocks, address));
+
         var show = await Cli.Bastionctl.RunAsync("--runtime-dir", daemon.RuntimeDir, "onion", "--user", "admin");
         Assert.True(show.ExitCode == 0, show.ToString());
         Assert.Contains($"ssh -o ProxyCommand='nc -X 5 -x 127.0.0.1:9050 %h %p' admin@{address}", show.Stdout, StringComparison.Ordinal);
         Assert.Contains("reachable", show.Stdout, StringComparison.Ordinal);
+    }
+
+    /// <summary>Tor's answer to a SOCKS CONNECT to the onion ("connected", or why not), retried while tor is still fetching.</summary>
+    private static async Task<string> SocksRefusalAsync(int socksPort, string address)
+    {
+        var deadline = DateTime.UtcNow + OnionPatience;
+        while (true)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            string answer;
+            try
+            {
+                using var socket = await Bastion.Daemon.Tor.Socks5.ConnectAsync(new Bastion.Config.Endpoint("127.0.0.1", socksPort), address, 22, timeout.Token);
+                return "connected";
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException or System.Net.Sockets.SocketException)
+            {
+                answer = e.Message;
+            }
+            if (answer.Contains("client authorization", StringComparison.Ordinal) || DateTime.UtcNow > deadline)
+            {
+                return answer;
+            }
+            await Task.Delay(1000);
+        }
     }
 }
