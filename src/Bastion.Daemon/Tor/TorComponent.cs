@@ -71,8 +71,15 @@ internal sealed class TorComponent(TorConfig config, string stateDir, TorRuntime
     {
         var dir = Path.Combine(stateDir, "tor");
         var dataDir = Path.Combine(dir, "data");
-        CreatePrivateDirectory(dir);
-        CreatePrivateDirectory(dataDir);
+        try
+        {
+            CreatePrivateDirectory(dir);
+            CreatePrivateDirectory(dataDir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ComponentFailureException($"cannot prepare tor's directory {dataDir}: {e.Message}");
+        }
         var torrcPath = Path.Combine(dir, "torrc");
         var defaultsPath = Path.Combine(dir, "torrc.defaults");
         var controlPortFile = Path.Combine(dir, "control-port");
@@ -91,10 +98,17 @@ internal sealed class TorComponent(TorConfig config, string stateDir, TorRuntime
         {
             throw new ComponentFailureException("refusing to start tor: " + refusal);
         }
-        await File.WriteAllTextAsync(torrcPath, torrc, cancellationToken).ConfigureAwait(false);
-        // Debian's /usr/share/tor/tor-service-defaults-torrc must not add settings behind our back: an empty defaults file.
-        await File.WriteAllTextAsync(defaultsPath, "", cancellationToken).ConfigureAwait(false);
-        File.Delete(controlPortFile);
+        try
+        {
+            await File.WriteAllTextAsync(torrcPath, torrc, cancellationToken).ConfigureAwait(false);
+            // Debian's /usr/share/tor/tor-service-defaults-torrc must not add settings behind our back: an empty defaults file.
+            await File.WriteAllTextAsync(defaultsPath, "", cancellationToken).ConfigureAwait(false);
+            File.Delete(controlPortFile);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ComponentFailureException($"cannot write tor's configuration in {dir}: {e.Message}");
+        }
         context.SetDetail("socksPort", config.SocksPort.ToString());
         context.SetDetail("bootstrap", "0");
 
