@@ -27,7 +27,7 @@ esac
 # Every Debian package the project uses, with what for. Names checked with apt-cache on Debian 12.
 packages=(
     openssh-server openssh-client # private sshd for tests, the lab and the benchmark; ssh-keygen, ssh-keyscan
-    tor                           # onion service (later issue), only ever on a private test network
+    tor                           # onion services (tor, tor-gencert); only ever on a private test network here
     dbus                          # dbus-daemon (private buses in the D-Bus tests), dbus-monitor; busctl comes with systemd
     libglib2.0-bin                # gdbus: a second, independent D-Bus client in the tests (prints error names)
     python3-dbus                  # scripts/bench/dbus-status.sh: an in-process D-Bus client for round-trip timing

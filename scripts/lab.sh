@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The lab: Bastion running on loopback against a throwaway sshd, so you can see it work without touching
-# this machine's services. Everything lives in a temp dir that is removed on exit.
+# The lab: Bastion running on loopback against a throwaway sshd and a private Tor network, so you can see it
+# work without touching this machine's services or the public Tor network. Everything lives in a temp dir that
+# is removed on exit.
 #
-#   scripts/lab.sh          start it, show the status, follow the daemon's log until Ctrl-C
-#   scripts/lab.sh --once   start it, check READY, the sshd check Running, a reload (SIGHUP) and a clean
-#                           stop (SIGTERM); exit 0 only if all of that happened (tests and CI use this)
+#   scripts/lab.sh          start it, publish the sshd as an onion, ssh to it over the onion once, show the
+#                           status and the ssh command, follow the daemon's log until Ctrl-C
+#   scripts/lab.sh --once   the same, then check WATCHDOG, a reload (SIGHUP) and a clean stop (SIGTERM); exit 0
+#                           only if ssh over the onion worked and all of that happened (tests and CI use this)
 #
 # Environment: BASTION_LAB_SSH_PORT (default 22022) moves the lab sshd; BASTION_BIN_DIR, or BASTIOND and
 # BASTIONCTL, use those binaries instead of building artifacts/bin; BASTION_LAB_KEEP=1 keeps the temp dir.
@@ -18,6 +20,8 @@ source "$here/lib/common.sh"
 source "$here/lib/sshd.sh"
 # shellcheck source=lib/notify.sh
 source "$here/lib/notify.sh"
+# shellcheck source=lib/tor.sh
+source "$here/lib/tor.sh"
 
 ONCE=0
 LAB_SSH_PORT=${BASTION_LAB_SSH_PORT:-22022}
@@ -25,11 +29,15 @@ READY_TIMEOUT=60          # exec to READY=1; a cold JIT start on a busy 2-core m
 CHECK_TIMEOUT=30          # until the sshd check reports Running (its interval is 2s)
 STOP_TIMEOUT=30           # SIGTERM to exit; the daemon's own supervision.stopTimeout is 10s
 LAB_WATCHDOG_USEC=4000000 # as systemd would pass with WatchdogSec=4s: the daemon must ping at least every 4s
+TORNET_TIMEOUT=60         # the private network's consensus: ~7s typical, 15s seen on a loaded machine
+ONION_TIMEOUT=120         # bastiond's tor bootstrapped, descriptor uploaded, self-test passed: ~5-20s typical
+SSH_TIMEOUT=60            # retries of the first ssh over the onion (a fresh descriptor may need a second try)
 
 LAB_DIR='' LAB_UP=0
 SSHD_PID='' BASTIOND_PID='' NOTIFY_RECEIVER_PID='' FOLLOW_PID=''
+LAB_NET='' LAB_SOCKS='' LAB_DAEMON_SOCKS='' ONION_ADDRESS='' SSH_COMMAND=()
 
-usage() { sed -n '2,13s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,15s/^# \{0,1\}//p' "$0"; }
 
 parse_args() {
     while (($#)); do
@@ -56,6 +64,18 @@ prepare() {
     log "lab directory: $LAB_DIR"
 }
 
+# The private Tor network: 4 authorities (also the relays), then the lab's client tor (the one `ssh` uses).
+# Every tor dies with this script (__OwningControllerProcess) even if the teardown never runs.
+start_tor_network() {
+    LAB_NET=$LAB_DIR/tor
+    export TORNET_OWNER=$$
+    log "starting a private Tor network on loopback (4 directory authorities)"
+    tornet_create "$LAB_NET"
+    tornet_start_authorities "$LAB_NET" "$TORNET_TIMEOUT" || return 1
+    LAB_SOCKS="$(tornet_start_client "$LAB_NET" client "$TORNET_TIMEOUT")" || return 1
+    log "private Tor network up; the lab's client tor has SocksPort 127.0.0.1:$LAB_SOCKS"
+}
+
 start_sshd() {
     tcp_port_free "$LAB_SSH_PORT" ||
         die "port $LAB_SSH_PORT on loopback is taken ($(ss -Hltnp "sport = :$LAB_SSH_PORT" | head -1)); stop that or set BASTION_LAB_SSH_PORT to a free port"
@@ -68,7 +88,12 @@ start_sshd() {
 
 start_bastiond() {
     mkdir -p "$LAB_DIR/bastion"
-    sed "s/127\.0\.0\.1:22022/127.0.0.1:$LAB_SSH_PORT/" "$BASTION_REPO/config/lab.yaml" >"$LAB_CONFIG"
+    LAB_DAEMON_SOCKS="$(tornet_pick_port)"
+    # The lab sshd's port, a free SocksPort for bastiond's tor, and the private network's torrc lines.
+    local lines
+    lines="$(tornet_extra_config "$LAB_NET" | sed 's/^/      - "/; s/$/"/')"
+    awk -v lines="$lines" '{ print } /# lab.sh: private network lines go here/ { print lines }' "$BASTION_REPO/config/lab.yaml" |
+        sed "s/127\.0\.0\.1:22022/127.0.0.1:$LAB_SSH_PORT/; s/127\.0\.0\.1:9350/127.0.0.1:$LAB_DAEMON_SOCKS/" >"$LAB_CONFIG"
 
     local summary
     if ! summary="$("$BASTIOND" --check-config --config "$LAB_CONFIG" 2>"$LAB_DIR/check-config.err")"; then
@@ -83,6 +108,8 @@ start_bastiond() {
     # the daemon's, since both exec and setsid replace the process in place).
     (
         export NOTIFY_SOCKET="$LAB_DIR/notify.sock" WATCHDOG_USEC="$LAB_WATCHDOG_USEC" WATCHDOG_PID="$BASHPID"
+        # bastiond refuses to start a tor that could reach the public Tor network.
+        export BASTION_TOR_PRIVATE_NETWORK=1
         exec setsid "$BASTIOND" --config "$LAB_CONFIG"
     ) </dev/null >"$LAB_DIR/bastiond.log" 2>&1 &
     BASTIOND_PID=$!
@@ -94,6 +121,11 @@ component_state() {
         "$LAB_RUNTIME/status.json" 2>/dev/null
 }
 check_running() { [[ $(component_state check sshd) == Running ]]; }
+onion_detail() {
+    jq -r --arg d "$1" '.components[]? | select(.kind == "onion" and .name == "ssh") | .details[$d] // empty' \
+        "$LAB_RUNTIME/status.json" 2>/dev/null
+}
+onion_reachable() { [[ $(component_state onion ssh) == Running && $(onion_detail state) == reachable ]]; }
 process_gone() { ! kill -0 "$1" 2>/dev/null; }
 # Live members of a process group (zombies are dead already: their reaping is not our business).
 group_live() { ps -eo pgid=,pid=,stat=,args= | awk -v g="$1" '$1 == g && $3 !~ /^Z/ { $1 = ""; print }'; }
@@ -117,7 +149,32 @@ wait_until_up() {
     WAIT_FOR_PID=$BASTIOND_PID wait_for "$CHECK_TIMEOUT" "the sshd check to be Running in status.json" \
         check_running || return 1
     log "check 'sshd' is Running"
+    WAIT_FOR_PID=$BASTIOND_PID wait_for "$ONION_TIMEOUT" "the onion service to be reachable (descriptor uploaded, self-test passed)" \
+        onion_reachable || return 1
+    ONION_ADDRESS="$(onion_detail address)"
+    log "onion service 'ssh' is reachable at $ONION_ADDRESS"
     LAB_UP=1
+}
+
+# The exact command a user runs: OpenSSH through the lab's client tor (netcat-openbsd speaks SOCKS5; tor resolves
+# the .onion), with the lab's client key and a throwaway known_hosts.
+ssh_over_onion() {
+    SSH_COMMAND=(ssh -i "$LAB_DIR/sshd/id_ed25519" -o IdentitiesOnly=yes -o BatchMode=yes
+        -o UserKnownHostsFile="$LAB_DIR/known_hosts" -o StrictHostKeyChecking=accept-new -o ConnectTimeout=30
+        -o ProxyCommand="nc -X 5 -x 127.0.0.1:$LAB_SOCKS %h %p" "$(id -un)@$ONION_ADDRESS")
+    local deadline=$((SECONDS + SSH_TIMEOUT)) out
+    log "running: ${SSH_COMMAND[*]} 'echo ...'"
+    # shellcheck disable=SC2016 # expanded by the remote shell, on the lab sshd
+    until out="$("${SSH_COMMAND[@]}" 'echo "hello from $(hostname) over the onion (sshd pid $PPID)"' 2>"$LAB_DIR/ssh.err")"; do
+        if ((SECONDS >= deadline)); then
+            log "ssh over the onion did not work within ${SSH_TIMEOUT}s:"
+            sed 's/^/    /' "$LAB_DIR/ssh.err" >&2
+            return 1
+        fi
+        sleep 1
+    done
+    printf '%s\n' "$out"
+    log "ssh over the onion worked"
 }
 
 show_status() {
@@ -131,14 +188,25 @@ explain() {
 What you're looking at:
   sshd       a throwaway OpenSSH on 127.0.0.1:$LAB_SSH_PORT (pid $SSHD_PID): its own host key and config in
              $LAB_DIR/sshd, its own mount namespace. This machine's sshd is untouched.
+  tor        a private Tor network on 127.0.0.1 ($LAB_NET): 4 directory authorities and the lab's client
+             tor (SocksPort $LAB_SOCKS). None of them can reach the public Tor network.
   bastiond   pid $BASTIOND_PID, config $LAB_CONFIG (a copy of config/lab.yaml).
-             Its health check 'sshd' reads the SSH-2.0- banner every 2s.
+             Its health check 'sshd' reads the SSH-2.0- banner every 2s. Its own tor (SocksPort
+             $LAB_DAEMON_SOCKS) publishes the sshd as $ONION_ADDRESS
+             (key: $LAB_DIR/bastion/state/onion/ssh/onion.key, 0600).
   status     the table above is $LAB_RUNTIME/status.json, as printed by
              $BASTIONCTL status --runtime-dir $LAB_RUNTIME
   systemd    this script plays systemd: the daemon's sd_notify messages (READY, STATUS, WATCHDOG…)
              arrive on $LAB_DIR/notify.sock, one per line in $NOTIFY_LOG
 
+SSH over the onion, through the lab's client tor (paste it):
+  ${SSH_COMMAND[*]@Q}
+
 Try, in another terminal:
+  $BASTIONCTL onion --runtime-dir $LAB_RUNTIME --socks 127.0.0.1:$LAB_SOCKS
+      the onion address, its state and the ssh command, as the daemon reports them
+  kill -KILL \$(jq -r '.components[] | select(.kind == "tor") | .details.pid' $LAB_RUNTIME/status.json)
+      kills bastiond's tor: it is restarted and the same address is published again
   kill -STOP $SSHD_PID
       sshd hangs: the check goes Degraded, then Failed; kill -CONT $SSHD_PID heals it
   kill -HUP $BASTIOND_PID
@@ -202,7 +270,7 @@ exercise_stop() {
 
 dump_logs() {
     local f shown=0
-    for f in bastiond.log check-config.err sshd.log notify.log bastion/run/status.json; do
+    for f in bastiond.log check-config.err sshd.log ssh.err notify.log bastion/run/status.json; do
         [[ -s $LAB_DIR/$f ]] || continue
         printf '\n----- %s (last 200 lines) -----\n' "$f" >&2
         tail -n 200 "$LAB_DIR/$f" >&2
@@ -210,6 +278,7 @@ dump_logs() {
         shown=1
     done
     if ((shown)); then printf -- '-----\n' >&2; fi
+    [[ -n $LAB_NET ]] && tornet_dump_logs "$LAB_NET"
 }
 
 teardown() {
@@ -222,6 +291,7 @@ teardown() {
     # Bounded well inside the 60s a caller's `timeout --kill-after` allows (the daemon's own limit is 10s).
     stop_pid "$BASTIOND_PID" bastiond 15
     stop_pid "$SSHD_PID" sshd 5
+    [[ -n $LAB_NET ]] && tornet_stop "$LAB_NET"
     stop_pid "$NOTIFY_RECEIVER_PID" "notify receiver" 2
     if [[ -n $LAB_DIR ]]; then
         ((rc != 0)) && dump_logs
@@ -241,15 +311,17 @@ main() {
     trap 'exit 130' INT
     trap 'exit 143' TERM
     prepare
+    start_tor_network
     start_sshd
     start_bastiond
     wait_until_up
+    ssh_over_onion
     show_status
     if ((ONCE)); then
         exercise_watchdog
         exercise_reload
         exercise_stop
-        log "OK: READY, check Running, WATCHDOG, reload (RELOADING then READY) and stop (STOPPING, exit 0)"
+        log "OK: READY, check Running, ssh over the onion $ONION_ADDRESS, WATCHDOG, reload (RELOADING then READY) and stop (STOPPING, exit 0)"
     else
         explain
         follow

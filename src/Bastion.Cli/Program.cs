@@ -34,7 +34,7 @@ internal static class Program
         // One line per command group, so work on one group never touches another's line.
         var unavailable = new UnavailableCommands(console);
         root.Subcommands.Add(new RestartCommand(globalOptions, console).Create());
-        root.Subcommands.Add(unavailable.Onion());
+        root.Subcommands.Add(new OnionCommand(globalOptions, console).Create());
         root.Subcommands.Add(unavailable.Vnc());
         root.Subcommands.Add(unavailable.Pki());
         root.Subcommands.Add(unavailable.Ssh());

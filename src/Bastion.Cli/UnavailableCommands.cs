@@ -12,8 +12,6 @@ internal sealed class UnavailableCommands(CliConsole console)
 {
     private static readonly string Version = CliVersion.Current;
 
-    public Command Onion() => Group("onion", "Onion service: its address and authorized clients",
-        $"onion is not available in bastionctl {Version} yet.");
 
     public Command Vnc() => Group("vnc", "Emergency VNC desktop: show, raise or lower it",
         $"vnc is not available in bastionctl {Version} yet.");

@@ -168,11 +168,20 @@ public sealed record TorConfig
 {
     public string Executable { get; init; } = "/usr/bin/tor";
 
-    /// <summary>Control port of an existing tor; when set, Bastion does not start its own.</summary>
+    /// <summary>
+    /// Control port of an existing tor; when set, Bastion does not start its own (<see cref="SocksPort"/> should then name
+    /// that tor's SocksPort: <c>via: tor</c> tunnels use it). Authenticated with its cookie (SAFECOOKIE when offered).
+    /// </summary>
     public Endpoint? Control { get; init; }
 
-    /// <summary>SocksPort of the managed tor (also used by <c>via: tor</c> tunnels).</summary>
-    public Endpoint SocksPort { get; init; } = new("127.0.0.1", 9050);
+    /// <summary>
+    /// Not tor's usual 9050 (a system tor, Debian's tor.service, holds it) nor 9150 (Tor Browser): Bastion's tor must
+    /// start even when the machine already runs one, and a port clash on the worst day is the last thing an admin needs.
+    /// </summary>
+    public const int DefaultSocksPort = 9350;
+
+    /// <summary>SocksPort of the managed tor (also used by <c>via: tor</c> tunnels). Default 127.0.0.1:9350.</summary>
+    public Endpoint SocksPort { get; init; } = new("127.0.0.1", DefaultSocksPort);
 
     /// <summary>Extra torrc lines, appended verbatim (the lab and tests add the private-network lines here).</summary>
     public EquatableArray<string> ExtraConfig { get; init; } = [];

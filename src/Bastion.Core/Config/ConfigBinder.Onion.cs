@@ -43,6 +43,11 @@ internal sealed partial class ConfigBinder
             {
                 errors.Add(at, "holds more than one line", "write one torrc line per list entry");
             }
+            else if (ManagedTorrcOption(line) is { } option)
+            {
+                errors.Add(at, $"sets {option}, which Bastion sets itself for the tor it manages",
+                    option == "SocksPort" ? "use onion.tor.socksPort instead" : "remove this line (Bastion needs its own value to control tor)");
+            }
         }
         return new TorConfig
         {
@@ -51,6 +56,24 @@ internal sealed partial class ConfigBinder
             SocksPort = Endpoint(Get(m, "socksPort")) ?? d.SocksPort,
             ExtraConfig = [.. extra],
         };
+    }
+
+    /// <summary>
+    /// The torrc options the managed tor's own lines set (DataDirectory 0700, the control port with cookie authentication,
+    /// the owner): an extra line would silently take precedence and cut bastiond off from its tor.
+    /// </summary>
+    private static readonly string[] ManagedTorrcOptions =
+    [
+        "DataDirectory", "SocksPort", "ControlPort", "ControlPortWriteToFile", "CookieAuthentication", "CookieAuthFile",
+        "__OwningControllerProcess", "RunAsDaemon", "HashedControlPassword", "ControlSocket",
+    ];
+
+    private static string? ManagedTorrcOption(string line)
+    {
+        var trimmed = line.TrimStart();
+        var end = trimmed.IndexOfAny([' ', '\t']);
+        var key = end < 0 ? trimmed : trimmed[..end];
+        return ManagedTorrcOptions.FirstOrDefault(o => o.Equals(key, StringComparison.OrdinalIgnoreCase));
     }
 
     /// <summary>Null when <c>ports</c> is left out (the model's default publishes port 22).</summary>

@@ -52,8 +52,6 @@ public sealed class BastionctlCommandLineTests
     }
 
     [Theory]
-    [InlineData("onion is not available in bastionctl 0.1.0 yet", "onion")]
-    [InlineData("onion is not available in bastionctl 0.1.0 yet", "onion", "address", "sshd")]
     [InlineData("vnc is not available in bastionctl 0.1.0 yet", "vnc", "raise")]
     [InlineData("pki is not available in bastionctl 0.1.0 yet", "pki", "issue", "laptop")]
     [InlineData("ssh hostkey is not available in bastionctl 0.1.0 yet", "ssh", "hostkey", "office.example.org:22")]

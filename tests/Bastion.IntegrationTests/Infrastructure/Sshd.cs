@@ -118,6 +118,10 @@ internal sealed class Sshd : IAsyncDisposable
         }
     }
 
+    /// <summary>Lets a client key log in (a line of an OpenSSH .pub file).</summary>
+    public void AuthorizeKey(string publicKeyLine) =>
+        File.AppendAllText(Path.Combine(_dir, "authorized_keys"), publicKeyLine.TrimEnd() + "\n");
+
     public void Freeze() => Posix.Signal(Pid, Posix.SIGSTOP);
 
     public void Thaw() => Posix.Signal(Pid, Posix.SIGCONT);

@@ -5,8 +5,9 @@ using Bastion.IntegrationTests.Infrastructure;
 namespace Bastion.IntegrationTests.Lab;
 
 /// <summary>
-/// scripts/lab.sh --once, end to end, with the binaries under test: a throwaway sshd, bastiond started as
-/// systemd would (NOTIFY_SOCKET, WATCHDOG_USEC), READY, the sshd check Running, a reload and a clean stop.
+/// scripts/lab.sh --once, end to end, with the binaries under test: a private Tor network, a throwaway sshd, bastiond
+/// started as systemd would (NOTIFY_SOCKET, WATCHDOG_USEC), READY, the sshd check Running, the sshd published as an
+/// onion and OpenSSH running a command over it through the lab's client tor, a reload and a clean stop.
 /// </summary>
 public sealed class LabScriptTests
 {
@@ -17,7 +18,7 @@ public sealed class LabScriptTests
     private static readonly TimeSpan TestTimeout = TimeSpan.FromMinutes(5);
 
     [Fact]
-    public async Task Lab_once_starts_sshd_and_bastiond_sees_the_check_running_reloads_and_stops_cleanly()
+    public async Task Lab_once_starts_sshd_and_bastiond_sees_the_check_running_ssh_works_over_the_onion_reloads_and_stops_cleanly()
     {
         var script = Path.Combine(Binaries.RepositoryRoot, "scripts", "lab.sh");
         var environment = new Dictionary<string, string>
@@ -33,7 +34,8 @@ public sealed class LabScriptTests
 
         Assert.False(result.TimedOut, result.Describe());
         Assert.True(result.ExitCode == 0, result.Describe());
-        Assert.Contains("OK: READY, check Running", result.StdErr, StringComparison.Ordinal);
+        Assert.Contains("OK: READY, check Running, ssh over the onion ", result.StdErr, StringComparison.Ordinal);
+        Assert.Contains("over the onion (sshd pid", result.StdOut, StringComparison.Ordinal);
     }
 
     /// <summary>A port in [from, to] that nothing listens on right now (lab ports stay below the ephemeral range).</summary>

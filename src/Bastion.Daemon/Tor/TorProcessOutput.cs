@@ -1,0 +1,68 @@
+using System.Diagnostics;
+using Bastion.Tor;
+using Microsoft.Extensions.Logging;
+
+namespace Bastion.Daemon.Tor;
+
+/// <summary>Tor's stdout/stderr: each line to the daemon's log (debug; warnings and errors as such), the last few kept for failure reasons.</summary>
+internal sealed class TorProcessOutput(ILogger logger)
+{
+    private const int Keep = 12;
+    private readonly Queue<string> _last = new();
+    private readonly object _lock = new();
+
+    public void Attach(Process process)
+    {
+        process.OutputDataReceived += (_, e) => Line(e.Data);
+        process.ErrorDataReceived += (_, e) => Line(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    private void Line(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+        var text = TorText.Printable(line, 300);
+        lock (_lock)
+        {
+            _last.Enqueue(text);
+            while (_last.Count > Keep)
+            {
+                _last.Dequeue();
+            }
+        }
+        var level = text.Contains("[err]", StringComparison.Ordinal) ? LogLevel.Error
+            : text.Contains("[warn]", StringComparison.Ordinal) && !IsRootWarning(text) ? LogLevel.Warning
+            : LogLevel.Debug;
+        TorLog.Output(logger, level, text);
+    }
+
+    /// <summary>The most telling recent line: the last error or warning, else the last line.</summary>
+    public string LastWords()
+    {
+        lock (_lock)
+        {
+            var lines = _last.ToArray();
+            var telling = lines.LastOrDefault(l => l.Contains("[err]", StringComparison.Ordinal))
+                ?? lines.LastOrDefault(l => l.Contains("[warn]", StringComparison.Ordinal) && !IsRootWarning(l))
+                ?? lines.LastOrDefault();
+            return telling is null ? "no output" : StripTimestamp(telling);
+        }
+    }
+
+    /// <summary>
+    /// Tor warns at every start when it runs as root, which it does under bastiond's unit (the sandbox is the unit's):
+    /// not a reason anybody can act on, so neither a warning in the log nor the "last words" of a failure.
+    /// </summary>
+    private static bool IsRootWarning(string line) => line.Contains("You are running Tor as root", StringComparison.Ordinal);
+
+    /// <summary>"Nov 23 01:02:03.456 [err] text" → "[err] text".</summary>
+    private static string StripTimestamp(string line)
+    {
+        var bracket = line.IndexOf('[', StringComparison.Ordinal);
+        return bracket is > 0 and < 30 ? line[bracket..] : line;
+    }
+}

@@ -1,0 +1,78 @@
+using Bastion.Config;
+
+namespace Bastion.Daemon.Tor;
+
+/// <summary>
+/// A live, authenticated control connection to the tor the daemon uses, and that tor's SocksPort. Published by the tor
+/// component; ends when tor (or the connection) goes — onion services then wait for the next session and add
+/// themselves again.
+/// </summary>
+internal sealed class TorSession(TorControlConnection control, Endpoint socksPort, int generation)
+{
+    public TorControlConnection Control { get; } = control;
+    public Endpoint SocksPort { get; } = socksPort;
+    public int Generation { get; } = generation;
+
+    /// <summary>Completes with a reason when this session is over.</summary>
+    public Task<string> Ended => Control.Closed;
+}
+
+/// <summary>
+/// What the tor component and the onion service components share inside the daemon (one per daemon, across reloads):
+/// the current <see cref="TorSession"/>, or a reason why there is none.
+/// </summary>
+internal sealed class TorRuntime
+{
+    private readonly object _lock = new();
+    private TorSession? _current;
+    private TaskCompletionSource<TorSession> _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _generation;
+
+    /// <summary>Why there is no session (shown by waiting onion services).</summary>
+    public string WaitingReason { get; private set; } = "tor is not running yet";
+
+    public int NextGeneration() => Interlocked.Increment(ref _generation);
+
+    public void Publish(TorSession session)
+    {
+        lock (_lock)
+        {
+            _current = session;
+            _next.TrySetResult(session);
+            // Later waiters get the current session directly, or (once it ended) wait for the one after it.
+            _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+    }
+
+    public void Withdraw(TorSession session, string reason)
+    {
+        lock (_lock)
+        {
+            if (_current == session)
+            {
+                _current = null;
+            }
+            WaitingReason = reason;
+        }
+    }
+
+    public void SetWaitingReason(string reason)
+    {
+        lock (_lock)
+        {
+            if (_current is null)
+            {
+                WaitingReason = reason;
+            }
+        }
+    }
+
+    /// <summary>The current session, or waits for the next one.</summary>
+    public Task<TorSession> WaitAsync(CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            return _current is { } s && !s.Ended.IsCompleted ? Task.FromResult(s) : _next.Task.WaitAsync(cancellationToken);
+        }
+    }
+}

@@ -1,0 +1,33 @@
+using Bastion.Config;
+using static Bastion.Tests.Config.ConfigTestSupport;
+
+namespace Bastion.Tests.Tor;
+
+public sealed class TorConfigTests
+{
+    [Fact]
+    public void The_default_socks_port_is_not_the_system_tors_9050()
+    {
+        var config = LoadValid("onion:\n  services:\n    - name: ssh");
+        Assert.Equal(new Endpoint("127.0.0.1", 9350), config.Onion!.Tor.SocksPort);
+        Assert.Null(config.Onion.Tor.Control);
+    }
+
+    [Theory]
+    [InlineData("DataDirectory /tmp/x", "sets DataDirectory, which Bastion sets itself for the tor it manages — remove this line")]
+    [InlineData("controlport 9051", "sets ControlPort, which Bastion sets itself for the tor it manages — remove this line")]
+    [InlineData("SocksPort 9050", "sets SocksPort, which Bastion sets itself for the tor it manages — use onion.tor.socksPort instead")]
+    public void Extra_torrc_lines_may_not_override_what_bastion_manages(string line, string message)
+    {
+        var error = SingleError($"onion:\n  tor:\n    extraConfig:\n      - \"{line}\"\n");
+        Assert.Contains("onion.tor.extraConfig[0]", error, StringComparison.Ordinal);
+        Assert.Contains(message, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Other_extra_torrc_lines_are_kept_verbatim_in_order()
+    {
+        var config = LoadValid("onion:\n  tor:\n    extraConfig:\n      - NumEntryGuards 2\n      - \"TestingTorNetwork 1\"\n");
+        Assert.Equal(["NumEntryGuards 2", "TestingTorNetwork 1"], config.Onion!.Tor.ExtraConfig);
+    }
+}

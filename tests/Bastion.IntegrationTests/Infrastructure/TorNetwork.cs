@@ -1,0 +1,101 @@
+using System.Globalization;
+
+namespace Bastion.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// The private Tor network on loopback (scripts/tor-network.sh, recipe in the shared notes): four directory
+/// authorities that are also the relays, started once for every test in the <see cref="TorNetworkDefinition"/>,
+/// waited for until their consensus lists all of them as Running/Valid/HSDir, then a client tor with a SocksPort.
+/// Every tor has TestingTorNetwork 1 with DirAuthority lines on 127.0.0.1 only. All of them are killed on dispose.
+/// Reuse: <see cref="ExtraConfig"/> joins another tor (bastiond's managed tor) to this network;
+/// <see cref="SocksPort"/> is the client tor's.
+/// </summary>
+public sealed class TorNetwork : IAsyncLifetime
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
+    private readonly string _root = System.IO.Directory.CreateTempSubdirectory("tornet-").FullName;
+
+    public string Directory => Path.Combine(_root, "net");
+
+    /// <summary>The client tor's SocksPort on 127.0.0.1.</summary>
+    public int SocksPort { get; private set; }
+
+    /// <summary>The torrc lines another tor needs to join this network (TestingTorNetwork 1 and the DirAuthority lines).</summary>
+    public IReadOnlyList<string> ExtraConfig { get; private set; } = [];
+
+    /// <summary>An <c>onion.tor</c> YAML block for bastiond's managed tor in this network (indented for <c>onion:</c>).</summary>
+    public string TorYaml(int socksPort) =>
+        $"  tor:\n    socksPort: 127.0.0.1:{socksPort.ToString(CultureInfo.InvariantCulture)}\n    extraConfig:\n"
+        + string.Concat(ExtraConfig.Select(l => $"      - \"{l}\"\n"));
+
+    /// <summary>What bastiond under test needs in its environment: its tor refuses to start unless it is private.</summary>
+    public static IReadOnlyDictionary<string, string> DaemonEnvironment { get; } =
+        new Dictionary<string, string> { ["BASTION_TOR_PRIVATE_NETWORK"] = "1" };
+
+    private static string Script => Path.Combine(Binaries.RepositoryRoot, "scripts", "tor-network.sh");
+
+    public async Task InitializeAsync()
+    {
+        var result = await ExternalCommand.RunAsync(Script, ["start", Directory], StartTimeout);
+        if (result.TimedOut || result.ExitCode != 0)
+        {
+            var description = result.Describe();
+            await DisposeAsync();
+            throw new InvalidOperationException("the private Tor network did not come up:\n" + description);
+        }
+        var values = Parse(result.StdOut);
+        SocksPort = int.Parse(values["SOCKS_PORT"], CultureInfo.InvariantCulture);
+        ExtraConfig = File.ReadAllLines(values["EXTRA_CONFIG_FILE"]).Where(l => l.Length > 0).ToList();
+    }
+
+    /// <summary>Starts one more client tor (e.g. with a ClientOnionAuthDir); returns its SocksPort. Stopped with the network.</summary>
+    public async Task<int> StartClientAsync(string name, string? clientOnionAuthDir)
+    {
+        string[] args = clientOnionAuthDir is null ? ["client", Directory, name] : ["client", Directory, name, clientOnionAuthDir];
+        var result = await ExternalCommand.RunAsync(Script, args, StartTimeout);
+        if (result.TimedOut || result.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"client tor {name} did not bootstrap:\n" + result.Describe());
+        }
+        return int.Parse(Parse(result.StdOut)["SOCKS_PORT"], CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The tail of every tor's log, for assertion messages.</summary>
+    public string LogTail()
+    {
+        var parts = new List<string>();
+        if (System.IO.Directory.Exists(Directory))
+        {
+            foreach (var log in System.IO.Directory.GetFiles(Directory, "tor.log", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+            {
+                parts.Add($"----- {log} -----\n" + string.Join('\n', File.ReadLines(log).TakeLast(15)));
+            }
+        }
+        return string.Join('\n', parts);
+    }
+
+    private static Dictionary<string, string> Parse(string stdout) =>
+        stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => l.Split('=', 2))
+            .Where(p => p.Length == 2)
+            .ToDictionary(p => p[0].Trim(), p => p[1].Trim());
+
+    public async Task DisposeAsync()
+    {
+        // By pid, from the network's own list (the script never signals anything it did not start).
+        await ExternalCommand.RunAsync(Script, ["stop", Directory], TimeSpan.FromSeconds(30));
+        try
+        {
+            System.IO.Directory.Delete(_root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class TorNetworkDefinition : ICollectionFixture<TorNetwork>
+{
+    public const string Name = "private Tor network";
+}
