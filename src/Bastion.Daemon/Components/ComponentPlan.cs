@@ -1,6 +1,7 @@
 using Bastion.Config;
 using Bastion.Daemon.Checks;
 using Bastion.Supervision;
+using Microsoft.Extensions.Logging;
 
 namespace Bastion.Daemon.Components;
 
@@ -12,11 +13,13 @@ namespace Bastion.Daemon.Components;
 /// </summary>
 public static partial class ComponentPlan
 {
-    public static IReadOnlyList<ComponentSpec> Build(BastionConfig config)
+    /// <param name="config">The config to run.</param>
+    /// <param name="loggers">The host's logger factory (Serilog is configured once, at the entry point).</param>
+    public static IReadOnlyList<ComponentSpec> Build(BastionConfig config, ILoggerFactory loggers)
     {
         var specs = new List<ComponentSpec>();
         AddChecks(config, specs);
-        AddOnion(config, specs);
+        AddOnion(config, loggers, specs);
         AddTunnels(config, specs);
         AddTls(config, specs);
         AddVnc(config, specs);

@@ -84,7 +84,7 @@ internal sealed class DaemonService(
         try
         {
             supervisor.StopTimeout = _config.Supervision.StopTimeout;
-            await supervisor.ApplyAsync(ComponentPlan.Build(_config)).ConfigureAwait(false);
+            await supervisor.ApplyAsync(ComponentPlan.Build(_config, loggers)).ConfigureAwait(false);
             _daemonState = "running";
             var summary = Publish();
             _bus = BastionBusApi.Start(_config.Dbus, _status.Last!, this, loggers.CreateLogger("Bastion.DBus"));
@@ -258,7 +258,7 @@ internal sealed class DaemonService(
             }
             logLevel.MinimumLevel = Logging.LogSetup.ToSerilog(config.Logging.Level);
             supervisor.StopTimeout = config.Supervision.StopTimeout;
-            var plan = await supervisor.ApplyAsync(ComponentPlan.Build(config)).ConfigureAwait(false);
+            var plan = await supervisor.ApplyAsync(ComponentPlan.Build(config, loggers)).ConfigureAwait(false);
             _config = config;
             _refusedReloadErrors = [];
             DaemonLog.ReloadApplied(logger, plan);
