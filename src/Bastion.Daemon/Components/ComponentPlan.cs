@@ -1,6 +1,7 @@
 using Bastion.Config;
 using Bastion.Daemon.Checks;
 using Bastion.Supervision;
+using Microsoft.Extensions.Logging;
 
 namespace Bastion.Daemon.Components;
 
@@ -12,6 +13,9 @@ namespace Bastion.Daemon.Components;
 /// </summary>
 public static partial class ComponentPlan
 {
+    /// <summary>Where components that log get their loggers (set once by the host before the first plan is built).</summary>
+    public static ILoggerFactory Loggers { get; set; } = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
+
     public static IReadOnlyList<ComponentSpec> Build(BastionConfig config)
     {
         var specs = new List<ComponentSpec>();

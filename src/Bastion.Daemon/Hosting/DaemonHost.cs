@@ -49,6 +49,7 @@ internal static class DaemonHost
         builder.Services.AddHostedService<DaemonService>();
 
         using var host = builder.Build();
+        Components.ComponentPlan.Loggers = host.Services.GetRequiredService<ILoggerFactory>();
         try
         {
             host.Run();
