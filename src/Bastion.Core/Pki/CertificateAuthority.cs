@@ -235,7 +235,8 @@ public sealed partial class CertificateAuthority
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, true, false));
         var serial = NewSerial();
-        using var cert = request.Create(ca, now - ClockSkew, notAfter, serial);
+        var notBefore = now - ClockSkew < ca.NotBefore.ToUniversalTime() ? ca.NotBefore.ToUniversalTime() : now - ClockSkew;
+        using var cert = request.Create(ca, notBefore, notAfter, serial);
 
         var issued = Path.Combine(Dir, IssuedDir);
         PkiFiles.EnsurePrivateDirectory(issued);

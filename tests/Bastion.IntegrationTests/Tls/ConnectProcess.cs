@@ -76,7 +76,14 @@ internal sealed partial class ConnectProcess : IAsyncDisposable
         using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(20));
         using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync("127.0.0.1", LocalPort, cts.Token);
-        return await EchoRoundTrip.RunAsync(socket, text, cts.Token);
+        try
+        {
+            return await EchoRoundTrip.RunAsync(socket, text, cts.Token);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+        {
+            return ""; // connect refused the peer and dropped our local connection
+        }
     }
 
     public async Task<int> WaitForExitAsync(TimeSpan timeout)

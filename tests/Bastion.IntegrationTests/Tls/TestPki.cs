@@ -10,10 +10,10 @@ internal sealed class TestPki : IDisposable
 {
     private readonly TempRoot _root = new("bastion-pki-");
 
-    public TestPki(string dirName = "pki")
+    public TestPki(string dirName = "pki", TimeProvider? time = null)
     {
         Dir = _root.File(dirName);
-        Ca = CertificateAuthority.Init(Dir, new PkiConfig(), TimeProvider.System, "Test session CA");
+        Ca = CertificateAuthority.Init(Dir, new PkiConfig(), time ?? TimeProvider.System, "Test session CA");
         Server = Ca.Issue(CertificateRole.Server, "srv", [], [IPAddress.Loopback]);
         Admin = Ca.Issue(CertificateRole.Client, "admin", [], []);
     }
