@@ -193,8 +193,13 @@ public sealed partial class CertificateAuthority
     }
 
     /// <summary>Valid certificates that expire within <c>renewBefore</c> (shown by <c>pki list</c>).</summary>
-    public IReadOnlyList<IssuedCertificate> DueForRenewal() =>
-        PkiIndex.Read(IndexPath).Where(e => !e.IsRevoked && e.NotAfter > _time.GetUtcNow() && e.NotAfter - _time.GetUtcNow() <= _settings.RenewBefore).ToList();
+    /// <remarks>Only the newest certificate of each name counts: a renewed one's predecessor is not due again.</remarks>
+    public IReadOnlyList<IssuedCertificate> DueForRenewal()
+    {
+        var now = _time.GetUtcNow();
+        return PkiIndex.Read(IndexPath).Where(e => !e.IsRevoked).GroupBy(e => e.Name).Select(g => g.MaxBy(e => e.NotAfter)!)
+            .Where(e => e.NotAfter > now && e.NotAfter - now <= _settings.RenewBefore).ToList();
+    }
 
     private IssueResult IssueAndRecord(List<IssuedCertificate> index, CertificateRole role, string name, IReadOnlyList<string> sans, TimeSpan lifetime)
     {
