@@ -10,7 +10,8 @@
 #
 #   scripts/bench/tls-relay.sh [--runs N] [--mib N]
 #
-# Last line: RESULT bastion_mbps=… stunnel_mbps=… ratio=… (MB/s = 10^6 bytes/s; ratio = bastion / stunnel).
+# Last line: RESULT bastion_mbps=… stunnel_mbps=… ratio=… bastion_cpu_s_per_gib=… stunnel_cpu_s_per_gib=…
+# (MB/s = 10^6 bytes/s; ratio = bastion / stunnel; CPU = user+system time of both relay processes of a side per GiB).
 # Binaries: BASTION_BIN_DIR or BASTIOND/BASTIONCTL, else artifacts/bin (built by scripts/build.sh when stale).
 set -euo pipefail
 BASTION_SCRIPT=bench-tls-relay
@@ -19,7 +20,7 @@ here="$(dirname "$0")"
 source "$here/../lib/common.sh"
 
 RUNS=3 MIB=1024
-usage() { sed -n '2,14s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,15s/^# \{0,1\}//p' "$0"; }
 while (($#)); do
     case "$1" in
         --runs) RUNS=${2:-}; shift ;;
@@ -79,8 +80,10 @@ tls:
     key: $SRV.key
 YAML
 start "$BASTIOND" --config "$DIR/bastion.yaml" 2>"$DIR/bastiond.log"
+BASTIOND_PID=${PIDS[-1]}
 WAIT_FOR_PID=${PIDS[-1]} wait_for 20 "bastiond listening on $BASTION_PORT" bash -c "ss -Hltn 'sport = :$BASTION_PORT' | grep -q ."
 start "$BASTIONCTL" connect "127.0.0.1:$BASTION_PORT" --local "127.0.0.1:0" --cert "$ADM.crt" --key "$ADM.key" --ca "$CA" >"$DIR/connect.out" 2>"$DIR/connect.log"
+CONNECT_PID=${PIDS[-1]}
 wait_for 20 "bastionctl connect" grep -q 'listening on' "$DIR/connect.out"
 BASTION_LOCAL=$(grep -o '127.0.0.1:[0-9]*' "$DIR/connect.out" | head -1 | cut -d: -f2)
 
@@ -115,8 +118,20 @@ verifyChain = yes
 sslVersionMin = TLSv1.2
 CONF
 start stunnel "$DIR/stunnel-server.conf" 2>"$DIR/stunnel-server.log"
+STUNNEL_SERVER_PID=${PIDS[-1]}
 start stunnel "$DIR/stunnel-client.conf" 2>"$DIR/stunnel-client.log"
+STUNNEL_CLIENT_PID=${PIDS[-1]}
 wait_for 20 "stunnel listening" bash -c "ss -Hltn 'sport = :$STUNNEL_LOCAL' | grep -q . && ss -Hltn 'sport = :$STUNNEL_SERVER_PORT' | grep -q ."
+
+# cpu_ticks PID...: user + system clock ticks these processes have used so far (all their threads).
+cpu_ticks() {
+    local pid total=0
+    for pid in "$@"; do
+        total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat")))
+    done
+    echo "$total"
+}
+TICKS=$(getconf CLK_TCK)
 
 # one_run LOCAL_PORT → prints MB/s. The backend (one connection, then exit) counts the bytes.
 one_run() {
@@ -136,14 +151,23 @@ one_run() {
 }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.0f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-bastion=() stunnel=()
+# The machine may be shared: besides MB/s, the CPU time both relay processes of a side used per GiB (less load-sensitive).
+per_gib() { awk -v t="$1" -v k="$TICKS" -v m="$MIB" 'BEGIN { printf "%.2f", t / k * 1024 / m }'; }
+bastion=() stunnel=() bastion_cpu=() stunnel_cpu=()
 for ((i = 1; i <= RUNS; i++)); do
+    c0=$(cpu_ticks "$BASTIOND_PID" "$CONNECT_PID")
     b=$(one_run "$BASTION_LOCAL")
+    bc=$(per_gib "$(($(cpu_ticks "$BASTIOND_PID" "$CONNECT_PID") - c0))")
+    c0=$(cpu_ticks "$STUNNEL_SERVER_PID" "$STUNNEL_CLIENT_PID")
     s=$(one_run "$STUNNEL_LOCAL")
-    log "run $i/$RUNS: bastion $b MB/s, stunnel $s MB/s ($MIB MiB each)"
-    bastion+=("$b") stunnel+=("$s")
+    sc=$(per_gib "$(($(cpu_ticks "$STUNNEL_SERVER_PID" "$STUNNEL_CLIENT_PID") - c0))")
+    log "run $i/$RUNS: bastion $b MB/s ($bc CPU s/GiB), stunnel $s MB/s ($sc CPU s/GiB); $MIB MiB each"
+    bastion+=("$b") stunnel+=("$s") bastion_cpu+=("$bc") stunnel_cpu+=("$sc")
 done
 B=$(median "${bastion[@]}") S=$(median "${stunnel[@]}")
-printf 'bastion (bastionctl connect + bastiond): %s MB/s  runs: %s\n' "$B" "${bastion[*]}"
-printf 'stunnel (client + server):               %s MB/s  runs: %s\n' "$S" "${stunnel[*]}"
-printf 'RESULT bastion_mbps=%s stunnel_mbps=%s ratio=%s\n' "$B" "$S" "$(awk -v b="$B" -v s="$S" 'BEGIN { printf "%.2f", b / s }')"
+BC=$(printf '%s\n' "${bastion_cpu[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+SC=$(printf '%s\n' "${stunnel_cpu[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+printf 'bastion (bastionctl connect + bastiond): %s MB/s  runs: %s  CPU s/GiB (median): %s\n' "$B" "${bastion[*]}" "$BC"
+printf 'stunnel (client + server):               %s MB/s  runs: %s  CPU s/GiB (median): %s\n' "$S" "${stunnel[*]}" "$SC"
+printf 'RESULT bastion_mbps=%s stunnel_mbps=%s ratio=%s bastion_cpu_s_per_gib=%s stunnel_cpu_s_per_gib=%s\n' "$B" "$S" \
+    "$(awk -v b="$B" -v s="$S" 'BEGIN { printf "%.2f", b / s }')" "$BC" "$SC"

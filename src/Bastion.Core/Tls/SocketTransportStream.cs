@@ -13,7 +13,8 @@ public sealed class SocketTransportStream(Socket socket) : Stream
 {
     public const int ReadAheadSize = 256 * 1024;
 
-    private readonly byte[] _readBuffer = GC.AllocateUninitializedArray<byte>(ReadAheadSize);
+    // Allocated only once the peer is authenticated (CoalesceWrites): an unauthenticated connection costs no large buffer.
+    private byte[]? _readBuffer;
     private int _readStart;
     private int _readEnd;
     private byte[] _writeBuffer = [];
@@ -21,7 +22,7 @@ public sealed class SocketTransportStream(Socket socket) : Stream
 
     public Socket Socket { get; } = socket;
 
-    /// <summary>Gather writes until the next flush (set by the relay after the handshake).</summary>
+    /// <summary>Read ahead, and gather writes until the next flush (set by the relay after the handshake).</summary>
     public bool CoalesceWrites { get; set; }
 
     public override bool CanRead => true;
@@ -34,10 +35,11 @@ public sealed class SocketTransportStream(Socket socket) : Stream
     {
         if (_readStart == _readEnd)
         {
-            if (buffer.Length >= ReadAheadSize)
+            if (buffer.Length >= ReadAheadSize || !CoalesceWrites)
             {
                 return await Socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false);
             }
+            _readBuffer ??= GC.AllocateUninitializedArray<byte>(ReadAheadSize);
             _readStart = 0;
             _readEnd = await Socket.ReceiveAsync(_readBuffer, SocketFlags.None, cancellationToken).ConfigureAwait(false);
             if (_readEnd == 0)
@@ -46,7 +48,7 @@ public sealed class SocketTransportStream(Socket socket) : Stream
             }
         }
         var n = Math.Min(buffer.Length, _readEnd - _readStart);
-        _readBuffer.AsSpan(_readStart, n).CopyTo(buffer.Span);
+        _readBuffer!.AsSpan(_readStart, n).CopyTo(buffer.Span);
         _readStart += n;
         return n;
     }

@@ -90,6 +90,16 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, ILogge
     /// </summary>
     private void UpdateHealth(IComponentContext context)
     {
+        lock (_healthGate) // connections and the health loop call this concurrently
+        {
+            UpdateHealthLocked(context);
+        }
+    }
+
+    private readonly Lock _healthGate = new();
+
+    private void UpdateHealthLocked(IComponentContext context)
+    {
         TlsCredentials credentials;
         try
         {
