@@ -53,7 +53,20 @@ trap 'exit 143' TERM
 
 DIR=$(mktemp -d /tmp/bastion-bench-tls.XXXXXX)
 BYTES=$((MIB * 1024 * 1024))
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+USED_PORTS=" "
+# free_port VAR: sets VAR to a random loopback port nothing listens on and no earlier call picked (stunnel cannot bind
+# port 0 and tell us which port it got). Not in $(…): USED_PORTS must persist.
+free_port() {
+    local port
+    while true; do
+        port=$((20000 + RANDOM % 40000))
+        if [[ $USED_PORTS != *" $port "* ]] && tcp_port_free "$port"; then
+            USED_PORTS+="$port "
+            printf -v "$1" '%s' "$port"
+            return
+        fi
+    done
+}
 start() { setsid "$@" & PIDS+=("$!"); }
 
 "$BASTIONCTL" pki --dir "$DIR/pki" init >/dev/null
@@ -61,8 +74,8 @@ start() { setsid "$@" & PIDS+=("$!"); }
 "$BASTIONCTL" pki --dir "$DIR/pki" issue client admin >/dev/null
 CA=$DIR/pki/ca.crt SRV=$DIR/pki/issued/srv ADM=$DIR/pki/issued/admin
 
-BACKEND_PORT=$(free_port)
-BASTION_PORT=$(free_port)
+free_port BACKEND_PORT
+free_port BASTION_PORT
 cat >"$DIR/bastion.yaml" <<YAML
 paths:
   stateDir: $DIR/state
@@ -87,8 +100,8 @@ CONNECT_PID=${PIDS[-1]}
 wait_for 20 "bastionctl connect" grep -q 'listening on' "$DIR/connect.out"
 BASTION_LOCAL=$(grep -o '127.0.0.1:[0-9]*' "$DIR/connect.out" | head -1 | cut -d: -f2)
 
-STUNNEL_SERVER_PORT=$(free_port)
-STUNNEL_LOCAL=$(free_port)
+free_port STUNNEL_SERVER_PORT
+free_port STUNNEL_LOCAL
 cat >"$DIR/stunnel-server.conf" <<CONF
 foreground = yes
 pid =
