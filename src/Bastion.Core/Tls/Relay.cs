@@ -17,6 +17,9 @@ public static class Relay
 {
     public const int BufferSize = 256 * 1024;
 
+    /// <summary>Room left for one more read before gathered bytes are sent (a TLS record is at most 16 KiB of plaintext).</summary>
+    private const int MinReadSpace = 32 * 1024;
+
     // transport: the stream under tls when it is a SocketTransportStream; its writes are then gathered per relay write
     // and sent with one syscall.
     public static async Task<RelayResult> RunAsync(SslStream tls, Socket plain, CancellationToken cancellationToken, SocketTransportStream? transport = null)
@@ -29,20 +32,44 @@ public static class Relay
         string? error = null;
         long fromTls = 0, toTls = 0;
 
+        // SslStream hands out one TLS record (≤ 16 KiB) per read. Records that are already buffered (the read completes
+        // synchronously) are gathered and sent to the plain side with one send; as soon as a read would wait, what has
+        // been gathered is sent first — so nothing is ever held back while waiting (interactive traffic stays prompt).
         async Task TlsToPlain()
         {
             var buffer = GC.AllocateUninitializedArray<byte>(BufferSize);
+            var start = 0;
+            var end = 0;
             try
             {
-                int n;
-                while ((n = await tls.ReadAsync(buffer, stop.Token).ConfigureAwait(false)) > 0)
+                while (true)
                 {
-                    var sent = 0;
-                    while (sent < n)
+                    if (start == end)
                     {
-                        sent += await plain.SendAsync(buffer.AsMemory(sent, n - sent), SocketFlags.None, stop.Token).ConfigureAwait(false);
+                        start = end = 0;
                     }
+                    else if (buffer.Length - end < MinReadSpace)
+                    {
+                        await SendAllAsync(plain, buffer.AsMemory(start, end - start), stop.Token).ConfigureAwait(false);
+                        start = end = 0;
+                    }
+                    var pending = tls.ReadAsync(buffer.AsMemory(end), stop.Token);
+                    if (!pending.IsCompleted && end > start)
+                    {
+                        await SendAllAsync(plain, buffer.AsMemory(start, end - start), stop.Token).ConfigureAwait(false); // [start, end) is not the read's region
+                        start = end;
+                    }
+                    var n = await pending.ConfigureAwait(false);
+                    if (n == 0)
+                    {
+                        break;
+                    }
+                    end += n;
                     fromTls += n;
+                }
+                if (end > start)
+                {
+                    await SendAllAsync(plain, buffer.AsMemory(start, end - start), stop.Token).ConfigureAwait(false);
                 }
                 plain.Shutdown(SocketShutdown.Send);
             }
@@ -87,6 +114,14 @@ public static class Relay
             error = "stopped";
         }
         return new RelayResult(fromTls, toTls, error);
+    }
+
+    private static async ValueTask SendAllAsync(Socket socket, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        while (!data.IsEmpty)
+        {
+            data = data[await socket.SendAsync(data, SocketFlags.None, cancellationToken).ConfigureAwait(false)..];
+        }
     }
 
     private static string Describe(Exception e) => e switch
