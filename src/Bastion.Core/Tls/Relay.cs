@@ -8,10 +8,11 @@ public readonly record struct RelayResult(long FromTls, long ToTls, string? Erro
 
 /// <summary>
 /// Moves bytes between an authenticated TLS stream and a plain socket (the backend, or the admin's local client), both
-/// directions at once. Built for throughput: one large buffer per direction (so TLS writes fill whole 16 KiB records
-/// and plain reads drain the socket in few syscalls), no intermediate copies beyond the one into that buffer, the plain
-/// side driven by the socket directly rather than through a NetworkStream. Half-close is passed on (EOF from one side
-/// becomes close_notify or shutdown(SHUT_WR) on the other), and the connection ends when both directions have.
+/// directions at once. Built for throughput (scripts/bench/tls-relay.sh): one 256 KiB buffer per direction, the plain side
+/// driven by the socket directly rather than through a NetworkStream, TLS writes of up to 256 KiB, and on the way out of TLS
+/// the records that are already buffered gathered into one send (never holding bytes back while a read waits).
+/// Half-close is passed on (EOF from one side becomes close_notify or shutdown(SHUT_WR) on the other), and the connection
+/// ends when both directions have.
 /// </summary>
 public static class Relay
 {
