@@ -33,7 +33,7 @@ public sealed partial class TlsEndpoint
             {
                 var socket = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
                 socket.NoDelay = true;
-                var task = Task.Run(() => ServeAsync(socket, context, validator, limiter, cancellationToken), CancellationToken.None);
+                var task = Task.Run(() => ServeGuardedAsync(socket, context, validator, limiter, cancellationToken), CancellationToken.None);
                 lock (gate)
                 {
                     connections.Add(task);
@@ -132,7 +132,7 @@ public sealed partial class TlsEndpoint
             }
             TlsLog.DialConnected(logger, Name, _config.Address.ToString());
             context.SetDetail("lastAttempt", "connected");
-            var accepted = await ServeAsync(socket, context, validator, limiter, cancellationToken).ConfigureAwait(false);
+            var accepted = await ServeGuardedAsync(socket, context, validator, limiter, cancellationToken).ConfigureAwait(false);
             if (accepted)
             {
                 UpdateHealth(context);

@@ -233,7 +233,12 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, ILogge
                 return false;
             }
         }
-        var peer = verdict!;
+        if (verdict is not { Accepted: true } peer)
+        {
+            // Cannot happen with ClientCertificateRequired (the callback always runs); refuse rather than trust it.
+            TlsLog.Refused(logger, Name, address, "-", "-", "handshake completed without a certificate check");
+            return false;
+        }
         Interlocked.Increment(ref _accepted);
         context.SetDetail("lastPeer", $"{peer.Subject} serial {peer.Serial} from {address}");
         TlsLog.Accepted(logger, Name, address, peer.Subject, peer.Serial, Protocol(ssl.SslProtocol), ssl.NegotiatedCipherSuite.ToString());
@@ -273,6 +278,28 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, ILogge
             }
         }
         return true;
+    }
+
+    /// <summary><see cref="ServeAsync"/> for one connection, so that nothing it did not foresee escapes the connection.</summary>
+    private async Task<bool> ServeGuardedAsync(Socket socket, IComponentContext context, PeerValidator validator, HandshakeLimiter limiter, CancellationToken cancellationToken)
+    {
+        var address = "?";
+        try
+        {
+            address = (socket.RemoteEndPoint as IPEndPoint)?.ToString() ?? "?";
+            return await ServeAsync(socket, context, validator, limiter, cancellationToken).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // one connection's unexpected failure must not take the endpoint down; it is logged with the reason
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            socket.Dispose();
+            if (!cancellationToken.IsCancellationRequested)
+            {
+                TlsLog.Refused(logger, Name, address, "-", "-", $"connection failed: {e.GetType().Name}: {e.Message}");
+            }
+            return false;
+        }
     }
 
     private static string HandshakeFailure(Exception e, PeerVerdict? verdict)
