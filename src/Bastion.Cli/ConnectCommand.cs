@@ -19,8 +19,6 @@ namespace Bastion.Cli;
 /// </summary>
 internal sealed class ConnectCommand(CliConsole console)
 {
-    /// <summary>The transport under each SslStream we made (the relay gathers its writes).</summary>
-    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<SslStream, SocketTransportStream> _transports = [];
 
     public Command Create()
     {
@@ -166,9 +164,7 @@ internal sealed class ConnectCommand(CliConsole console)
     /// <summary>The TLS client handshake with our policy and the server check; null (and why, on stderr) when refused.</summary>
     private async Task<SslStream?> HandshakeAsync(Settings settings, Socket tcp, string peer, string targetHost, CancellationToken cancellationToken)
     {
-        var transport = new SocketTransportStream(tcp);
-        var tls = new SslStream(transport, leaveInnerStreamOpen: false);
-        _transports.AddOrUpdate(tls, transport);
+        var tls = new SslStream(new NetworkStream(tcp, ownsSocket: true), leaveInnerStreamOpen: false);
         var credentials = settings.Credentials.Current();
         PeerVerdict? verdict = null;
         var options = TlsPolicy.Client(credentials.Context, targetHost, (_, certificate, _, _) =>
@@ -200,7 +196,7 @@ internal sealed class ConnectCommand(CliConsole console)
 
     private async Task RelayAsync(SslStream tls, Socket client, string peer, CancellationToken cancellationToken)
     {
-        var result = await Relay.RunAsync(tls, client, cancellationToken, _transports.TryGetValue(tls, out var transport) ? transport : null).ConfigureAwait(false);
+        var result = await Relay.RunAsync(tls, client, cancellationToken).ConfigureAwait(false);
         console.Message($"closed {peer}: {result.FromTls} bytes in, {result.ToTls} bytes out{(result.Error is null ? "" : "; " + result.Error)}");
     }
 

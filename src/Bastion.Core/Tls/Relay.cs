@@ -21,14 +21,8 @@ public static class Relay
     /// <summary>Room left for one more read before gathered bytes are sent (a TLS record is at most 16 KiB of plaintext).</summary>
     private const int MinReadSpace = 32 * 1024;
 
-    // transport: the stream under tls when it is a SocketTransportStream; its writes are then gathered per relay write
-    // and sent with one syscall.
-    public static async Task<RelayResult> RunAsync(SslStream tls, Socket plain, CancellationToken cancellationToken, SocketTransportStream? transport = null)
+    public static async Task<RelayResult> RunAsync(SslStream tls, Socket plain, CancellationToken cancellationToken)
     {
-        if (transport is not null)
-        {
-            transport.CoalesceWrites = true;
-        }
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         string? error = null;
         long fromTls = 0, toTls = 0;
@@ -90,17 +84,9 @@ public static class Relay
                 while ((n = await plain.ReceiveAsync(buffer, SocketFlags.None, stop.Token).ConfigureAwait(false)) > 0)
                 {
                     await tls.WriteAsync(buffer.AsMemory(0, n), stop.Token).ConfigureAwait(false);
-                    if (transport is not null)
-                    {
-                        await transport.FlushAsync(stop.Token).ConfigureAwait(false);
-                    }
                     toTls += n;
                 }
                 await tls.ShutdownAsync().ConfigureAwait(false);
-                if (transport is not null)
-                {
-                    await transport.FlushAsync(stop.Token).ConfigureAwait(false);
-                }
             }
             catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
             {

@@ -182,8 +182,7 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, ILogge
     {
         var remote = socket.RemoteEndPoint as IPEndPoint;
         var address = remote?.ToString() ?? "?";
-        var transport = new SocketTransportStream(socket);
-        using var ssl = new SslStream(transport, leaveInnerStreamOpen: false);
+        using var ssl = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
         if (remote is not null && limiter.IsBlocked(remote.Address))
         {
             Interlocked.Increment(ref _refused);
@@ -268,7 +267,7 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, ILogge
             Count(context);
             try
             {
-                var result = await Relay.RunAsync(ssl, backend, cancellationToken, transport).ConfigureAwait(false);
+                var result = await Relay.RunAsync(ssl, backend, cancellationToken).ConfigureAwait(false);
                 TlsLog.Closed(logger, Name, address, peer.Serial, result.FromTls, result.ToTls, result.Error is null ? "" : "; " + result.Error);
             }
             finally
