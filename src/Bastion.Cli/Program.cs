@@ -36,7 +36,8 @@ internal static class Program
         root.Subcommands.Add(new RestartCommand(globalOptions, console).Create());
         root.Subcommands.Add(new OnionCommand(globalOptions, console).Create());
         root.Subcommands.Add(unavailable.Vnc());
-        root.Subcommands.Add(unavailable.Pki());
+        root.Subcommands.Add(new PkiCommand(globalOptions, console).Create());
+        root.Subcommands.Add(new ConnectCommand(console).Create());
         root.Subcommands.Add(unavailable.Ssh());
 
         root.Options.OfType<VersionOption>().Single().Action = new CliVersion();

@@ -16,9 +16,6 @@ internal sealed class UnavailableCommands(CliConsole console)
     public Command Vnc() => Group("vnc", "Emergency VNC desktop: show, raise or lower it",
         $"vnc is not available in bastionctl {Version} yet.");
 
-    public Command Pki() => Group("pki", "Private CA: issue, list and revoke client certificates",
-        $"pki is not available in bastionctl {Version} yet.");
-
     public Command Ssh()
     {
         var host = new Argument<string>("HOST[:PORT]") { Description = "The SSH server (port 22 when omitted)" };

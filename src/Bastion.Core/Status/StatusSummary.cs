@@ -38,7 +38,7 @@ public static class StatusSummary
         {
             var ofKind = list.Where(c => c.Id.Kind == kind).ToList();
             var up = ofKind.Count(c => c.State.State == ComponentState.Running);
-            parts.Add(string.Create(CultureInfo.InvariantCulture, $"{kind}s {up}/{ofKind.Count} up"));
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"{Plural(kind)} {up}/{ofKind.Count} up"));
         }
         var line = string.Join("; ", parts);
         var firstProblem = kinds.SelectMany(k => list.Where(c => c.Id.Kind == k))
@@ -49,4 +49,12 @@ public static class StatusSummary
         }
         return line;
     }
+
+    /// <summary>How the summary names several components of a kind ("tls endpoints", not "tlss").</summary>
+    private static string Plural(string kind) => kind switch
+    {
+        "tls" => "tls endpoints",
+        "tor" or "vnc" => kind,
+        _ => kind + "s",
+    };
 }

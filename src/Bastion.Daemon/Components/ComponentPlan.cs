@@ -21,7 +21,7 @@ public static partial class ComponentPlan
         AddChecks(config, specs);
         AddOnion(config, loggers, specs);
         AddTunnels(config, specs);
-        AddTls(config, specs);
+        AddTls(config, loggers, specs);
         AddVnc(config, specs);
         return specs;
     }

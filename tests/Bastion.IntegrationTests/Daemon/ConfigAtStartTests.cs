@@ -43,7 +43,7 @@ public sealed class ConfigAtStartTests(ITestOutputHelper output)
         var (code, stdout, stderr) = await RunAsync("--check-config", "--config", config);
         Assert.Equal(0, code);
         Assert.Single(stdout.Trim().Split('\n'));
-        Assert.Matches(@"^bastiond: note: bastiond \d+\.\d+\.\d+ validates but does not run pki yet; ", stderr);
+        Assert.Matches(@"^bastiond: note: bastiond \d+\.\d+\.\d+ validates but does not run vnc yet; ", stderr);
     }
 
     [Fact]

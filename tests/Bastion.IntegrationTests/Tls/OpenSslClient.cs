@@ -1,0 +1,24 @@
+using Bastion.IntegrationTests.Infrastructure;
+
+namespace Bastion.IntegrationTests.Tls;
+
+/// <summary>The outside judge: <c>openssl s_client</c> against an endpoint, with or without a client certificate.</summary>
+internal static class OpenSslClient
+{
+    /// <summary>Connects, sends a line, and returns what happened. Success = the echo came back.</summary>
+    public static async Task<CommandResult> RunAsync(int port, string caPath, string? cert = null, string? key = null, params string[] extra)
+    {
+        var args = new List<string> { "-c", "" };
+        var inner = new List<string> { "openssl", "s_client", "-connect", $"127.0.0.1:{port}", "-CAfile", caPath, "-verify_return_error" };
+        if (cert is not null)
+        {
+            inner.AddRange(["-cert", cert, "-key", key!]);
+        }
+        inner.AddRange(extra);
+        // A line in; a refused peer sees the server close right after the handshake, so s_client ends quickly.
+        args[1] = "echo ping-through-tls | timeout 10 " + string.Join(' ', inner.Select(Quote)) + " 2>&1";
+        return await ExternalCommand.RunAsync("/bin/sh", args, TimeSpan.FromSeconds(20));
+    }
+
+    private static string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+}
