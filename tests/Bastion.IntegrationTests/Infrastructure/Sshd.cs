@@ -65,15 +65,63 @@ internal sealed class Sshd : IAsyncDisposable
     }
 
     /// <summary>The pids of sshd's per-connection children (one per SSH session), to kill a session without killing sshd.</summary>
-    public IReadOnlyList<int> SessionPids()
+    public IReadOnlyList<int> SessionPids() => ChildrenOf(Pid);
+
+    /// <summary>Every descendant of sshd: the session processes and their privilege-separated children.</summary>
+    public IReadOnlyList<int> DescendantPids()
     {
         var result = new List<int>();
-        foreach (var task in Directory.EnumerateDirectories($"/proc/{Pid}/task"))
+        var queue = new Queue<int>(ChildrenOf(Pid));
+        while (queue.TryDequeue(out var pid))
         {
-            var children = File.ReadAllText(Path.Combine(task, "children"));
-            result.AddRange(children.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse));
+            result.Add(pid);
+            foreach (var child in ChildrenOf(pid))
+            {
+                queue.Enqueue(child);
+            }
         }
         return result;
+    }
+
+    private static List<int> ChildrenOf(int pid)
+    {
+        var result = new List<int>();
+        try
+        {
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+            {
+                var children = File.ReadAllText(Path.Combine(task, "children"));
+                result.AddRange(children.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse));
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // exited meanwhile
+        }
+        return result;
+    }
+
+    private readonly List<int> _frozenSessions = [];
+
+    /// <summary>Freezes sshd and every session process (a hung server: connections stay up, nothing answers).</summary>
+    public void FreezeAll()
+    {
+        Freeze();
+        foreach (var pid in DescendantPids())
+        {
+            Posix.Signal(pid, Posix.SIGSTOP);
+            _frozenSessions.Add(pid);
+        }
+    }
+
+    public void ThawAll()
+    {
+        foreach (var pid in _frozenSessions)
+        {
+            Posix.Signal(pid, Posix.SIGCONT);
+        }
+        _frozenSessions.Clear();
+        Thaw();
     }
 
     public static Task<Sshd> StartAsync(string parentDir, ITestOutputHelper? output = null) => StartAsync(parentDir, output, "");
@@ -176,6 +224,10 @@ internal sealed class Sshd : IAsyncDisposable
             if (_process is { HasExited: false })
             {
                 Posix.Signal(_process.Id, Posix.SIGCONT); // leave no frozen process behind, whatever happens next
+                foreach (var pid in _frozenSessions)
+                {
+                    Posix.Signal(pid, Posix.SIGCONT);
+                }
             }
             await KillAsync();
         }
