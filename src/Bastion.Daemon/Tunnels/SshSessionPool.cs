@@ -16,6 +16,20 @@ internal sealed class SshSessionPool
     private readonly Dictionary<SshSessionKey, SharedSshSession> _sessions = [];
     private long _nextId;
 
+    /// <summary>
+    /// SSH.NET blocks a thread-pool thread per forwarded connection and per channel open (synchronous waits). With the
+    /// default minimum (one thread per core) every new connection then waits for the pool's slow thread injection
+    /// (about 2 per second): a probe or a user's connection would stall for seconds. Threads above the minimum are
+    /// only created when needed and retire when idle.
+    /// </summary>
+    public const int MinimumThreads = 64;
+
+    static SshSessionPool()
+    {
+        ThreadPool.GetMinThreads(out var workers, out var io);
+        ThreadPool.SetMinThreads(Math.Max(workers, MinimumThreads), Math.Max(io, MinimumThreads));
+    }
+
     /// <summary>The daemon's pool (components are created by a static plan).</summary>
     public static SshSessionPool Shared { get; } = new();
 

@@ -154,7 +154,7 @@ public sealed class TunnelComponent : IComponent
         context.SetDetail("bytesOut", relay.BytesOut.ToString(CultureInfo.InvariantCulture));
         context.SetDetail("bytesIn", relay.BytesIn.ToString(CultureInfo.InvariantCulture));
         context.SetDetail("activeConnections", relay.Active.ToString(CultureInfo.InvariantCulture));
-        context.SetDetail("connections", relay.Total.ToString(CultureInfo.InvariantCulture));
+        context.SetDetail("connections", Math.Max(0, relay.Total - forward.EndToEndChecks).ToString(CultureInfo.InvariantCulture));
         if (session.LastProbeMs >= 0)
         {
             context.SetDetail("lastProbeMs", session.LastProbeMs.ToString(CultureInfo.InvariantCulture));

@@ -22,6 +22,11 @@ internal sealed class TunnelForward : IAsyncDisposable
     private TunnelForward(SshClient client) => _client = client;
 
     public CountingRelay Relay => _relay!;
+
+    /// <summary>Connections the end-to-end check made through the relay (not users' connections).</summary>
+    public long EndToEndChecks => Interlocked.Read(ref _checks);
+
+    private long _checks;
     public int BoundPort { get; private set; }
 
     /// <summary>The first exception SSH.NET reported on the forward (e.g. it lost its listener).</summary>
@@ -168,6 +173,7 @@ internal sealed class TunnelForward : IAsyncDisposable
         cts.CancelAfter(timeout);
         try
         {
+            Interlocked.Increment(ref _checks);
             await socket.ConnectAsync(IPAddress.Loopback, (int)loopback.BoundPort, cts.Token).ConfigureAwait(false);
             while (true)
             {
@@ -227,13 +233,19 @@ internal sealed class TunnelForward : IAsyncDisposable
                 {
                     port.Stop();
                     _client.RemoveForwardedPort(port);
-                    port.Dispose();
                 }
 #pragma warning disable CA1031 // known upstream issue: removing a port after the session dropped throws
                 catch (Exception)
-#pragma warning restore CA1031
                 {
                 }
+                try
+                {
+                    port.Dispose();
+                }
+                catch (Exception)
+                {
+                }
+#pragma warning restore CA1031
             }
         });
         await stop.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);

@@ -45,7 +45,7 @@ public sealed class ForwardTests(ITestOutputHelper output)
         }
 
         var counted = await daemon.WaitForStatusAsync(
-            s => s.Components.All(c => long.Parse(c.Details.GetValueOrDefault("bytesOut", "0")) >= 256 * 1024
+            s => s.Components.Single(c => c.Name == "fwd-remote").Details.ContainsKey("endToEnd") && s.Components.All(c => long.Parse(c.Details.GetValueOrDefault("bytesOut", "0")) >= 256 * 1024
                 && long.Parse(c.Details.GetValueOrDefault("bytesIn", "0")) >= 256 * 1024),
             "bytes counted both ways on every tunnel");
         foreach (var c in counted.Components)
@@ -54,6 +54,8 @@ public sealed class ForwardTests(ITestOutputHelper output)
             Assert.Equal("1", c.Details["connects"]);
             Assert.Equal("0", c.Details["reconnects"]);
         }
+        // The remote tunnel checks itself end to end: through the server's bound port back to the target here.
+        Assert.Equal("ok", counted.Components.Single(c => c.Name == "fwd-remote").Details.GetValueOrDefault("endToEnd"));
         // Three tunnels to one server with one key: one SSH session, with the AEAD cipher first in our list.
         Assert.Single(sshd.LogLines, l => l.Contains("Accepted publickey for", StringComparison.Ordinal));
         Assert.Contains(daemon.Log.Lines, l => l.Contains("aes128-gcm@openssh.com", StringComparison.Ordinal) && l.Contains("connected", StringComparison.Ordinal));
