@@ -37,7 +37,7 @@ internal static class Program
         root.Subcommands.Add(unavailable.Onion());
         root.Subcommands.Add(unavailable.Vnc());
         root.Subcommands.Add(unavailable.Pki());
-        root.Subcommands.Add(unavailable.Ssh());
+        root.Subcommands.Add(new SshHostKeyCommand(console).Create());
 
         root.Options.OfType<VersionOption>().Single().Action = new CliVersion();
         var help = root.Options.OfType<HelpOption>().Single();
