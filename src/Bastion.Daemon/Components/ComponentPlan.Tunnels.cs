@@ -19,10 +19,4 @@ public static partial class ComponentPlan
                 () => new TunnelComponent(tunnel, socks, SshSessionPool.Shared)));
         }
     }
-
-    private static void TunnelsNotRunYet(BastionConfig config, List<string> sections)
-    {
-        _ = config;
-        _ = sections;
-    }
 }

@@ -265,7 +265,10 @@ internal sealed class SharedSshSession
     {
         _died.TrySetResult(new SshFailure(SshFailureKind.Other, "closed"));
         _stop.Cancel();
-        TunnelLog.Closed(_logger, _name);
+        if (_connected.Task.IsCompletedSuccessfully)
+        {
+            TunnelLog.Closed(_logger, _name);
+        }
         DisposeClient();
     }
 
