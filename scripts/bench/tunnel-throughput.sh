@@ -89,8 +89,11 @@ one_run() {
     awk -v b="$BYTES" -v a="$t0" -v z="$t1" -v c="$((c1 - c0))" -v t="$TICKS" 'BEGIN { printf "%.1f %.2f\n", b / (z - a) / 1e6, c / t }'
 }
 
+# Diagnostic: SSH.NET's own forward listens on a second loopback port of bastiond, behind the counting relay.
+# Measuring it directly shows what the relay hop costs.
+INNER_PORT=$(ss -Hltnp | awk -v pid="pid=$BASTIOND_PID," -v b=":$B_PORT" '$0 ~ pid && $4 !~ b"$" { n = split($4, a, ":"); print a[n]; exit }')
 log "$(nproc) CPUs, $(uname -r), $(/usr/sbin/sshd -V 2>&1 | head -1), ${SIZE_MIB} MiB x $RUNS runs each, cipher aes128-gcm"
-b_mbps=() o_mbps=() b_cpu=() o_cpu=()
+b_mbps=() o_mbps=() b_cpu=() o_cpu=() d_mbps=()
 for ((i = 1; i <= RUNS; i++)); do
     read -r mbps cpu < <(one_run "$B_PORT" "$BASTIOND_PID")
     b_mbps+=("$mbps") b_cpu+=("$cpu")
@@ -98,10 +101,16 @@ for ((i = 1; i <= RUNS; i++)); do
     read -r mbps cpu < <(one_run "$O_PORT" "$SSH_PID")
     o_mbps+=("$mbps") o_cpu+=("$cpu")
     log "run $i openssh: $mbps MB/s, ssh CPU ${cpu}s"
+    if [[ -n $INNER_PORT ]]; then
+        read -r mbps cpu < <(one_run "$INNER_PORT" "$BASTIOND_PID")
+        d_mbps+=("$mbps")
+        log "run $i SSH.NET forward without the relay (diagnostic): $mbps MB/s, bastiond CPU ${cpu}s"
+    fi
 done
 bm=$(median "${b_mbps[@]}") om=$(median "${o_mbps[@]}")
 bc=$(median "${b_cpu[@]}") oc=$(median "${o_cpu[@]}")
 ratio=$(awk -v a="$bm" -v b="$om" 'BEGIN { printf "%.2f", a / b }')
 echo "bastion (SSH.NET, aes128-gcm): ${b_mbps[*]} MB/s; client CPU ${b_cpu[*]} s"
+[[ ${#d_mbps[@]} -gt 0 ]] && echo "diagnostic, SSH.NET's forward without Bastion's counting relay: ${d_mbps[*]} MB/s (median $(median "${d_mbps[@]}"))"
 echo "openssh ssh -N -L (aes128-gcm): ${o_mbps[*]} MB/s; client CPU ${o_cpu[*]} s"
 echo "RESULT bastion_mbps=$bm openssh_mbps=$om ratio=$ratio bastion_cpu_s=$bc openssh_cpu_s=$oc size_mib=$SIZE_MIB runs=$RUNS"
