@@ -10,11 +10,15 @@ namespace Bastion.Daemon.Tunnels;
 /// keep their sockets to themselves, so each tunnel puts one of these on the side where its users connect
 /// (-L/-D: in front of SSH.NET's listener; -R: between SSH.NET and the local target). Costs one loopback hop.
 /// </summary>
+/// <summary>Where one relayed connection goes; <paramref name="Release"/> runs when it ends; <paramref name="Reply"/> is sent to the client once connected.</summary>
+internal sealed record Upstream(string Host, int Port, Action? Release, byte[]? Reply);
+
 internal sealed class CountingRelay : IAsyncDisposable
 {
     private const int BufferSize = 128 * 1024;
     private readonly Socket _listener;
     private readonly Func<(string Host, int Port)> _upstream;
+    private readonly Func<Socket, CancellationToken, Task<Upstream?>>? _handshake;
     private readonly Action<string> _onError;
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _lock = new();
@@ -26,9 +30,12 @@ internal sealed class CountingRelay : IAsyncDisposable
     /// <param name="onError">Told about connections that failed (for a debug log line).</param>
     /// <param name="upstream">Where each connection goes (asked per connection: the SSH.NET port is known only after start).</param>
     /// <exception cref="SocketException">The listen address cannot be bound (in use, not local).</exception>
-    public CountingRelay(IPEndPoint listen, Func<(string Host, int Port)> upstream, Action<string> onError)
+    /// <param name="handshake">When set, asked per connection instead of <paramref name="upstream"/> (a SOCKS front end).</param>
+    public CountingRelay(IPEndPoint listen, Func<(string Host, int Port)> upstream, Action<string> onError,
+        Func<Socket, CancellationToken, Task<Upstream?>>? handshake = null)
     {
         _upstream = upstream;
+        _handshake = handshake;
         _onError = onError;
         _listener = new Socket(listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
@@ -90,21 +97,48 @@ internal sealed class CountingRelay : IAsyncDisposable
         {
             client.NoDelay = true;
             upstream.NoDelay = true;
-            var (host, port) = _upstream();
+            Upstream? chosen;
+            if (_handshake is null)
+            {
+                var (h, p) = _upstream();
+                chosen = new Upstream(h, p, null, null);
+            }
+            else
+            {
+                using var handshakeTimeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+                handshakeTimeout.CancelAfter(TimeSpan.FromSeconds(30));
+                chosen = await _handshake(client, handshakeTimeout.Token).ConfigureAwait(false);
+                if (chosen is null)
+                {
+                    return;
+                }
+            }
+            var (host, port, release, reply) = chosen;
             try
             {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-                timeout.CancelAfter(TimeSpan.FromSeconds(30));
-                await upstream.ConnectAsync(host, port, timeout.Token).ConfigureAwait(false);
-                Interlocked.Increment(ref _upstreamConnects);
+                try
+                {
+                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+                    timeout.CancelAfter(TimeSpan.FromSeconds(30));
+                    await upstream.ConnectAsync(host, port, timeout.Token).ConfigureAwait(false);
+                    Interlocked.Increment(ref _upstreamConnects);
+                }
+                catch (Exception e) when (e is SocketException or OperationCanceledException)
+                {
+                    Interlocked.Increment(ref _upstreamFailures);
+                    _onError($"cannot connect to {host}:{port}: {(e is SocketException s ? s.SocketErrorCode.ToString() : "timed out")}");
+                    return;
+                }
+                if (reply is not null)
+                {
+                    await client.SendAsync(reply, SocketFlags.None, _stop.Token).ConfigureAwait(false);
+                }
+                await Task.WhenAll(PumpAsync(client, upstream, true), PumpAsync(upstream, client, false)).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is SocketException or OperationCanceledException)
+            finally
             {
-                Interlocked.Increment(ref _upstreamFailures);
-                _onError($"cannot connect to {host}:{port}: {(e is SocketException s ? s.SocketErrorCode.ToString() : "timed out")}");
-                return;
+                release?.Invoke();
             }
-            await Task.WhenAll(PumpAsync(client, upstream, true), PumpAsync(upstream, client, false)).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // one connection's failure never reaches the tunnel
         catch (Exception e)

@@ -106,9 +106,20 @@ internal sealed class SharedSshSession
         TunnelLog.Connecting(_logger, _name);
         var started = Stopwatch.GetTimestamp();
         // Read per attempt, so an edited known_hosts takes effect at the next reconnect.
-        var knownHosts = Key.HostKey.KnownHosts is { } path ? await File.ReadAllTextAsync(path).ConfigureAwait(false) : null;
+        string? knownHosts = null;
+        if (Key.HostKey.KnownHosts is { } path)
+        {
+            try
+            {
+                knownHosts = await File.ReadAllTextAsync(path).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new SshFailureException(new SshFailure(SshFailureKind.Other, $"cannot read knownHosts {path}: {e.Message}"));
+            }
+        }
         var policy = new HostKeyPolicy(Key.HostKey, knownHosts);
-        using var identity = new PrivateKeyFile(Key.Identity);
+        using var identity = LoadIdentity();
         var client = new SshClient(SshConnectionSettings.Create(Key, new PrivateKeyAuthenticationMethod(Key.User, identity)));
         _client = client;
         client.HostKeyReceived += (_, e) => CheckHostKey(policy, e);
@@ -127,6 +138,29 @@ internal sealed class SharedSshSession
         var elapsed = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         TunnelLog.Connected(_logger, _name, info.CurrentKeyExchangeAlgorithm ?? "?", info.CurrentClientEncryption ?? "?",
             HostKeyFingerprint ?? "?", elapsed);
+    }
+
+    /// <summary>The private key; what goes wrong is said without a word of the key's contents.</summary>
+    private PrivateKeyFile LoadIdentity()
+    {
+        try
+        {
+            return new PrivateKeyFile(Key.Identity);
+        }
+        catch (SshPassPhraseNullOrEmptyException)
+        {
+            throw new SshFailureException(new SshFailure(SshFailureKind.IdentityUnusable,
+                $"identity {Key.Identity} is encrypted with a passphrase, which a daemon cannot type: use a key without one (ssh-keygen -p -N '' -f {Key.Identity})"));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SshFailureException(new SshFailure(SshFailureKind.IdentityUnusable, $"cannot read identity {Key.Identity}: {e.Message}"));
+        }
+        catch (Exception e) when (e is SshException or InvalidOperationException or ArgumentException or FormatException or NotSupportedException)
+        {
+            throw new SshFailureException(new SshFailure(SshFailureKind.IdentityUnusable,
+                $"identity {Key.Identity} is not a usable private key (OpenSSH ed25519, ecdsa or rsa without a passphrase)"));
+        }
     }
 
     private void CheckHostKey(HostKeyPolicy policy, HostKeyEventArgs e)
@@ -156,28 +190,28 @@ internal sealed class SharedSshSession
     /// <summary>Probes with the strictest settings among the tunnels on this session; dead after that many failures in a row.</summary>
     private async Task ProbeLoopAsync()
     {
-        var failures = 0;
+        var liveness = new Liveness(1);
         while (true)
         {
             var probe = StrictestProbe();
+            liveness.Failures = probe.Failures;
             await Task.Delay(probe.Interval, _time, _stop.Token).ConfigureAwait(false);
             var (answered, why) = await ProbeOnceAsync(probe.Timeout).ConfigureAwait(false);
-            if (answered)
-            {
-                failures = 0;
-                continue;
-            }
-            if (IsDead)
+            if (!answered && IsDead)
             {
                 return;
             }
-            failures++;
-            TunnelLog.ProbeFailed(_logger, _name, failures, probe.Failures, why);
-            if (failures >= probe.Failures)
+            var dead = liveness.Record(answered);
+            if (answered)
             {
-                TunnelLog.PeerDead(_logger, _name, failures);
+                continue;
+            }
+            TunnelLog.ProbeFailed(_logger, _name, liveness.ConsecutiveFailures, probe.Failures, why);
+            if (dead)
+            {
+                TunnelLog.PeerDead(_logger, _name, liveness.ConsecutiveFailures);
                 Die(new SshFailure(SshFailureKind.NotAnswering,
-                    $"server not answering: {failures} probes in a row got no answer within {Durations.Format(probe.Timeout)} (server hung or network path black-holed)"));
+                    $"server not answering: {liveness.ConsecutiveFailures} probes in a row got no answer within {Durations.Format(probe.Timeout)} (server hung or network path black-holed)"));
                 return;
             }
         }

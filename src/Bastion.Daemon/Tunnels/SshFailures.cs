@@ -46,12 +46,6 @@ internal static class SshFailures
                 return new(SshFailureKind.ConnectionLost, $"connection to {server}{via} lost ({s.SocketErrorCode})");
             case SshConnectionException c:
                 return new(SshFailureKind.ConnectionLost, $"connection to {server}{via} lost: {c.Message}");
-            case SshPassPhraseNullOrEmptyException:
-                return new(SshFailureKind.IdentityUnusable, $"identity {key.Identity} is encrypted with a passphrase; a daemon cannot type it: use a key without one (ssh-keygen -p)");
-            case IOException or UnauthorizedAccessException:
-                return new(SshFailureKind.IdentityUnusable, $"cannot read identity {key.Identity}: {e.Message}");
-            case SshException when e.Message.Contains("key", StringComparison.OrdinalIgnoreCase) && e.StackTrace?.Contains("PrivateKeyFile", StringComparison.Ordinal) == true:
-                return new(SshFailureKind.IdentityUnusable, $"identity {key.Identity} is not a usable OpenSSH private key");
             case SocketException s:
                 return new(SshFailureKind.Other, $"{server}: {s.SocketErrorCode}");
             default:

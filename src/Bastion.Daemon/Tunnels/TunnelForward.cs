@@ -56,12 +56,14 @@ internal sealed class TunnelForward : IAsyncDisposable
             case TunnelKind.Dynamic:
             {
                 // Our listener first: a busy bind fails before anything is asked of the server.
-                _relay = Listen(tunnel, await ResolveAsync(tunnel.Bind).ConfigureAwait(false), onRelayError, out var inner);
-                ForwardedPort port = tunnel.Kind == TunnelKind.Local
-                    ? new ForwardedPortLocal("127.0.0.1", 0, tunnel.Target!.Host, (uint)tunnel.Target.Port)
-                    : new ForwardedPortDynamic("127.0.0.1", 0);
-                Add(port);
-                inner.Port = port is ForwardedPortLocal l ? (int)l.BoundPort : (int)((ForwardedPortDynamic)port).BoundPort;
+                var dynamic = tunnel.Kind == TunnelKind.Dynamic;
+                _relay = Listen(tunnel, await ResolveAsync(tunnel.Bind).ConfigureAwait(false), onRelayError, out var inner, dynamic ? SocksAsync : null);
+                if (!dynamic)
+                {
+                    var port = new ForwardedPortLocal("127.0.0.1", 0, tunnel.Target!.Host, (uint)tunnel.Target.Port);
+                    Add(port);
+                    inner.Port = (int)port.BoundPort;
+                }
                 BoundPort = _relay.BoundPort;
                 _relay.Start();
                 break;
@@ -96,13 +98,67 @@ internal sealed class TunnelForward : IAsyncDisposable
         public int Port;
     }
 
-    private static CountingRelay Listen(TunnelConfig tunnel, IPEndPoint at, Action<string> onError, out PortHolder inner)
+    /// <summary>
+    /// Dynamic tunnels: the SOCKS5 request names the destination; a local forward to it is made for this one
+    /// connection (SSH.NET has no public way to open a direct-tcpip channel otherwise) and removed when it ends.
+    /// </summary>
+    private async Task<Upstream?> SocksAsync(Socket client, CancellationToken cancellationToken)
+    {
+        if (await Socks5Handshake.ReadRequestAsync(client, cancellationToken).ConfigureAwait(false) is not { } destination)
+        {
+            return null;
+        }
+        var port = new ForwardedPortLocal("127.0.0.1", 0, destination.Host, (uint)destination.Port);
+        try
+        {
+            lock (_client)
+            {
+                _client.AddForwardedPort(port);
+            }
+            port.Start();
+        }
+        catch (Exception e) when (e is SshException or InvalidOperationException or ObjectDisposedException or SocketException)
+        {
+            Release(port);
+            await Socks5Handshake.ReplyAsync(client, Socks5Handshake.ReplyGeneralFailure, cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+        // Success is answered once connected to the forward: before any byte of the destination can arrive.
+        return new Upstream("127.0.0.1", (int)port.BoundPort, () => Release(port), [5, Socks5Handshake.ReplySucceeded, 0, 1, 0, 0, 0, 0, 0, 0]);
+    }
+
+    private void Release(ForwardedPort port)
+    {
+        try
+        {
+            port.Stop();
+            lock (_client)
+            {
+                _client.RemoveForwardedPort(port);
+            }
+        }
+#pragma warning disable CA1031 // known upstream issue: removing a port after the session dropped throws
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+        try
+        {
+            port.Dispose();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    private static CountingRelay Listen(TunnelConfig tunnel, IPEndPoint at, Action<string> onError, out PortHolder inner,
+        Func<Socket, CancellationToken, Task<Upstream?>>? handshake)
     {
         var holder = new PortHolder();
         inner = holder;
         try
         {
-            return new CountingRelay(at, () => ("127.0.0.1", holder.Port), onError);
+            return new CountingRelay(at, () => ("127.0.0.1", holder.Port), onError, handshake);
         }
         catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {
@@ -129,7 +185,10 @@ internal sealed class TunnelForward : IAsyncDisposable
     {
         port.Exception += (_, e) => Fault ??= e.Exception;
         _ports.Add(port);
-        _client.AddForwardedPort(port);
+        lock (_client) // SSH.NET's port list is not safe for concurrent use; tunnels on one session start together
+        {
+            _client.AddForwardedPort(port);
+        }
         port.Start();
     }
 
@@ -210,7 +269,10 @@ internal sealed class TunnelForward : IAsyncDisposable
             };
             _loopback = new ForwardedPortLocal("127.0.0.1", 0, host, (uint)bind.Port);
             _ports.Add(_loopback);
-            _client.AddForwardedPort(_loopback);
+            lock (_client)
+            {
+                _client.AddForwardedPort(_loopback);
+            }
             _loopback.Start();
         }
         return _loopback;
@@ -232,7 +294,10 @@ internal sealed class TunnelForward : IAsyncDisposable
                 try
                 {
                     port.Stop();
-                    _client.RemoveForwardedPort(port);
+                    lock (_client)
+                    {
+                        _client.RemoveForwardedPort(port);
+                    }
                 }
 #pragma warning disable CA1031 // known upstream issue: removing a port after the session dropped throws
                 catch (Exception)

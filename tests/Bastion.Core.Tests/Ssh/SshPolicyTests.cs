@@ -58,6 +58,9 @@ public sealed class SshPolicyTests
         Assert.False(liveness.Record(false));
         Assert.False(liveness.Record(false));
         Assert.True(liveness.Record(false));
+        liveness.Failures = 5; // a stricter tunnel left the session
+        Assert.False(liveness.Record(false));
+        Assert.False(liveness.Record(true));
     }
 
     [Fact]
