@@ -61,7 +61,7 @@ for ((i = 1; i <= CYCLES; i++)); do
     wait_for 60 "cycle $i: the tunnel to carry a connection again" banner_through "$L_PORT"
     ((i % 100 == 0)) && log "cycle $i: fds $(fd_count "$BASTIOND_PID"), RSS $(rss_kb "$BASTIOND_PID") kB"
 done
-wait_for 30 "both tunnels running" test "$(running_tunnels)" = 2 || true
+wait_for 30 "both tunnels running" tunnels_running 2 || true
 sleep 2
 fds1=$(fd_count "$BASTIOND_PID") rss1=$(rss_kb "$BASTIOND_PID")
 echo "after $CYCLES cycles in $((SECONDS - start))s: fds $fds0 → $fds1, RSS $((rss0 / 1024)) → $((rss1 / 1024)) MB; reconnects: $(tunnel_detail cyc-l reconnects)"

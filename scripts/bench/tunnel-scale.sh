@@ -68,7 +68,7 @@ for ((i = 0; i < FORWARDS; i++)); do
 done
 t0=$EPOCHREALTIME
 bastiond_start "$body"
-wait_for 120 "all $FORWARDS tunnels to run" test "$(running_tunnels)" = "$FORWARDS" || die "only $(running_tunnels) of $FORWARDS running"
+wait_for 120 "all $FORWARDS tunnels to run" tunnels_running "$FORWARDS" || die "only $(running_tunnels) of $FORWARDS running"
 ready_s=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
 sessions=$(grep -c 'Accepted publickey' "$BENCH_DIR/sshd.log" || true)
 log "bastiond: $FORWARDS tunnels running after ${ready_s}s over $sessions SSH session(s); idling ${IDLE}s"

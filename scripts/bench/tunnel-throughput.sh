@@ -61,8 +61,7 @@ TICKS=$(getconf CLK_TCK)
 
 bastiond_start "tunnels:
 $(tunnel_yaml bench "127.0.0.1:$B_PORT" "127.0.0.1:$SINK_PORT" "$PORT")"
-wait_for 30 "the Bastion tunnel to run" test "$(running_tunnels)" = 1 || true
-[[ "$(running_tunnels)" == 1 ]] || { cat "$BENCH_DIR/bastiond/bastiond.log" >&2; die "tunnel not running"; }
+wait_for 30 "the Bastion tunnel to run" tunnels_running 1 || { cat "$BENCH_DIR/bastiond/bastiond.log" >&2; die "tunnel not running"; }
 
 setsid ssh -N -c aes128-gcm@openssh.com -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
     -o ExitOnForwardFailure=yes -i "$BENCH_DIR/sshd/id_ed25519" -p "$PORT" -L "127.0.0.1:$O_PORT:127.0.0.1:$SINK_PORT" \

@@ -62,6 +62,9 @@ except Exception: print(0); sys.exit()
 print(sum(1 for c in s["components"] if c["kind"] == "tunnel" and c["state"] == "Running"))'
 }
 
+# tunnels_running N: true when exactly N tunnels are Running (evaluated on every call, for wait_for).
+tunnels_running() { [[ "$(running_tunnels)" == "$1" ]]; }
+
 # tunnel_detail NAME KEY
 tunnel_detail() {
     status_json | python3 -c 'import json,sys
