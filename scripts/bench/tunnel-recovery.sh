@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Time from sshd back to tunnel usable: a Bastion -L tunnel (backoff initial 500ms, max 5s) to a sshd that is
-# killed, kept down DOWN seconds, and started again; measured from "Server listening on" to the first connection
-# through the tunnel that gets sshd's banner. For reference the same for an OpenSSH client restarted by a shell
+# killed with its session processes (as in a reboot), kept down DOWN seconds, and started again; measured from
+# "Server listening on" to the first connection through the tunnel that gets sshd's banner. For reference the same for an OpenSSH client restarted by a shell
 # loop (`while :; do ssh -N -L …; sleep 1; done`: what people use instead of autossh). Median of RUNS.
 #
 #   scripts/bench/tunnel-recovery.sh [--runs 5] [--down 3]
@@ -56,11 +56,15 @@ B_PORT=$((PORT + 2)) O_PORT=$((PORT + 3))
 bounce() {
     local port=$1 t0
     wait_for 30 "the tunnel to work before the bounce" banner_through "$port"
+    # sshd's per-connection processes run in sessions of their own (setsid): kill them too, as a reboot would,
+    # or the established SSH session simply survives the listener's restart.
+    # shellcheck disable=SC2046 # one pid per word
+    kill -9 $(cat /proc/"$SSHD_PID"/task/*/children) 2>/dev/null || true
     stop_pid "$SSHD_PID" sshd 5
     sleep "$DOWN"
-    : >"$BENCH_DIR/sshd.log"
-    sshd_start "$BENCH_DIR/sshd" "$BENCH_DIR/sshd.log"
-    sshd_wait_ready "$BENCH_DIR/sshd.log" 15
+    local sshd_log=$BENCH_DIR/sshd.bounce.$EPOCHREALTIME.log
+    sshd_start "$BENCH_DIR/sshd" "$sshd_log"
+    until grep -q 'Server listening on' "$sshd_log" 2>/dev/null; do sleep 0.005; done
     t0=$EPOCHREALTIME
     while ! banner_through "$port"; do sleep 0.02; done
     awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f\n", (b - a) * 1000 }'
@@ -73,6 +77,7 @@ for ((i = 1; i <= RUNS; i++)); do b+=("$(bounce "$B_PORT")"); log "bastion run $
 stop_pid "$BASTIOND_PID" bastiond 15
 BASTIOND_PID=''
 
+# shellcheck disable=SC2016 # expanded by the inner bash, from its arguments
 setsid bash -c 'while :; do ssh -N -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
     -o ExitOnForwardFailure=yes -o ServerAliveInterval=1 -o ServerAliveCountMax=2 -i "$1" -p "$2" -L "127.0.0.1:$3:127.0.0.1:$2" \
     "$(id -un)@127.0.0.1"; sleep 1; done' _ "$BENCH_DIR/sshd/id_ed25519" "$PORT" "$O_PORT" </dev/null >"$BENCH_DIR/loop.log" 2>&1 &

@@ -16,8 +16,11 @@ tunnel_bench_setup() {
 }
 
 # tunnel_yaml NAME BIND TARGET SSH_PORT [KIND]: one tunnels: item for the bench sshd.
+# TUNNEL_BACKOFF overrides the backoff mapping (default: initial 500ms, max 5s).
 tunnel_yaml() {
     local name=$1 bind=$2 target=$3 port=$4 kind=${5:-local}
+    local backoff=${TUNNEL_BACKOFF:-"initial: 500ms
+      max: 5s"}
     cat <<YAML
   - name: $name
     kind: $kind
@@ -31,8 +34,7 @@ tunnel_yaml() {
     bind: $bind
     target: $target
     backoff:
-      initial: 500ms
-      max: 5s
+      $backoff
 YAML
 }
 
@@ -81,6 +83,7 @@ sshd_sessions() { cat /proc/"$SSHD_PID"/task/*/children 2>/dev/null | wc -w; }
 # banner_through PORT: true when a connection to 127.0.0.1:PORT yields an SSH banner (the target is the bench sshd).
 banner_through() {
     local got
+    # shellcheck disable=SC2016 # expanded by the inner bash, from its argument
     got="$(timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"; head -c 7 <&3' _ "$1" 2>/dev/null)" || return 1
     [[ $got == SSH-2.0 ]]
 }
