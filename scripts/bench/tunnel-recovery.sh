@@ -21,7 +21,7 @@ source "$here/../lib/tunnel-bench.sh"
 
 RUNS=5 DOWN=3
 PORT=${BASTION_BENCH_SSH_PORT:-22051}
-BENCH_DIR='' SSHD_PID='' BASTIOND_PID='' NOTIFY_RECEIVER_PID='' LOOP_PID=''
+BENCH_DIR='' SSHD_PID='' BASTIOND_PID='' NOTIFY_RECEIVER_PID='' LOOP_PID='' BOUNCE_MS=''
 while (($#)); do
     case "$1" in
         --runs) RUNS=${2:-}; shift ;;
@@ -52,7 +52,8 @@ resolve_binaries
 tunnel_bench_setup "$PORT"
 B_PORT=$((PORT + 2)) O_PORT=$((PORT + 3))
 
-# bounce PORT: kill sshd, wait DOWN s, start it; prints ms from "listening" until PORT serves the banner again.
+# bounce PORT: kill sshd, wait DOWN s, start it; sets BOUNCE_MS: from "listening" until PORT serves the banner again.
+# (Not run in $(…): SSHD_PID must stay current in this shell, or the cleanup trap would miss the restarted sshd.)
 bounce() {
     local port=$1 t0
     wait_for 30 "the tunnel to work before the bounce" banner_through "$port"
@@ -67,13 +68,13 @@ bounce() {
     until grep -q 'Server listening on' "$sshd_log" 2>/dev/null; do sleep 0.005; done
     t0=$EPOCHREALTIME
     while ! banner_through "$port"; do sleep 0.02; done
-    awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f\n", (b - a) * 1000 }'
+    BOUNCE_MS=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", (b - a) * 1000 }')
 }
 
 bastiond_start "tunnels:
 $(tunnel_yaml recover "127.0.0.1:$B_PORT" "127.0.0.1:$PORT" "$PORT")"
 b=()
-for ((i = 1; i <= RUNS; i++)); do b+=("$(bounce "$B_PORT")"); log "bastion run $i: ${b[-1]} ms"; done
+for ((i = 1; i <= RUNS; i++)); do bounce "$B_PORT"; b+=("$BOUNCE_MS"); log "bastion run $i: $BOUNCE_MS ms"; done
 stop_pid "$BASTIOND_PID" bastiond 15
 BASTIOND_PID=''
 
@@ -83,7 +84,7 @@ setsid bash -c 'while :; do ssh -N -o BatchMode=yes -o StrictHostKeyChecking=no 
     "$(id -un)@127.0.0.1"; sleep 1; done' _ "$BENCH_DIR/sshd/id_ed25519" "$PORT" "$O_PORT" </dev/null >"$BENCH_DIR/loop.log" 2>&1 &
 LOOP_PID=$!
 o=()
-for ((i = 1; i <= RUNS; i++)); do o+=("$(bounce "$O_PORT")"); log "ssh loop run $i: ${o[-1]} ms"; done
+for ((i = 1; i <= RUNS; i++)); do bounce "$O_PORT"; o+=("$BOUNCE_MS"); log "ssh loop run $i: $BOUNCE_MS ms"; done
 
 bm=$(median "${b[@]}") om=$(median "${o[@]}")
 echo "bastion: ${b[*]} ms; ssh loop: ${o[*]} ms (sshd down ${DOWN}s each time)"
