@@ -70,7 +70,9 @@ public sealed class FailureTests(ITestOutputHelper output)
         await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
         await using var echo = new EchoServer();
         var key = await sshd.CreateUserKeyAsync();
-        await using var daemon = new BastiondProcess(output, TunnelsYaml(Item("up", "local", sshd, key, "127.0.0.1:0", $"127.0.0.1:{echo.Port}")));
+        // Probes 10s apart: noticing within 1.5s can only be the reset itself.
+        await using var daemon = new BastiondProcess(output, TunnelsYaml(Item("up", "local", sshd, key, "127.0.0.1:0", $"127.0.0.1:{echo.Port}",
+            probe: "interval: 10s\n      timeout: 5s\n      failures: 2")));
         await daemon.StartAndWaitReadyAsync();
         await daemon.WaitForComponentAsync("up", "Running");
 
@@ -78,7 +80,6 @@ public sealed class FailureTests(ITestOutputHelper output)
         await sshd.KillAsync();
         var down = await daemon.WaitForStatusAsync(s => s.Components.Single().State != "Running", "tunnel down", TimeSpan.FromSeconds(10));
         output.WriteLine($"noticed the kill after {killed.ElapsedMilliseconds} ms: {down.Components.Single().Reason}");
-        // Probes are 1s apart with 2 allowed failures: noticing well before that means the reset itself was seen.
         Assert.True(killed.Elapsed < TimeSpan.FromSeconds(1.5), $"took {killed.ElapsedMilliseconds} ms");
         await daemon.WaitForStatusAsync(s => s.Components.Single().Reason.Contains("connection refused", StringComparison.Ordinal), "refused while down");
 
@@ -162,5 +163,17 @@ public sealed class FailureTests(ITestOutputHelper output)
         await daemon.WaitForComponentAsync("home", "Running");
         await using var client = await EchoClient.ConnectAsync(port);
         await client.RoundTripAsync();
+    }
+
+    [Fact]
+    public async Task A_remote_forward_the_server_does_not_allow_is_reported_as_rejected_by_server_policy()
+    {
+        await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output, "AllowTcpForwarding local");
+        var key = await sshd.CreateUserKeyAsync();
+        var port = FreePort.Pick();
+        await using var daemon = new BastiondProcess(output, TunnelsYaml(Item("denied", "remote", sshd, key, $"127.0.0.1:{port}", "127.0.0.1:22")));
+        await daemon.StartAndWaitReadyAsync();
+        var denied = await daemon.WaitForStatusAsync(s => s.Components.Single().Reason.StartsWith("forward rejected by server policy", StringComparison.Ordinal), "rejected by policy");
+        Assert.Contains("AllowTcpForwarding", denied.Components.Single().Reason, StringComparison.Ordinal);
     }
 }
