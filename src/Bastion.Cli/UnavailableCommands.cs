@@ -16,15 +16,6 @@ internal sealed class UnavailableCommands(CliConsole console)
     public Command Vnc() => Group("vnc", "Emergency VNC desktop: show, raise or lower it",
         $"vnc is not available in bastionctl {Version} yet.");
 
-    public Command Ssh()
-    {
-        var host = new Argument<string>("HOST[:PORT]") { Description = "The SSH server (port 22 when omitted)" };
-        var hostkey = new Command("hostkey", "Print an SSH server's host key fingerprints, to pin in tunnels[].server.hostKey") { host };
-        SetUnavailable(hostkey,
-            $"ssh hostkey is not available in bastionctl {Version} yet. Meanwhile `ssh-keyscan -p PORT HOST | ssh-keygen -lf -`"
-            + " prints the SHA256 fingerprints; check them out of band before pinning them.");
-        return new Command("ssh", "SSH helpers: `ssh hostkey HOST[:PORT]` prints a server's host key fingerprints to pin") { hostkey };
-    }
 
     private Command Group(string name, string description, string message)
     {

@@ -1,23 +1,22 @@
 using Bastion.Config;
+using Bastion.Daemon.Tunnels;
 using Bastion.Supervision;
 
 namespace Bastion.Daemon.Components;
 
 public static partial class ComponentPlan
 {
+    /// <summary>What a tunnel component is built from: a change to either restarts it on reload.</summary>
+    private sealed record TunnelDefinition(TunnelConfig Tunnel, Endpoint? Socks);
+
     private static void AddTunnels(BastionConfig config, List<ComponentSpec> specs)
     {
         foreach (var tunnel in config.Tunnels)
         {
-            specs.Add(Unavailable("tunnel", tunnel.Name, tunnel, tunnel.Backoff ?? config.Supervision.Backoff, $"SSH tunnels are not available in bastiond {DaemonVersion.Text} yet; nothing runs"));
-        }
-    }
-
-    private static void TunnelsNotRunYet(BastionConfig config, List<string> sections)
-    {
-        if (!config.Tunnels.IsEmpty)
-        {
-            sections.Add("tunnels");
+            // via: tor goes through the tunnel's own SOCKS address, else the managed tor's SocksPort.
+            var socks = tunnel.Via == TunnelVia.Tor ? tunnel.Socks ?? config.Onion?.Tor.SocksPort : null;
+            specs.Add(new(new("tunnel", tunnel.Name), new TunnelDefinition(tunnel, socks), tunnel.Backoff ?? config.Supervision.Backoff,
+                () => new TunnelComponent(tunnel, socks, SshSessionPool.Shared)));
         }
     }
 }

@@ -31,7 +31,6 @@ public static partial class ComponentPlan
     {
         var sections = new List<string>();
         OnionNotRunYet(config, sections);
-        TunnelsNotRunYet(config, sections);
         TlsNotRunYet(config, sections);
         VncNotRunYet(config, sections);
         PkiNotRunYet(config, sections);

@@ -49,6 +49,7 @@ internal static class DaemonHost
         builder.Services.AddHostedService<DaemonService>();
 
         using var host = builder.Build();
+        Tunnels.SshSessionPool.Shared.LoggerFactory = host.Services.GetRequiredService<ILoggerFactory>();
         try
         {
             host.Run();

@@ -53,7 +53,6 @@ public sealed class BastionctlCommandLineTests
 
     [Theory]
     [InlineData("vnc is not available in bastionctl 0.1.0 yet", "vnc", "raise")]
-    [InlineData("ssh hostkey is not available in bastionctl 0.1.0 yet", "ssh", "hostkey", "office.example.org:22")]
     public async Task A_command_that_is_not_available_yet_says_so_and_exits_1(string message, params string[] args)
     {
         var run = await Bastionctl.RunAsync(args);

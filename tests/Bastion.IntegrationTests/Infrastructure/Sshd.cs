@@ -20,8 +20,11 @@ internal sealed class Sshd : IAsyncDisposable
     private readonly List<ProcessOutput> _logs = [];
     private Process? _process;
 
-    private Sshd(string dir, int port, ITestOutputHelper? output)
+    private readonly string _extraConfig;
+
+    private Sshd(string dir, int port, ITestOutputHelper? output, string extraConfig = "")
     {
+        _extraConfig = extraConfig;
         _dir = dir;
         Port = port;
         _output = output;
@@ -33,7 +36,98 @@ internal sealed class Sshd : IAsyncDisposable
     public string HostKeyPublic => Path.Combine(_dir, "host_ed25519.pub");
     public int Pid => _process?.Id ?? throw new InvalidOperationException("sshd is not running");
 
-    public static async Task<Sshd> StartAsync(string parentDir, ITestOutputHelper? output = null)
+    /// <summary>The private directory holding sshd's keys, config and authorized_keys.</summary>
+    public string Dir => _dir;
+
+    /// <summary>The login the tunnels use: the test runs as root, and sshd allows root with a key by default.</summary>
+    public static string User => Environment.UserName;
+
+    /// <summary>The host key's fingerprint as <c>ssh-keygen -lf</c> prints it.</summary>
+    public string HostKeyFingerprint =>
+        Bastion.Ssh.SshFingerprint.Of(Convert.FromBase64String(File.ReadAllText(HostKeyPublic).Split(' ')[1]));
+
+    /// <summary>Every line sshd logged so far (all runs).</summary>
+    public IReadOnlyList<string> LogLines => [.. _logs.SelectMany(l => l.Lines)];
+
+    /// <summary>
+    /// A new ed25519 user key (no passphrase, 0600) in sshd's dir; added to authorized_keys unless told not to.
+    /// Returns the private key's path.
+    /// </summary>
+    public async Task<string> CreateUserKeyAsync(bool authorize = true)
+    {
+        var path = Path.Combine(_dir, "id_" + Guid.NewGuid().ToString("N")[..8]);
+        await Run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bastion-test", "-f", path);
+        if (authorize)
+        {
+            await File.AppendAllTextAsync(Path.Combine(_dir, "authorized_keys"), await File.ReadAllTextAsync(path + ".pub"));
+        }
+        return path;
+    }
+
+    /// <summary>The pids of sshd's per-connection children (one per SSH session), to kill a session without killing sshd.</summary>
+    public IReadOnlyList<int> SessionPids() => ChildrenOf(Pid);
+
+    /// <summary>Every descendant of sshd: the session processes and their privilege-separated children.</summary>
+    public IReadOnlyList<int> DescendantPids()
+    {
+        var result = new List<int>();
+        var queue = new Queue<int>(ChildrenOf(Pid));
+        while (queue.TryDequeue(out var pid))
+        {
+            result.Add(pid);
+            foreach (var child in ChildrenOf(pid))
+            {
+                queue.Enqueue(child);
+            }
+        }
+        return result;
+    }
+
+    private static List<int> ChildrenOf(int pid)
+    {
+        var result = new List<int>();
+        try
+        {
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+            {
+                var children = File.ReadAllText(Path.Combine(task, "children"));
+                result.AddRange(children.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse));
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // exited meanwhile
+        }
+        return result;
+    }
+
+    private readonly List<int> _frozenSessions = [];
+
+    /// <summary>Freezes sshd and every session process (a hung server: connections stay up, nothing answers).</summary>
+    public void FreezeAll()
+    {
+        Freeze();
+        foreach (var pid in DescendantPids())
+        {
+            Posix.Signal(pid, Posix.SIGSTOP);
+            _frozenSessions.Add(pid);
+        }
+    }
+
+    public void ThawAll()
+    {
+        foreach (var pid in _frozenSessions)
+        {
+            Posix.Signal(pid, Posix.SIGCONT);
+        }
+        _frozenSessions.Clear();
+        Thaw();
+    }
+
+    public static Task<Sshd> StartAsync(string parentDir, ITestOutputHelper? output = null) => StartAsync(parentDir, output, "");
+
+    /// <param name="extraConfig">sshd_config lines appended to the defaults (e.g. ClientAliveInterval 1).</param>
+    public static async Task<Sshd> StartAsync(string parentDir, ITestOutputHelper? output, string extraConfig)
     {
         if (!File.Exists(SshdPath))
         {
@@ -43,7 +137,7 @@ internal sealed class Sshd : IAsyncDisposable
         await Run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", Path.Combine(dir, "host_ed25519"));
         for (var attempt = 0; ; attempt++)
         {
-            var sshd = new Sshd(dir, FreePort.Pick(), output);
+            var sshd = new Sshd(dir, FreePort.Pick(), output, extraConfig);
             sshd.WriteConfig();
             try
             {
@@ -73,6 +167,7 @@ internal sealed class Sshd : IAsyncDisposable
             PasswordAuthentication no
             KbdInteractiveAuthentication no
             LogLevel VERBOSE
+            {_extraConfig}
             """);
     }
 
@@ -133,6 +228,10 @@ internal sealed class Sshd : IAsyncDisposable
             if (_process is { HasExited: false })
             {
                 Posix.Signal(_process.Id, Posix.SIGCONT); // leave no frozen process behind, whatever happens next
+                foreach (var pid in _frozenSessions)
+                {
+                    Posix.Signal(pid, Posix.SIGCONT);
+                }
             }
             await KillAsync();
         }

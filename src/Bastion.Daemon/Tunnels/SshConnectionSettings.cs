@@ -1,0 +1,39 @@
+using Bastion.Ssh;
+using Renci.SshNet;
+
+namespace Bastion.Daemon.Tunnels;
+
+/// <summary>Builds SSH.NET connection info that offers only <see cref="SshAlgorithms"/>, in their order.</summary>
+internal static class SshConnectionSettings
+{
+    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(15);
+
+    public static ConnectionInfo Create(SshSessionKey key, params AuthenticationMethod[] auth)
+    {
+        var info = key.Socks is { } socks
+            // SOCKS5 with the host NAME (ATYP 3): tor resolves it, so .onion servers work and no DNS leaks.
+            ? new ConnectionInfo(key.Host, key.Port, key.User, ProxyTypes.Socks5, socks.Host, socks.Port, null, null, auth)
+            : new ConnectionInfo(key.Host, key.Port, key.User, auth);
+        info.Timeout = ConnectTimeout;
+        info.ChannelCloseTimeout = TimeSpan.FromSeconds(2);
+        Restrict(info.KeyExchangeAlgorithms, SshAlgorithms.KeyExchange);
+        Restrict(info.Encryptions, SshAlgorithms.Ciphers);
+        Restrict(info.HmacAlgorithms, SshAlgorithms.Macs);
+        Restrict(info.HostKeyAlgorithms, SshAlgorithms.HostKeys);
+        return info;
+    }
+
+    private static void Restrict<T>(IDictionary<string, T> algorithms, IReadOnlyList<string> allowed)
+    {
+        var keep = SshAlgorithms.Restrict(algorithms.Keys, allowed).Select(name => (name, algorithms[name])).ToList();
+        if (keep.Count == 0)
+        {
+            throw new InvalidOperationException($"SSH.NET supports none of {string.Join(", ", allowed)}");
+        }
+        algorithms.Clear();
+        foreach (var (name, value) in keep)
+        {
+            algorithms.Add(name, value);
+        }
+    }
+}

@@ -1,0 +1,117 @@
+using Bastion.IntegrationTests.Infrastructure;
+using Xunit.Abstractions;
+using static Bastion.IntegrationTests.Tunnels.TunnelYaml;
+
+namespace Bastion.IntegrationTests.Tunnels;
+
+/// <summary>-L, -R and -D against a real OpenSSH sshd: data both ways, one shared session, counters in status.</summary>
+public sealed class ForwardTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Local_remote_and_dynamic_tunnels_carry_data_both_ways_over_one_shared_session()
+    {
+        await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
+        await using var echo = new EchoServer();
+        var key = await sshd.CreateUserKeyAsync();
+        var remotePort = FreePort.Pick();
+        await using var daemon = new BastiondProcess(output, TunnelsYaml(
+            Item("fwd-local", "local", sshd, key, "127.0.0.1:0", $"127.0.0.1:{echo.Port}"),
+            Item("fwd-remote", "remote", sshd, key, $"127.0.0.1:{remotePort}", $"127.0.0.1:{echo.Port}"),
+            Item("fwd-socks", "dynamic", sshd, key, "127.0.0.1:0", null)));
+        await daemon.StartAndWaitReadyAsync();
+        var local = await daemon.WaitForComponentAsync("fwd-local", "Running");
+        var remote = await daemon.WaitForComponentAsync("fwd-remote", "Running");
+        var socks = await daemon.WaitForComponentAsync("fwd-socks", "Running");
+        Assert.Equal("tunnel", local.Kind);
+        Assert.Equal($"{Sshd.User}@127.0.0.1:{sshd.Port}", local.Details["session"]);
+        Assert.Equal(sshd.HostKeyFingerprint, local.Details["hostKey"]);
+        Assert.Equal(remotePort.ToString(), remote.Details["boundPort"]);
+
+        // -L: the local bound port (we asked for port 0) leads to the echo service through sshd.
+        await using (var viaLocal = await EchoClient.ConnectAsync(int.Parse(local.Details["boundPort"])))
+        {
+            await viaLocal.RoundTripAsync(256 * 1024);
+        }
+        // -R: the server listens on remotePort; connections come back to the echo service here.
+        await using (var viaRemote = await EchoClient.ConnectAsync(remotePort))
+        {
+            await viaRemote.RoundTripAsync(256 * 1024);
+        }
+        // -D: a SOCKS5 client names the destination (by host name) and talks to it through the server.
+        using (var socksClient = await Socks5.ConnectAsync(int.Parse(socks.Details["boundPort"]), "localhost", echo.Port))
+        await using (var viaSocks = await EchoClient.OverAsync(socksClient))
+        {
+            await viaSocks.RoundTripAsync(256 * 1024);
+        }
+
+        var counted = await daemon.WaitForStatusAsync(
+            s => s.Components.Single(c => c.Name == "fwd-remote").Details.ContainsKey("endToEnd") && s.Components.All(c => long.Parse(c.Details.GetValueOrDefault("bytesOut", "0")) >= 256 * 1024
+                && long.Parse(c.Details.GetValueOrDefault("bytesIn", "0")) >= 256 * 1024),
+            "bytes counted both ways on every tunnel");
+        foreach (var c in counted.Components)
+        {
+            Assert.True(long.Parse(c.Details["connections"]) >= 1, $"{c.Name}: connections {c.Details["connections"]}");
+            Assert.Equal("1", c.Details["connects"]);
+            Assert.Equal("0", c.Details["reconnects"]);
+        }
+        // The remote tunnel checks itself end to end: through the server's bound port back to the target here.
+        Assert.Equal("ok", counted.Components.Single(c => c.Name == "fwd-remote").Details.GetValueOrDefault("endToEnd"));
+        // Three tunnels to one server with one key: one SSH session, with the AEAD cipher first in our list.
+        Assert.Single(sshd.LogLines, l => l.Contains("Accepted publickey for", StringComparison.Ordinal));
+        Assert.Contains(daemon.Log.Lines, l => l.Contains("aes128-gcm@openssh.com", StringComparison.Ordinal) && l.Contains("connected", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_tunnel_via_a_socks5_proxy_passes_the_host_name_and_carries_data()
+    {
+        await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
+        await using var echo = new EchoServer();
+        var key = await sshd.CreateUserKeyAsync();
+        // OpenSSH's own -D is a real SOCKS5 proxy (as tor's SocksPort would be); it resolves the name we pass.
+        var proxyPort = FreePort.Pick();
+        using var proxy = new System.Diagnostics.Process
+        {
+            StartInfo = new("ssh", [
+                "-N", "-D", $"127.0.0.1:{proxyPort}", "-p", sshd.Port.ToString(), "-i", key,
+                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
+                "-o", "ExitOnForwardFailure=yes", $"{Sshd.User}@127.0.0.1"]) { RedirectStandardError = true },
+        };
+        proxy.Start();
+        try
+        {
+            await WaitForListenerAsync(proxyPort);
+            await using var daemon = new BastiondProcess(output, TunnelsYaml(
+                Item("via-socks", "local", sshd, key, "127.0.0.1:0", $"127.0.0.1:{echo.Port}", host: "localhost",
+                    hostKey: $"fingerprints: [\"{sshd.HostKeyFingerprint}\"]",
+                    extra: $"    via: tor\n    socks: 127.0.0.1:{proxyPort}\n")));
+            await daemon.StartAndWaitReadyAsync();
+            var tunnel = await daemon.WaitForComponentAsync("via-socks", "Running");
+            Assert.Equal($"{Sshd.User}@localhost:{sshd.Port} via socks 127.0.0.1:{proxyPort}", tunnel.Details["session"]);
+            await using var client = await EchoClient.ConnectAsync(int.Parse(tunnel.Details["boundPort"]));
+            await client.RoundTripAsync();
+        }
+        finally
+        {
+            proxy.Kill();
+            await proxy.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        }
+    }
+
+    internal static async Task WaitForListenerAsync(int port)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (true)
+        {
+            try
+            {
+                using var probe = new System.Net.Sockets.TcpClient();
+                await probe.ConnectAsync(System.Net.IPAddress.Loopback, port);
+                return;
+            }
+            catch (System.Net.Sockets.SocketException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50);
+            }
+        }
+    }
+}
