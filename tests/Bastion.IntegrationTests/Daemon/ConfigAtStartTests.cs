@@ -39,7 +39,14 @@ public sealed class ConfigAtStartTests(ITestOutputHelper output)
     public async Task Check_config_says_which_valid_sections_this_version_does_not_run_yet()
     {
         using var root = new TempRoot();
-        var config = root.Write("bastion.yaml", "pki:\n  algorithm: ecdsa-p384\n");
+        // Only the file checks of --check-config look at these (existing, non-empty, key private); no TLS is set up.
+        root.Write("server.pem", "certificate\n");
+        root.Write("ca.pem", "ca\n");
+        File.SetUnixFileMode(root.Write("server.key", "key\n"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var config = root.Write("bastion.yaml",
+            "tls:\n  - name: vnc\n    mode: listen\n    address: 127.0.0.1:5901\n    backend: unix:/run/bastion/rfb.sock\n"
+            + "    certificate: server.pem\n    key: server.key\n    ca: ca.pem\n"
+            + "vnc:\n  mode: always\n  endpoint: vnc\ndbus:\n  bus: none\n");
         var (code, stdout, stderr) = await RunAsync("--check-config", "--config", config);
         Assert.Equal(0, code);
         Assert.Single(stdout.Trim().Split('\n'));
