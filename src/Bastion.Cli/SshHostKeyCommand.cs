@@ -96,8 +96,10 @@ internal sealed class SshHostKeyCommand(CliConsole console)
     {
         // The user name is never used: the connection ends at the host key, before authentication.
         var auth = new NoneAuthenticationMethod("bastion-hostkey");
+        // Credentials for SOCKS5 although no proxy here needs them: SSH.NET fails with a NullReferenceException when
+        // the proxy picks username/password (tor's SocksPort does) and none were given; OpenSSH's -D picks "no auth".
         var info = socks is { } s
-            ? new ConnectionInfo(server.Host, server.Port, auth.Username, ProxyTypes.Socks5, s.Host, s.Port, null, null, auth)
+            ? new ConnectionInfo(server.Host, server.Port, auth.Username, ProxyTypes.Socks5, s.Host, s.Port, "bastion", "hostkey", auth)
             : new ConnectionInfo(server.Host, server.Port, auth.Username, auth);
         info.Timeout = Timeout;
         Keep(info.HostKeyAlgorithms, family);
