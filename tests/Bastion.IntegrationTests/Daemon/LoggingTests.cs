@@ -52,13 +52,16 @@ public sealed class LoggingTests(ITestOutputHelper output)
     [Fact]
     public async Task A_reload_applies_a_new_log_level()
     {
-        await using var daemon = new BastiondProcess(output, "logging:\n  level: warning\n");
+        // A check of a port nothing listens on fails at once: a warning we can count on, logged after "starting" (INF).
+        var closed = "checks:\n  - name: closed\n    endpoint: 127.0.0.1:" + FreePort.Pick().ToString(System.Globalization.CultureInfo.InvariantCulture)
+            + "\n    interval: 1s\n    timeout: 500ms\ndbus:\n  bus: none\n";
+        await using var daemon = new BastiondProcess(output, "logging:\n  level: warning\n" + closed);
         await daemon.StartAndWaitReadyAsync();
-        // The start-up warning is logged after "starting" (INF): once it is read, an INF line would have been too.
-        await daemon.Log.WaitForLineAsync(l => l.Contains(" WRN ", StringComparison.Ordinal), BastiondProcess.Patience, "start-up warning");
+        // Once the warning is read, an INF line logged before it would have been read too.
+        await daemon.Log.WaitForLineAsync(l => l.Contains(" WRN ", StringComparison.Ordinal), BastiondProcess.Patience, "the failing check's warning");
         Assert.DoesNotContain(daemon.Log.Lines, l => l.Contains(" INF ", StringComparison.Ordinal));
 
-        daemon.WriteConfig("logging:\n  level: information\n");
+        daemon.WriteConfig("logging:\n  level: information\n" + closed);
         daemon.Signal(Posix.SIGHUP);
         await daemon.Notify.WaitForAsync("READY=1", BastiondProcess.Patience);
         await daemon.Log.WaitForLineAsync(l => Regex.IsMatch(l, " INF .*reload applied"), BastiondProcess.Patience, "reload applied at INF");
