@@ -31,20 +31,7 @@ while (($#)); do
     esac
     shift
 done
-cleanup() {
-    local rc=$?
-    set +e
-    trap - EXIT INT TERM
-    stop_pid "$BASTIOND_PID" bastiond 15
-    stop_pid "$LOOP_PID" "ssh loop" 5
-    stop_pid "$SSHD_PID" sshd 5
-    stop_pid "$NOTIFY_RECEIVER_PID" "notify receiver" 2
-    [[ -n $BENCH_DIR ]] && rm -rf "$BENCH_DIR"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+tunnel_bench_traps
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.0f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 require_root "the tunnel benchmark (its sshd runs in a private mount namespace)"

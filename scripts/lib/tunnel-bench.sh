@@ -2,6 +2,26 @@
 # Shared by scripts/bench/tunnel-*.sh: a throwaway sshd (lib/sshd.sh) plus a bastiond with a tunnels: config.
 # Sourced after lib/common.sh, lib/sshd.sh and lib/notify.sh. Sets BENCH_DIR, SSHD_PID, BASTIOND_PID.
 
+# tunnel_bench_traps: on any exit, stop what the bench started (only those PIDs: bastiond, SSH_PID, LOOP_PID, sshd,
+# the notify receiver) and remove BENCH_DIR; Ctrl-C and SIGTERM exit 130 and 143.
+tunnel_bench_cleanup() {
+    local rc=$?
+    set +e
+    trap - EXIT INT TERM
+    stop_pid "$BASTIOND_PID" bastiond 15
+    stop_pid "${SSH_PID:-}" ssh 5
+    stop_pid "${LOOP_PID:-}" "ssh loop" 5
+    stop_pid "$SSHD_PID" sshd 5
+    stop_pid "$NOTIFY_RECEIVER_PID" "notify receiver" 2
+    [[ -n $BENCH_DIR ]] && rm -rf "$BENCH_DIR"
+    exit "$rc"
+}
+tunnel_bench_traps() {
+    trap tunnel_bench_cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
 # tunnel_bench_setup PORT: temp dir, sshd on 127.0.0.1:PORT with a client key (BENCH_DIR/sshd/id_ed25519).
 tunnel_bench_setup() {
     local port=$1
