@@ -99,12 +99,17 @@ internal sealed class ConnectCommand(CliConsole console)
                     var tcp = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
                     try
                     {
-                        await tcp.ConnectAsync(server.Host, server.Port, cancellationToken).ConfigureAwait(false);
+                        // Bounded: a black-holed server must not leave the admin's client hanging (nor --once exit 0).
+                        using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                        connectTimeout.CancelAfter(TlsPolicy.HandshakeTimeout);
+                        await tcp.ConnectAsync(server.Host, server.Port, connectTimeout.Token).ConfigureAwait(false);
                     }
-                    catch (SocketException e)
+                    catch (Exception e) when (e is SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
                     {
                         tcp.Dispose();
-                        console.Message($"cannot reach {server}: {e.Message}");
+                        console.Message(e is OperationCanceledException
+                            ? $"cannot reach {server}: no answer within {Durations.Format(TlsPolicy.HandshakeTimeout)} (host down, or a firewall dropping the packets)"
+                            : $"cannot reach {server}: {e.Message}");
                         return false;
                     }
                     return await HandshakeAndRelayAsync(settings, tcp, client, server.ToString(), server.Host, cancellationToken).ConfigureAwait(false);
