@@ -209,8 +209,16 @@ internal sealed class ConnectCommand(CliConsole console)
     {
         if (!IPAddress.TryParse(endpoint.Host, out var address))
         {
-            address = Dns.GetHostAddresses(endpoint.Host).FirstOrDefault()
-                ?? throw new CommandException(ExitCodes.Failed, $"{option}: cannot resolve {endpoint.Host}");
+            try
+            {
+                address = Dns.GetHostAddresses(endpoint.Host).FirstOrDefault()
+                    ?? throw new CommandException(ExitCodes.Failed, $"{option}: cannot resolve {endpoint.Host}");
+            }
+            catch (SocketException e)
+            {
+                // Not a stack trace: say which option holds the name that does not resolve.
+                throw new CommandException(ExitCodes.Failed, $"{option}: cannot resolve {endpoint.Host} ({e.Message}) — use an IP address");
+            }
         }
         var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
