@@ -99,12 +99,17 @@ internal sealed class ConnectCommand(CliConsole console)
                     var tcp = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
                     try
                     {
-                        await tcp.ConnectAsync(server.Host, server.Port, cancellationToken).ConfigureAwait(false);
+                        // Bounded: a black-holed server must not leave the admin's client hanging (nor --once exit 0).
+                        using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                        connectTimeout.CancelAfter(TlsPolicy.HandshakeTimeout);
+                        await tcp.ConnectAsync(server.Host, server.Port, connectTimeout.Token).ConfigureAwait(false);
                     }
-                    catch (SocketException e)
+                    catch (Exception e) when (e is SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
                     {
                         tcp.Dispose();
-                        console.Message($"cannot reach {server}: {e.Message}");
+                        console.Message(e is OperationCanceledException
+                            ? $"cannot reach {server}: no answer within {Durations.Format(TlsPolicy.HandshakeTimeout)} (host down, or a firewall dropping the packets)"
+                            : $"cannot reach {server}: {e.Message}");
                         return false;
                     }
                     return await HandshakeAndRelayAsync(settings, tcp, client, server.ToString(), server.Host, cancellationToken).ConfigureAwait(false);
@@ -204,8 +209,16 @@ internal sealed class ConnectCommand(CliConsole console)
     {
         if (!IPAddress.TryParse(endpoint.Host, out var address))
         {
-            address = Dns.GetHostAddresses(endpoint.Host).FirstOrDefault()
-                ?? throw new CommandException(ExitCodes.Failed, $"{option}: cannot resolve {endpoint.Host}");
+            try
+            {
+                address = Dns.GetHostAddresses(endpoint.Host).FirstOrDefault()
+                    ?? throw new CommandException(ExitCodes.Failed, $"{option}: cannot resolve {endpoint.Host}");
+            }
+            catch (SocketException e)
+            {
+                // Not a stack trace: say which option holds the name that does not resolve.
+                throw new CommandException(ExitCodes.Failed, $"{option}: cannot resolve {endpoint.Host} ({e.Message}) — use an IP address");
+            }
         }
         var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try

@@ -86,7 +86,11 @@ public static class Relay
                     await tls.WriteAsync(buffer.AsMemory(0, n), stop.Token).ConfigureAwait(false);
                     toTls += n;
                 }
-                await tls.ShutdownAsync().ConfigureAwait(false);
+                // ShutdownAsync takes no token: a peer that stopped reading (zero window) would hold it, and with it the
+                // endpoint's stop, forever. Bounded by stop; the caller's dispose of the stream then ends the send.
+                var shutdown = tls.ShutdownAsync();
+                _ = shutdown.ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                await shutdown.WaitAsync(stop.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
             {

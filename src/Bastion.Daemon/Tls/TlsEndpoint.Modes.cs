@@ -130,6 +130,11 @@ public sealed partial class TlsEndpoint
                 await Task.Delay(_config.Interval, context.Time, cancellationToken).ConfigureAwait(false);
                 continue;
             }
+            catch
+            {
+                socket.Dispose(); // stopping (or anything unforeseen): the half-open socket is ours to close
+                throw;
+            }
             TlsLog.DialConnected(logger, Name, _config.Address.ToString());
             context.SetDetail("lastAttempt", "connected");
             var accepted = await ServeGuardedAsync(socket, context, validator, limiter, cancellationToken).ConfigureAwait(false);

@@ -99,6 +99,14 @@ internal sealed class SharedSshSession
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
         {
         }
+#pragma warning disable CA1031 // a probe loop that ended on anything unforeseen must not leave its tunnels on an unwatched session
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            // Close() may race the probe (Client then throws), or SSH.NET may throw something not classified above.
+            // Either way nobody probes this session any more: declare it dead so the tunnels reconnect, never sit on it.
+            Die(new SshFailure(SshFailureKind.ConnectionLost, $"liveness probe stopped unexpectedly ({e.GetType().Name}: {e.Message}); reconnecting"));
+        }
     }
 
     private async Task ConnectAsync()
@@ -271,6 +279,11 @@ internal sealed class SharedSshSession
         catch (Exception e) when (e is SshConnectionException or ObjectDisposedException)
         {
             Die(SshFailures.Classify(e, Key, SshConnectionSettings.ConnectTimeout, null));
+            return (false, e.Message);
+        }
+        catch (SshOperationTimeoutException e)
+        {
+            // SSH.NET gave up waiting for the channel (a probe timeout above ConnectTimeout): no answer, not a refusal.
             return (false, e.Message);
         }
         catch (SshException)
