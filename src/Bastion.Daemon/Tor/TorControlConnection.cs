@@ -141,6 +141,12 @@ internal sealed class TorControlConnection : IAsyncDisposable
         {
             reason = "control connection closed by bastiond";
         }
+#pragma warning disable CA1031 // Anything else must still close the connection: its owners wait on Closed, pending commands on their replies.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            reason = $"tor control connection failed: {e.GetType().Name}: {e.Message}";
+        }
         Close(reason);
     }
 
