@@ -76,7 +76,16 @@ internal sealed partial class OnionCommand
             foreach (var file in Directory.GetFiles(dir, "*" + OnionPaths.ClientFileExtension).Order(StringComparer.Ordinal))
             {
                 var clientName = Path.GetFileNameWithoutExtension(file);
-                var key = OnionClientKeys.ParseServiceLine(File.ReadAllText(file), out var error);
+                string? key;
+                string? error;
+                try
+                {
+                    key = OnionClientKeys.ParseServiceLine(File.ReadAllText(file), out error);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    (key, error) = (null, $"{e.Message} (run bastionctl as root)");
+                }
                 console.Output.WriteLine(key is null ? $"{clientName}  (unusable file {file}: {error})" : $"{clientName}  x25519:{key}  (bastionctl onion client add)");
                 fromFiles.Add(clientName);
             }
@@ -105,7 +114,14 @@ internal sealed partial class OnionCommand
             throw new CommandException(ExitCodes.Failed,
                 $"no client '{name}' added with `bastionctl onion client add` for '{service.Name}' (clients in the config are removed by editing the config)");
         }
-        File.Delete(file);
+        try
+        {
+            File.Delete(file);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CommandException(ExitCodes.Failed, $"cannot remove {file}: {e.Message} (run bastionctl as root)");
+        }
         console.Message($"removed client '{name}' from '{service.Name}'.");
         return ReloadDaemon(runtimeDir);
     }

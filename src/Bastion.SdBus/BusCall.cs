@@ -30,8 +30,9 @@ public sealed class BusCall
 
     public void Reply(Action<BusMessage>? write = null)
     {
-        Answered = true;
+        // Answered only once the reply is built: a write that throws sent nothing, and the caller gets the error instead.
         BusService.SendReply(_message, write);
+        Answered = true;
     }
 
     /// <summary>Keeps the call (a reference on the message) for an answer from another thread.</summary>

@@ -388,11 +388,12 @@ public sealed unsafe class BusService : IDisposable
     private static int OnMethod(nint message, nint userdata, SdBusError* error)
     {
         BusService? owner = null;
+        BusCall? call = null;
         var member = "?";
         try
         {
             owner = (BusService)GCHandle.FromIntPtr(userdata).Target!;
-            var call = new BusCall(owner, message);
+            call = new BusCall(owner, message);
             member = call.Member;
             owner._object.HandleMethod(call);
             if (!call.Answered)
@@ -401,7 +402,7 @@ public sealed unsafe class BusService : IDisposable
             }
             return 1;
         }
-        catch (BusException e)
+        catch (BusException e) when (call is not { Answered: true })
         {
             return SetError(error, e.Name, e.Message);
         }
@@ -410,6 +411,11 @@ public sealed unsafe class BusService : IDisposable
 #pragma warning restore CA1031
         {
             ReportFailure(owner, member, e);
+            if (call is { Answered: true })
+            {
+                // Already replied (or deferred, to be answered later): a second answer to one call would be a protocol error.
+                return 1;
+            }
             return SetError(error, BusErrors.Failed, $"internal error in {member}: {e.GetType().Name}; see the daemon's log");
         }
     }

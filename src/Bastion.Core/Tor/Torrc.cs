@@ -90,20 +90,49 @@ public static class TorNetworkSafety
             {
                 continue;
             }
-            var space = line.IndexOfAny([' ', '\t']);
-            var key = space < 0 ? line : line[..space];
-            var value = space < 0 ? "" : line[(space + 1)..].Trim();
-            // Option names are case-insensitive in tor; a later line of a single-valued option wins.
+            // Read the line the way tor does, or refuse what this check cannot follow: a trailing backslash joins the
+            // next line into this one (so a line this check sees is not one tor sees), and a NUL ends tor's read of
+            // the file (so later lines this check counted never reach tor).
+            if (line.EndsWith('\\'))
+            {
+                return $"a torrc line ends in a backslash, which continues it onto the next line: '{TorText.Printable(line, 80)}' (write each option on one line)";
+            }
+            if (line.Any(c => char.IsControl(c) && c != '\t' && c != '\r'))
+            {
+                return $"a torrc line holds a control character: '{TorText.Printable(line, 80)}'";
+            }
+            // tor's key ends at whitespace or '#'; an unquoted value ends at '#' (a comment).
+            var keyEnd = line.IndexOfAny([' ', '\t', '#']);
+            var key = keyEnd < 0 ? line : line[..keyEnd];
+            var rest = keyEnd < 0 ? "" : line[keyEnd..];
+            var value = rest.StartsWith('#') ? "" : rest.Trim();
+            if (!value.StartsWith('"') && value.IndexOf('#', StringComparison.Ordinal) is var hash and >= 0)
+            {
+                value = value[..hash].TrimEnd();
+            }
+            // "+Option" appends to the option's list, "/Option" clears it (tor allows both in a torrc).
+            var clear = key.StartsWith('/');
+            if (clear || key.StartsWith('+'))
+            {
+                key = key[1..];
+            }
+            // Option names are case-insensitive in tor; a later line of a single-valued option wins, and an empty
+            // value resets it to its default (off).
             if (key.Equals("DisableNetwork", StringComparison.OrdinalIgnoreCase))
             {
-                disableNetwork = value == "1";
+                disableNetwork = !clear && value == "1";
             }
             else if (key.Equals("TestingTorNetwork", StringComparison.OrdinalIgnoreCase))
             {
-                testing = value == "1";
+                testing = !clear && value == "1";
             }
             else if (key.Equals("DirAuthority", StringComparison.OrdinalIgnoreCase) || key.Equals("DirServer", StringComparison.OrdinalIgnoreCase))
             {
+                if (clear || value.Length == 0)
+                {
+                    authorities = 0;
+                    continue;
+                }
                 authorities++;
                 if (!AuthorityOnLoopback(value))
                 {
@@ -123,6 +152,11 @@ public static class TorNetworkSafety
         {
             return null;
         }
+        if (forbidden is not null)
+        {
+            // Also with DisableNetwork 1: an included file could set it back to 0.
+            return $"'{forbidden}' is not allowed in a private test network's torrc (it could name relays or settings outside this file)";
+        }
         if (disableNetwork)
         {
             return null;
@@ -134,10 +168,6 @@ public static class TorNetworkSafety
         if (authorities == 0)
         {
             return "TestingTorNetwork 1 without DirAuthority lines would use the public authorities: add the private network's DirAuthority lines (127.0.0.1)";
-        }
-        if (forbidden is not null)
-        {
-            return $"'{forbidden}' is not allowed in a private test network's torrc (it could name relays outside loopback)";
         }
         return null;
     }

@@ -179,6 +179,10 @@ internal sealed class BastionBusApi : IBusObject, IBusObserver, IDisposable
             {
                 reply.Fail(BastionApi.ErrorUnknownComponent, $"{id} was removed before it could be restarted");
             }
+            else if (t.Exception?.InnerException is { } failure)
+            {
+                reply.Fail(BusErrors.Failed, $"the restart of {id} failed: {failure.Message} (see bastiond's log)");
+            }
             else
             {
                 reply.Fail(BastionApi.ErrorNotRunning, $"the restart of {id} was not carried out: the daemon is stopping");
@@ -202,6 +206,10 @@ internal sealed class BastionBusApi : IBusObject, IBusObserver, IDisposable
             if (t.IsCompletedSuccessfully)
             {
                 reply.Complete(m => m.Append(t.Result.Applied).AppendStrings(t.Result.Errors));
+            }
+            else if (t.Exception?.InnerException is { } failure)
+            {
+                reply.Fail(BusErrors.Failed, $"the reload failed: {failure.Message} (see bastiond's log)");
             }
             else
             {

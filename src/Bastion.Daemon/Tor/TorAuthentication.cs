@@ -33,9 +33,11 @@ internal static class TorAuthentication
             await control.SendOkAsync(TorCommand.Line("AUTHENTICATE", Convert.ToHexString(clientHash)), cancellationToken).ConfigureAwait(false);
             return;
         }
-        if (methods.Contains("COOKIE") && cookieFile is not null)
+        // Plain COOKIE sends the file's bytes to whoever listens on the port, and the file is the one that listener named:
+        // only for our own tor's cookie file. Every tor since 0.2.3 offers SAFECOOKIE with it anyway.
+        if (methods.Contains("COOKIE") && cookieFileOverride is not null)
         {
-            var cookie = await ReadCookieAsync(cookieFile, cancellationToken).ConfigureAwait(false);
+            var cookie = await ReadCookieAsync(cookieFileOverride, cancellationToken).ConfigureAwait(false);
             await control.SendOkAsync(TorCommand.Line("AUTHENTICATE", Convert.ToHexString(cookie)), cancellationToken).ConfigureAwait(false);
             return;
         }
@@ -43,6 +45,11 @@ internal static class TorAuthentication
         {
             await control.SendOkAsync(TorCommand.Line("AUTHENTICATE"), cancellationToken).ConfigureAwait(false);
             return;
+        }
+        if (methods.Contains("COOKIE"))
+        {
+            throw new TorProtocolException(
+                $"the control port at {control.Endpoint} offers COOKIE but not SAFECOOKIE authentication: Bastion does not hand a cookie file it names to a port that cannot prove it knows it (a tor that old or a port that is not tor's?)");
         }
         throw new TorProtocolException(
             $"tor at {control.Endpoint} offers only {string.Join(',', methods)} authentication; Bastion needs cookie authentication: set CookieAuthentication 1 in that tor's torrc");

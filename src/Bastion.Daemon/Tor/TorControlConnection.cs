@@ -12,6 +12,7 @@ namespace Bastion.Daemon.Tor;
 internal sealed class TorControlConnection : IAsyncDisposable
 {
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
     private readonly Socket _socket;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly Queue<TaskCompletionSource<TorReply>> _pending = new();
@@ -37,9 +38,17 @@ internal sealed class TorControlConnection : IAsyncDisposable
     public static async Task<TorControlConnection> ConnectAsync(string host, int port, CancellationToken cancellationToken)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        // Bounded: a control host that drops packets would otherwise hold the attempt for the kernel's SYN retries (~2 min).
+        using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        connectTimeout.CancelAfter(ConnectTimeout);
         try
         {
-            await socket.ConnectAsync(host, port, cancellationToken).ConfigureAwait(false);
+            await socket.ConnectAsync(host, port, connectTimeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            socket.Dispose();
+            throw new SocketException((int)SocketError.TimedOut);
         }
         catch
         {
@@ -140,6 +149,12 @@ internal sealed class TorControlConnection : IAsyncDisposable
         catch (ObjectDisposedException)
         {
             reason = "control connection closed by bastiond";
+        }
+#pragma warning disable CA1031 // Anything else must still close the connection: its owners wait on Closed, pending commands on their replies.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            reason = $"tor control connection failed: {e.GetType().Name}: {e.Message}";
         }
         Close(reason);
     }

@@ -50,6 +50,7 @@ public sealed class TorrcTests
     [Theory]
     [InlineData("DisableNetwork 1")]
     [InlineData("TestingTorNetwork 1|" + Authority)]
+    [InlineData("DisableNetwork 1 # no network in tests")]
     [InlineData("testingtornetwork 1|dirauthority auth1 orport=5001 no-v2 v3ident=AAAA 127.0.0.1:7001 BBBB")]
     public void In_private_mode_disable_network_or_a_loopback_test_network_is_accepted(string extra) =>
         Assert.Null(TorNetworkSafety.Check(Managed(extra.Split('|')), requirePrivate: true));
@@ -61,6 +62,13 @@ public sealed class TorrcTests
     [InlineData(new[] { "DisableNetwork 1", "DisableNetwork 0" }, "could reach the public Tor network")]
     [InlineData(new[] { "TestingTorNetwork 1", Authority, "FallbackDir 1.2.3.4:80 orport=9001 id=AAAA" }, "'FallbackDir' is not allowed")]
     [InlineData(new[] { "TestingTorNetwork 1", Authority, "%include /etc/tor/torrc" }, "'%include' is not allowed")]
+    [InlineData(new[] { "DisableNetwork 1", "%include /etc/tor/torrc.d" }, "'%include' is not allowed")]
+    [InlineData(new[] { "Nickname x\\", "DisableNetwork 1" }, "ends in a backslash")]
+    [InlineData(new[] { "DisableNetwork 1", "/DisableNetwork" }, "could reach the public Tor network")]
+    [InlineData(new[] { "DisableNetwork 1", "DisableNetwork#" }, "could reach the public Tor network")]
+    [InlineData(new[] { "TestingTorNetwork 1", Authority, "+FallbackDir 1.2.3.4:80 orport=9001 id=AAAA" }, "'FallbackDir' is not allowed")]
+    [InlineData(new[] { "TestingTorNetwork 1", Authority, "/DirAuthority" }, "without DirAuthority lines")]
+    [InlineData(new[] { "Nickname x\0", "DisableNetwork 1" }, "control character")]
     public void In_private_mode_a_torrc_that_could_reach_the_public_network_is_refused(string[] extra, string why)
     {
         var refusal = TorNetworkSafety.Check(Managed(extra), requirePrivate: true);
