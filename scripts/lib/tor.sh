@@ -12,12 +12,14 @@
 
 TORNET_AUTHORITIES=4
 
-# tornet_pick_port: prints a free loopback port in 30000..39999 not handed out before by this shell.
+# tornet_pick_port: prints a free loopback port in 12000..19999 not handed out before by this shell. Below the kernel's
+# ephemeral range (32768..60999 on Debian), so a port picked here cannot be taken meanwhile by an outgoing connection or
+# by a test's port-0 listener before tor binds it.
 TORNET_PORTS_TAKEN=" "
 tornet_pick_port() {
     local p i
     for ((i = 0; i < 200; i++)); do
-        p=$((30000 + RANDOM % 10000))
+        p=$((12000 + RANDOM % 8000))
         [[ $TORNET_PORTS_TAKEN == *" $p "* ]] && continue
         if tcp_port_free "$p"; then
             TORNET_PORTS_TAKEN+="$p "
@@ -25,7 +27,7 @@ tornet_pick_port() {
             return 0
         fi
     done
-    die "no free loopback port in 30000..39999"
+    die "no free loopback port in 12000..19999"
 }
 
 # tornet_check_safe TORRC: refuses a torrc that could reach the public network (same rule as bastiond's check).

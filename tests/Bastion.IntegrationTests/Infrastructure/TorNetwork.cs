@@ -39,9 +39,22 @@ public sealed class TorNetwork : IAsyncLifetime
         var result = await ExternalCommand.RunAsync(Script, ["start", Directory], StartTimeout);
         if (result.TimedOut || result.ExitCode != 0)
         {
-            var description = result.Describe();
-            await DisposeAsync();
-            throw new InvalidOperationException("the private Tor network did not come up:\n" + description);
+            // One more try from scratch: on a loaded 2-core machine a tor can lose a port it was given to another
+            // process, or a consensus round can be missed. The first failure is kept and reported if the second fails too.
+            var first = result.Describe() + "\n" + LogTail();
+            await Console.Error.WriteLineAsync("TorNetwork: the private Tor network did not come up; trying once more:\n" + first);
+            await ExternalCommand.RunAsync(Script, ["stop", Directory], TimeSpan.FromSeconds(30));
+            if (System.IO.Directory.Exists(Directory))
+            {
+                System.IO.Directory.Delete(Directory, recursive: true);
+            }
+            result = await ExternalCommand.RunAsync(Script, ["start", Directory], StartTimeout);
+            if (result.TimedOut || result.ExitCode != 0)
+            {
+                var description = result.Describe() + "\n" + LogTail();
+                await DisposeAsync();
+                throw new InvalidOperationException("the private Tor network did not come up, twice:\n" + description + "\n--- first attempt ---\n" + first);
+            }
         }
         var values = Parse(result.StdOut);
         SocksPort = int.Parse(values["SOCKS_PORT"], CultureInfo.InvariantCulture);
