@@ -147,7 +147,7 @@ internal sealed class ConnectCommand(CliConsole console)
             console.Message($"waiting for a local client on {local.LocalEndPoint}");
             using var client = await local.AcceptAsync(cancellationToken).ConfigureAwait(false);
             client.NoDelay = true;
-            await RelayAsync(tls, client, from, cancellationToken).ConfigureAwait(false);
+            await RelayAsync(tls, tcp, client, from, cancellationToken).ConfigureAwait(false);
             if (settings.Once)
             {
                 return ExitCodes.Ok;
@@ -162,7 +162,7 @@ internal sealed class ConnectCommand(CliConsole console)
         {
             return false;
         }
-        await RelayAsync(tls, client, peer, cancellationToken).ConfigureAwait(false);
+        await RelayAsync(tls, tcp, client, peer, cancellationToken).ConfigureAwait(false);
         return true;
     }
 
@@ -199,9 +199,9 @@ internal sealed class ConnectCommand(CliConsole console)
         }
     }
 
-    private async Task RelayAsync(SslStream tls, Socket client, string peer, CancellationToken cancellationToken)
+    private async Task RelayAsync(SslStream tls, Socket tcp, Socket client, string peer, CancellationToken cancellationToken)
     {
-        var result = await Relay.RunAsync(tls, client, cancellationToken).ConfigureAwait(false);
+        var result = await Relay.RunAsync(tls, tcp, client, cancellationToken).ConfigureAwait(false);
         console.Message($"closed {peer}: {result.FromTls} bytes in, {result.ToTls} bytes out{(result.Error is null ? "" : "; " + result.Error)}");
     }
 

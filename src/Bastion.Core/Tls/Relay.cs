@@ -13,6 +13,13 @@ public readonly record struct RelayResult(long FromTls, long ToTls, string? Erro
 /// the records that are already buffered gathered into one send (never holding bytes back while a read waits).
 /// Half-close is passed on (EOF from one side becomes close_notify or shutdown(SHUT_WR) on the other), and the connection
 /// ends when both directions have.
+/// <para>
+/// close_notify is sent only once nothing is being read from the TLS side any more. <see cref="SslStream.ShutdownAsync"/>
+/// while a read of the same stream is in progress (the normal state of a full-duplex relay) raced with that read in
+/// OpenSSL under load: the peer then saw "decryption failed", or our side never saw its data. When the TLS side is still
+/// open, EOF from the plain side becomes a TCP shutdown(SHUT_WR) of the TLS connection instead, which touches no TLS
+/// state; the peer reads it as the end of the stream (a relay's EOF is the end of the session anyway).
+/// </para>
 /// </summary>
 public static class Relay
 {
@@ -21,11 +28,16 @@ public static class Relay
     /// <summary>Room left for one more read before gathered bytes are sent (a TLS record is at most 16 KiB of plaintext).</summary>
     private const int MinReadSpace = 32 * 1024;
 
-    public static async Task<RelayResult> RunAsync(SslStream tls, Socket plain, CancellationToken cancellationToken)
+    /// <param name="tls">The authenticated stream.</param>
+    /// <param name="tlsSocket">The socket under <paramref name="tls"/> (for the TCP half-close).</param>
+    /// <param name="plain">The backend, or the admin's local client.</param>
+    /// <param name="cancellationToken">Stops the relay.</param>
+    public static async Task<RelayResult> RunAsync(SslStream tls, Socket tlsSocket, Socket plain, CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         string? error = null;
         long fromTls = 0, toTls = 0;
+        var tlsReadDone = 0;
 
         // SslStream hands out one TLS record (≤ 16 KiB) per read. Records that are already buffered (the read completes
         // synchronously) are gathered and sent to the plain side with one send; as soon as a read would wait, what has
@@ -57,6 +69,7 @@ public static class Relay
                     var n = await pending.ConfigureAwait(false);
                     if (n == 0)
                     {
+                        Volatile.Write(ref tlsReadDone, 1);
                         break;
                     }
                     end += n;
@@ -86,11 +99,18 @@ public static class Relay
                     await tls.WriteAsync(buffer.AsMemory(0, n), stop.Token).ConfigureAwait(false);
                     toTls += n;
                 }
-                // ShutdownAsync takes no token: a peer that stopped reading (zero window) would hold it, and with it the
-                // endpoint's stop, forever. Bounded by stop; the caller's dispose of the stream then ends the send.
-                var shutdown = tls.ShutdownAsync();
-                _ = shutdown.ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-                await shutdown.WaitAsync(stop.Token).ConfigureAwait(false);
+                if (Volatile.Read(ref tlsReadDone) == 0)
+                {
+                    tlsSocket.Shutdown(SocketShutdown.Send); // a read is in progress: no TLS state touched (see above)
+                }
+                else
+                {
+                    // ShutdownAsync takes no token: a peer that stopped reading (zero window) would hold it, and with it the
+                    // endpoint's stop, forever. Bounded by stop; the caller's dispose of the stream then ends the send.
+                    var shutdown = tls.ShutdownAsync();
+                    _ = shutdown.ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                    await shutdown.WaitAsync(stop.Token).ConfigureAwait(false);
+                }
             }
             catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
             {

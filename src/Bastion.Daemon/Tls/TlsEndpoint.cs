@@ -267,7 +267,7 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, ILogge
             Count(context);
             try
             {
-                var result = await Relay.RunAsync(ssl, backend, cancellationToken).ConfigureAwait(false);
+                var result = await Relay.RunAsync(ssl, socket, backend, cancellationToken).ConfigureAwait(false);
                 TlsLog.Closed(logger, Name, address, peer.Serial, result.FromTls, result.ToTls, result.Error is null ? "" : "; " + result.Error);
             }
             finally
