@@ -146,7 +146,9 @@ internal sealed class TunnelForward : IAsyncDisposable
         {
             port.Dispose();
         }
-        catch (ObjectDisposedException)
+#pragma warning disable CA1031 // disposal after a drop may throw anything; the port is gone either way
+        catch (Exception)
+#pragma warning restore CA1031
         {
         }
     }
@@ -278,7 +280,7 @@ internal sealed class TunnelForward : IAsyncDisposable
         return _loopback;
     }
 
-    /// <summary>Closes the relay and every SSH.NET port; SSH.NET's stop/remove can throw after a drop or hang: bounded.</summary>
+    /// <summary>Closes the relay and every SSH.NET port (<see cref="Release"/>); SSH.NET's stop/remove can hang after a drop: bounded.</summary>
     public async ValueTask DisposeAsync()
     {
         if (_relay is { } relay)
@@ -291,26 +293,7 @@ internal sealed class TunnelForward : IAsyncDisposable
         {
             foreach (var port in ports)
             {
-                try
-                {
-                    port.Stop();
-                    lock (_client)
-                    {
-                        _client.RemoveForwardedPort(port);
-                    }
-                }
-#pragma warning disable CA1031 // known upstream issue: removing a port after the session dropped throws
-                catch (Exception)
-                {
-                }
-                try
-                {
-                    port.Dispose();
-                }
-                catch (Exception)
-                {
-                }
-#pragma warning restore CA1031
+                Release(port);
             }
         });
         await stop.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
