@@ -55,27 +55,8 @@ trap 'exit 143' TERM
 resolve_binaries
 BENCH_DIR="$(mktemp -d /tmp/bastion-bench-dbus.XXXXXX)"
 address="unix:path=$BENCH_DIR/bus"
-cat >"$BENCH_DIR/bus.conf" <<XML
-<busconfig>
-  <type>system</type>
-  <listen>$address</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-  </policy>
-  <include>$BASTION_REPO/systemd/org.bastion.Bastion1.conf</include>
-</busconfig>
-XML
+sed -e "s|@LISTEN@|$address|" -e "s|@POLICY@|$BASTION_REPO/systemd/org.bastion.Bastion1.conf|" \
+    "$BASTION_REPO/scripts/lib/private-system-bus.conf.in" >"$BENCH_DIR/bus.conf"
 setsid dbus-daemon --config-file="$BENCH_DIR/bus.conf" --nofork 2>"$BENCH_DIR/bus.log" &
 BUS_PID=$!
 WAIT_FOR_PID=$BUS_PID wait_for 10 "dbus-daemon" test -S "$BENCH_DIR/bus" || die "dbus-daemon did not start: $(cat "$BENCH_DIR/bus.log")"

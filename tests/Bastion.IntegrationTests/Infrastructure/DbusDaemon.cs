@@ -5,7 +5,7 @@ namespace Bastion.IntegrationTests.Infrastructure;
 
 /// <summary>
 /// A private dbus-daemon: <c>dbus-daemon --config-file=CONF --print-address --nofork</c> listening on a unix:path socket in a
-/// temp dir of its own. Its config is the system bus's default policy (deny method calls and name ownership unless a
+/// temp dir of its own. Its config (scripts/lib/private-system-bus.conf.in) is the system bus's default policy (deny method calls and name ownership unless a
 /// policy file allows them) plus an <c>&lt;include&gt;</c> of the shipped <c>systemd/org.bastion.Bastion1.conf</c>, so
 /// tests exercise the very policy that is installed. The directory is 0755 so the unprivileged test users can reach the
 /// socket. Killed on dispose (log dumped); <see cref="KillAsync"/> and <see cref="StartAsync()"/> simulate a bus outage
@@ -13,35 +13,8 @@ namespace Bastion.IntegrationTests.Infrastructure;
 /// </summary>
 internal sealed class DbusDaemon : IAsyncDisposable
 {
-    public const string ConfigTemplate = """
-        <!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
-         "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-        <busconfig>
-          <type>system</type>
-          <listen>unix:path=SOCKET</listen>
-          <auth>EXTERNAL</auth>
-          <policy context="default">
-            <allow user="*"/>
-            <deny own="*"/>
-            <deny send_type="method_call"/>
-            <allow send_type="signal"/>
-            <allow send_requested_reply="true" send_type="method_return"/>
-            <allow send_requested_reply="true" send_type="error"/>
-            <allow receive_type="method_call"/>
-            <allow receive_type="method_return"/>
-            <allow receive_type="error"/>
-            <allow receive_type="signal"/>
-            <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-            <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-            <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
-            <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus" send_member="UpdateActivationEnvironment"/>
-          </policy>
-          <policy user="root">
-            <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Monitoring"/>
-          </policy>
-          <include>POLICY</include>
-        </busconfig>
-        """;
+    /// <summary>The bus config, shared with scripts/bench/dbus-status.sh.</summary>
+    private static string ConfigTemplate => Path.Combine(Binaries.RepositoryRoot, "scripts", "lib", "private-system-bus.conf.in");
 
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(15);
     private readonly ITestOutputHelper _output;
@@ -57,9 +30,9 @@ internal sealed class DbusDaemon : IAsyncDisposable
         SocketPath = Path.Combine(_dir, "bus");
         Address = "unix:path=" + SocketPath;
         _config = Path.Combine(_dir, "bus.conf");
-        File.WriteAllText(_config, ConfigTemplate
-            .Replace("SOCKET", SocketPath, StringComparison.Ordinal)
-            .Replace("POLICY", PolicyFile, StringComparison.Ordinal));
+        File.WriteAllText(_config, File.ReadAllText(ConfigTemplate)
+            .Replace("@LISTEN@", Address, StringComparison.Ordinal)
+            .Replace("@POLICY@", PolicyFile, StringComparison.Ordinal));
     }
 
     public static string PolicyFile => Path.Combine(Binaries.RepositoryRoot, "systemd", "org.bastion.Bastion1.conf");
