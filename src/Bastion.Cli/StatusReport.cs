@@ -26,7 +26,7 @@ namespace Bastion.Cli;
 ///     {
 ///       "kind": "tunnel",      // check | tunnel | tor | onion | vnc | tls
 ///       "name": "office",
-///       "state": "Running",    // Starting | Running | Degraded | Backoff | Stopping | Stopped | Failed
+///       "state": "Running",    // Starting | Running | Degraded | Backoff | Stopping | Stopped | Failed | Standby
 ///       "reason": "…",         // why it is in that state, never truncated
 ///       "since": "2026-11-22T10:00:05+00:00",
 ///       "starts": 1,           // 1 = never restarted

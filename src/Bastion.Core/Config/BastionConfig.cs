@@ -259,8 +259,11 @@ public sealed record TlsEndpointConfig
     /// <summary>dial: how often to retry until a listener accepts.</summary>
     public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>A TCP endpoint or <c>unix:/path</c>.</summary>
-    public required BackendAddress Backend { get; init; }
+    /// <summary>
+    /// A TCP endpoint or <c>unix:/path</c>. Null only for the endpoint that <c>vnc.endpoint</c> names (with vnc.mode not
+    /// off): it relays to the emergency desktop's socket, which Bastion places itself.
+    /// </summary>
+    public BackendAddress? Backend { get; init; }
 
     public required string Certificate { get; init; }
 

@@ -24,7 +24,7 @@ internal sealed partial class ConfigBinder
             }
             var d = new TlsEndpointConfig
             {
-                Name = "", Mode = default, Address = Placeholder, Backend = new BackendAddress(null, ""), Certificate = "", Key = "",
+                Name = "", Mode = default, Address = Placeholder, Certificate = "", Key = "",
             };
             result.Add(new TlsEndpointConfig
             {
@@ -32,7 +32,7 @@ internal sealed partial class ConfigBinder
                 Mode = mode ?? default,
                 Address = address ?? Placeholder,
                 Interval = Duration(Get(m, "interval")) ?? d.Interval,
-                Backend = Backend(Require(m, "backend", "unix:/run/bastion/rfb.sock")) ?? d.Backend,
+                Backend = TlsBackend(m, name),
                 Certificate = ExistingFile(Require(m, "certificate", "/etc/bastion/tls/server.crt"),
                     _ => "fix the path (the PEM certificate this endpoint presents)") ?? "",
                 Key = PrivateFile(Require(m, "key", "/etc/bastion/tls/server.key"),
@@ -44,6 +44,25 @@ internal sealed partial class ConfigBinder
         }
         _facts.TlsNames.AddRange(names.Values);
         return [.. result];
+    }
+
+    /// <summary>
+    /// <c>backend</c> is required, except on the endpoint that fronts the emergency desktop (vnc.endpoint), where Bastion
+    /// knows the socket: whether this entry is that one is only known once vnc: is bound, so the validator decides.
+    /// </summary>
+    private BackendAddress? TlsBackend(KeyedMapping m, string? name)
+    {
+        var at = Get(m, "backend");
+        if (at is null)
+        {
+            _facts.TlsWithoutBackend.Add((new Located(m.Node, m.Path), name));
+            return null;
+        }
+        if (name is not null)
+        {
+            _facts.TlsWithBackend.Add((at.Value, name));
+        }
+        return Backend(at);
     }
 
     /// <summary><c>unix:/path</c> (relative paths resolve against the config file's directory) or <c>host:port</c>.</summary>

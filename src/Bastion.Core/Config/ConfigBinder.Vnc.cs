@@ -15,6 +15,7 @@ internal sealed partial class ConfigBinder
         }
         var d = new VncConfig();
         var mode = Choice(Get(m, "mode"), ConfigChoices.VncMode);
+        _facts.VncRuns = mode is VncMode.Always or VncMode.Fallback;
         var sessionAt = Get(m, "session");
         var session = TextList(sessionAt);
         if (sessionAt is { } at && session is { IsEmpty: true })

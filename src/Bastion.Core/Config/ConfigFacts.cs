@@ -17,6 +17,15 @@ internal sealed class ConfigFacts
     /// <summary>Each <c>tls[]</c> item without <c>ca</c> (it then relies on the <c>pki:</c> CA).</summary>
     public List<Located> TlsWithoutCa { get; } = [];
 
+    /// <summary>Each <c>tls[]</c> item without <c>backend</c>, with its name (allowed only for the VNC endpoint).</summary>
+    public List<(Located Where, string? Name)> TlsWithoutBackend { get; } = [];
+
+    /// <summary>Each named <c>tls[]</c> item's <c>backend</c> node.</summary>
+    public List<(Located Where, string Name)> TlsWithBackend { get; } = [];
+
+    /// <summary>Whether vnc.mode is always or fallback (the VNC endpoint then relays to the desktop).</summary>
+    public bool VncRuns { get; set; }
+
     /// <summary><c>vnc.fallback.check</c> as written.</summary>
     public (Located Where, string Name)? VncCheck { get; set; }
 

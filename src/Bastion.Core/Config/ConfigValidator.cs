@@ -25,6 +25,23 @@ internal static class ConfigValidator
                     "set ca: to the CA certificate that signs the peers' certificates, or add a pki: section");
             }
         }
+        var vncEndpoint = facts.VncRuns ? facts.VncEndpoint?.Name : null;
+        foreach (var (where, name) in facts.TlsWithoutBackend)
+        {
+            if (name is null || name != vncEndpoint)
+            {
+                errors.Add(where.Node, where.Path + ".backend", "is missing",
+                    "add backend: unix:/path or host:port (only the endpoint that vnc.endpoint names may leave it out: it relays to the desktop)");
+            }
+        }
+        foreach (var (where, name) in facts.TlsWithBackend)
+        {
+            if (name == vncEndpoint)
+            {
+                errors.Add(where, $"is not used: '{name}' is vnc.endpoint, so it relays to the emergency desktop's own socket",
+                    "remove backend: from this entry (Bastion connects it to the desktop)");
+            }
+        }
         if (facts.VncCheck is { } check)
         {
             CheckReference(errors, check.Where, check.Name, facts.CheckNames, "checks", "check");

@@ -38,11 +38,14 @@ public static class StatusSummary
         {
             var ofKind = list.Where(c => c.Id.Kind == kind).ToList();
             var up = ofKind.Count(c => c.State.State == ComponentState.Running);
-            parts.Add(string.Create(CultureInfo.InvariantCulture, $"{Plural(kind)} {up}/{ofKind.Count} up"));
+            var standby = ofKind.Count(c => c.State.State == ComponentState.Standby);
+            parts.Add(standby == 0
+                ? string.Create(CultureInfo.InvariantCulture, $"{Plural(kind)} {up}/{ofKind.Count} up")
+                : string.Create(CultureInfo.InvariantCulture, $"{Plural(kind)} {up}/{ofKind.Count} up, {standby} standby"));
         }
         var line = string.Join("; ", parts);
         var firstProblem = kinds.SelectMany(k => list.Where(c => c.Id.Kind == k))
-            .FirstOrDefault(c => c.State.State is not (ComponentState.Running or ComponentState.Stopped));
+            .FirstOrDefault(c => c.State.State is not (ComponentState.Running or ComponentState.Stopped or ComponentState.Standby));
         if (firstProblem.Id.Kind is not null)
         {
             line += $" — {firstProblem.Id}: {firstProblem.State.State} ({firstProblem.State.Reason})";

@@ -25,6 +25,9 @@ public interface IComponentContext
     /// <summary>Not working, but the component keeps going by itself (e.g. a check whose target is down).</summary>
     void ReportFailed(string reason);
 
+    /// <summary>Idle on purpose until something raises it (see <see cref="ComponentState.Standby"/>); counts as up for backoff.</summary>
+    void ReportStandby(string reason);
+
     /// <summary>A value shown with the component's status (counters, addresses); never a secret.</summary>
     void SetDetail(string key, string value);
 }

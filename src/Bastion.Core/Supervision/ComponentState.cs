@@ -29,6 +29,13 @@ public enum ComponentState
     /// recover by itself (a check whose target is down), or it cannot run until the config changes. The reason says which.
     /// </summary>
     Failed,
+
+    /// <summary>
+    /// Deliberately idle until something raises it, and healthy while it waits: the emergency VNC desktop and its TLS
+    /// endpoint while sshd answers (vnc.mode fallback), or while an admin has lowered them. The reason says what raises it.
+    /// Not a problem: the summary counts it apart from "up" and never names it as the first problem.
+    /// </summary>
+    Standby,
 }
 
 /// <summary>A state, why the component is in it, and since when.</summary>

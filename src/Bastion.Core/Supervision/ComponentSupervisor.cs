@@ -298,7 +298,7 @@ public sealed partial class ComponentSupervisor : IDisposable
             }
             if (reportedBy is not null)
             {
-                if (state is ComponentState.Running or ComponentState.Degraded)
+                if (state is ComponentState.Running or ComponentState.Degraded or ComponentState.Standby)
                 {
                     _upSince ??= _time.GetUtcNow();
                 }
@@ -350,6 +350,7 @@ public sealed partial class ComponentSupervisor : IDisposable
         public void ReportRunning(string reason) => owner.Transition(ComponentState.Running, reason, generation);
         public void ReportDegraded(string reason) => owner.Transition(ComponentState.Degraded, reason, generation);
         public void ReportFailed(string reason) => owner.Transition(ComponentState.Failed, reason, generation);
+        public void ReportStandby(string reason) => owner.Transition(ComponentState.Standby, reason, generation);
         public void SetDetail(string key, string value) => owner.SetDetail(generation, key, value);
     }
 

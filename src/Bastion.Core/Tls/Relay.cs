@@ -3,6 +3,22 @@ using System.Net.Sockets;
 
 namespace Bastion.Tls;
 
+/// <summary>
+/// Sees the bytes of a relayed connection as they pass, without changing them, while <see cref="Watching"/> (e.g. the VNC
+/// endpoint learns whether the client passed VNC authentication). The two directions call it concurrently: implementations
+/// synchronise themselves. Once Watching is false the relay stops calling it (the hot path pays one flag read).
+/// </summary>
+public interface IRelayObserver
+{
+    bool Watching { get; }
+
+    /// <summary>Bytes read from the TLS side (the peer), before they go to the plain side.</summary>
+    void FromTls(ReadOnlySpan<byte> data);
+
+    /// <summary>Bytes read from the plain side (the backend), before they go to the TLS side.</summary>
+    void FromPlain(ReadOnlySpan<byte> data);
+}
+
 /// <summary>Bytes moved by one relayed connection, each way.</summary>
 public readonly record struct RelayResult(long FromTls, long ToTls, string? Error);
 
@@ -32,7 +48,8 @@ public static class Relay
     /// <param name="tlsSocket">The socket under <paramref name="tls"/> (for the TCP half-close).</param>
     /// <param name="plain">The backend, or the admin's local client.</param>
     /// <param name="cancellationToken">Stops the relay.</param>
-    public static async Task<RelayResult> RunAsync(SslStream tls, Socket tlsSocket, Socket plain, CancellationToken cancellationToken)
+    /// <param name="observer">Sees the first bytes each way while it is watching; null for none.</param>
+    public static async Task<RelayResult> RunAsync(SslStream tls, Socket tlsSocket, Socket plain, CancellationToken cancellationToken, IRelayObserver? observer = null)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         string? error = null;
@@ -72,6 +89,10 @@ public static class Relay
                         Volatile.Write(ref tlsReadDone, 1);
                         break;
                     }
+                    if (observer is { Watching: true })
+                    {
+                        observer.FromTls(buffer.AsSpan(end, n));
+                    }
                     end += n;
                     fromTls += n;
                 }
@@ -96,6 +117,10 @@ public static class Relay
                 int n;
                 while ((n = await plain.ReceiveAsync(buffer, SocketFlags.None, stop.Token).ConfigureAwait(false)) > 0)
                 {
+                    if (observer is { Watching: true })
+                    {
+                        observer.FromPlain(buffer.AsSpan(0, n));
+                    }
                     await tls.WriteAsync(buffer.AsMemory(0, n), stop.Token).ConfigureAwait(false);
                     toTls += n;
                 }

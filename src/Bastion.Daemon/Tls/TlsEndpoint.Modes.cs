@@ -22,7 +22,7 @@ public sealed partial class TlsEndpoint
         context.SetDetail("address", _boundAddress);
         context.SetDetail("boundPort", bound.Port.ToString(CultureInfo.InvariantCulture));
         Count(context);
-        TlsLog.Listening(logger, Name, _boundAddress, _config.Backend.ToString());
+        TlsLog.Listening(logger, Name, _boundAddress, definition.Backend.ToString());
         UpdateHealth(context);
 
         var connections = new HashSet<Task>();

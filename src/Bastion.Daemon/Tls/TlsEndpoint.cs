@@ -159,8 +159,8 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, ILogge
         else
         {
             context.ReportRunning(_config.Mode == TlsMode.Listen
-                ? $"listening on {_boundAddress ?? _config.Address.ToString()}, relaying to {_config.Backend}"
-                : $"phoning home to {_config.Address} every {Durations.Format(_config.Interval)}, relaying to {_config.Backend}");
+                ? $"listening on {_boundAddress ?? _config.Address.ToString()}, relaying to {definition.Backend}"
+                : $"phoning home to {_config.Address} every {Durations.Format(_config.Interval)}, relaying to {definition.Backend}");
         }
     }
 
@@ -246,7 +246,7 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, ILogge
         {
             using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             connectTimeout.CancelAfter(TlsPolicy.HandshakeTimeout);
-            backend = await BackendConnector.ConnectAsync(_config.Backend, connectTimeout.Token).ConfigureAwait(false);
+            backend = await BackendConnector.ConnectAsync(definition.Backend, connectTimeout.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or IOException)
         {
@@ -255,8 +255,8 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, ILogge
                 return true;
             }
             var error = BackendConnector.Describe(e);
-            TlsLog.BackendUnreachable(logger, Name, _config.Backend.ToString(), address, peer.Serial, error);
-            context.ReportDegraded($"backend {_config.Backend} unreachable: {error}");
+            TlsLog.BackendUnreachable(logger, Name, definition.Backend.ToString(), address, peer.Serial, error);
+            context.ReportDegraded($"backend {definition.Backend} unreachable: {error}");
             _lastHealth = "backend";
             Count(context);
             return true;

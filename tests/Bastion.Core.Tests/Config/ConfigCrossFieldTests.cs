@@ -19,6 +19,17 @@ public sealed class ConfigCrossFieldTests
             ca: /etc/bastion/tls/ca.crt
         """;
 
+    /// <summary>The endpoint vnc.endpoint names: no backend (it relays to the desktop).</summary>
+    private const string VncFront = """
+        tls:
+          - name: vnc
+            mode: listen
+            address: 0.0.0.0:5901
+            certificate: /etc/bastion/tls/vnc.crt
+            key: /etc/bastion/tls/vnc.key
+            ca: /etc/bastion/tls/ca.crt
+        """;
+
     private const string SshdCheck = """
         checks:
           - name: sshd
@@ -108,16 +119,16 @@ public sealed class ConfigCrossFieldTests
     [Fact]
     public void Vnc_fallback_needs_a_check()
     {
-        var error = SingleError(TlsListener + "\nvnc:\n  mode: fallback\n  endpoint: vnc");
+        var error = SingleError(VncFront + "\nvnc:\n  mode: fallback\n  endpoint: vnc");
 
-        Assert.Equal($"{F}:10:3: vnc.fallback.check: is missing; mode fallback needs the check that watches sshd — add it under fallback:, e.g. check: sshd (the name of a checks: entry)", error);
+        Assert.Equal($"{F}:9:3: vnc.fallback.check: is missing; mode fallback needs the check that watches sshd — add it under fallback:, e.g. check: sshd (the name of a checks: entry)", error);
     }
 
     [Fact]
     public void Vnc_fallback_check_must_name_an_existing_check()
     {
         // vnc comes before checks in the file: references work in any order.
-        var error = SingleError("vnc:\n  mode: fallback\n  endpoint: vnc\n  fallback:\n    check: ssdh\n" + SshdCheck + "\n" + TlsListener);
+        var error = SingleError("vnc:\n  mode: fallback\n  endpoint: vnc\n  fallback:\n    check: ssdh\n" + SshdCheck + "\n" + VncFront);
 
         Assert.Equal($"{F}:5:12: vnc.fallback.check: no check is named 'ssdh' — did you mean 'sshd'? use one of: sshd (the names under checks:)", error);
     }
@@ -129,7 +140,7 @@ public sealed class ConfigCrossFieldTests
             SingleError("vnc:\n  mode: always"));
         Assert.Equal($"{F}:3:13: vnc.endpoint: no TLS endpoint is named 'desktop' — add a tls: entry named 'desktop'",
             SingleError("vnc:\n  mode: always\n  endpoint: desktop"));
-        Assert.Equal("vnc", LoadValid(TlsListener + "\nvnc:\n  mode: always\n  endpoint: vnc").Vnc!.Endpoint);
+        Assert.Equal("vnc", LoadValid(VncFront + "\nvnc:\n  mode: always\n  endpoint: vnc").Vnc!.Endpoint);
     }
 
     [Fact]
@@ -225,6 +236,29 @@ public sealed class ConfigCrossFieldTests
 
         var longPath = "unix:/run/" + new string('x', 120);
         Assert.StartsWith($"{F}:5:14: tls[0].backend: the socket path /run/xxx", SingleError(TlsListener.Replace("unix:/run/bastion/rfb.sock", longPath, StringComparison.Ordinal)), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Tls_backend_is_required_except_on_the_vnc_endpoint()
+    {
+        var withoutBackend = TlsListener.Replace("    backend: unix:/run/bastion/rfb.sock\n", "", StringComparison.Ordinal);
+        Assert.Equal($"{F}:2:5: tls[0].backend: is missing — add backend: unix:/path or host:port (only the endpoint that vnc.endpoint names may leave it out: it relays to the desktop)",
+            SingleError(withoutBackend));
+
+        var vnc = "\nvnc: {mode: always, endpoint: vnc}";
+        Assert.Null(LoadValid(withoutBackend + vnc).Tls[0].Backend);
+
+        // vnc.mode off: the entry is an ordinary endpoint again and needs its backend.
+        Assert.Equal($"{F}:2:5: tls[0].backend: is missing — add backend: unix:/path or host:port (only the endpoint that vnc.endpoint names may leave it out: it relays to the desktop)",
+            SingleError(withoutBackend + "\nvnc: {mode: off, endpoint: vnc}"));
+    }
+
+    [Fact]
+    public void The_vnc_endpoint_must_not_name_a_backend_of_its_own()
+    {
+        var error = SingleError(TlsListener + "\nvnc: {mode: always, endpoint: vnc}");
+
+        Assert.Equal($"{F}:5:14: tls[0].backend: is not used: 'vnc' is vnc.endpoint, so it relays to the emergency desktop's own socket — remove backend: from this entry (Bastion connects it to the desktop)", error);
     }
 
     [Fact]

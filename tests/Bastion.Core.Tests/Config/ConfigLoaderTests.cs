@@ -99,7 +99,7 @@ public sealed class ConfigLoaderTests
         Assert.Equal("/srv/lab/bin/Xvnc", config.Vnc!.Executable);
         Assert.Equal("/srv/lab/vnc/passwd", config.Vnc.PasswordFile);
         Assert.Equal("/srv/lab/pki", config.Pki!.Dir);
-        Assert.Equal("/srv/lab/rfb.sock", config.Tls[0].Backend.UnixPath);
+        Assert.Equal("/srv/lab/rfb.sock", config.Tls[0].Backend!.UnixPath);
         Assert.Equal("/srv/lab/tls/c.crt", config.Tls[0].Certificate);
         Assert.Equal("/srv/lab/tls/c.key", config.Tls[0].Key);
         Assert.Equal("/srv/lab/tls/ca.crt", config.Tls[0].Ca);

@@ -95,7 +95,8 @@ public sealed partial class ExampleConfigTests
         Assert.Equal(["vnc", "phone-home"], config.Tls.Select(t => t.Name));
         var listener = config.Tls[0];
         Assert.Equal(TlsMode.Listen, listener.Mode);
-        Assert.Equal("/run/bastion/rfb.sock", listener.Backend.UnixPath);
+        Assert.Null(listener.Backend); // vnc.endpoint: relays to the desktop's socket
+        Assert.Equal(new BackendAddress(new Endpoint("127.0.0.1", 22), null), config.Tls[1].Backend);
         Assert.Equal("/etc/bastion/tls/admins-ca.crt", listener.Ca);
         Assert.Single(listener.Pins);
         Assert.Equal(5, listener.MaxFailedHandshakesPerMinute);
