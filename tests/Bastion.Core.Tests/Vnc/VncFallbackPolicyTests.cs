@@ -65,8 +65,11 @@ public sealed class VncFallbackPolicyTests
         Assert.Equal(2, _policy.ConsecutiveFailures);
         Assert.Null(_policy.HealthySince);
         Assert.Equal(
-            new VncDecision(false, $"lowered: check/sshd failed 2 of 3 probes in a row needed to raise ({Refused})", null),
+            new VncDecision(false, $"lowered: check/sshd failed the last 2 probes ({Refused}); raising after 3 in a row", null),
             _policy.Decide(Now, false, 0));
+        _policy.ProbeSucceeded(Now, Banner);
+        _policy.ProbeFailed(Now, Refused);
+        Assert.Equal($"lowered: check/sshd failed the last probe ({Refused}); raising after 3 in a row", _policy.Decide(Now, false, 0).Reason);
     }
 
     [Fact]
