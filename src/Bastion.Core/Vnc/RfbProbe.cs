@@ -70,12 +70,21 @@ public static class RfbProbe
         using var deadline = new CancellationTokenSource(timeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         var progress = new Progress { Stage = "connecting" };
+        UnixDomainSocketEndPoint endpoint;
+        try
+        {
+            endpoint = new UnixDomainSocketEndPoint(socketPath);
+        }
+        catch (ArgumentException)
+        {
+            return new RfbProbeResult(RfbHealth.Dead, $"not a usable socket path (empty or longer than a Unix socket address allows): {socketPath}");
+        }
         try
         {
             using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             try
             {
-                await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), linked.Token).ConfigureAwait(false);
+                await socket.ConnectAsync(endpoint, linked.Token).ConfigureAwait(false);
             }
             catch (SocketException e)
             {

@@ -356,6 +356,15 @@ public sealed class RfbProbeTests
     }
 
     [Fact]
+    public async Task ProbeUnixAsync_reports_a_path_too_long_for_a_socket_as_dead_rather_than_throwing()
+    {
+        var path = "/run/" + new string('d', 200) + "/rfb.sock";
+        var result = await RfbProbe.ProbeUnixAsync(path, Password, TimeSpan.FromSeconds(3), TimeProvider.System, CancellationToken.None).WaitAsync(Limit);
+        Assert.Equal(RfbHealth.Dead, result.Health);
+        Assert.EndsWith(path, result.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ProbeUnixAsync_reports_a_socket_nobody_listens_on_as_connection_refused()
     {
         var dir = Directory.CreateTempSubdirectory("bastion-rfb-").FullName;
