@@ -187,7 +187,7 @@ public sealed class VncFallbackPolicy
         if (_healthySince is not { } since)
         {
             return new VncDecision(true,
-                $"raised: {_check} failed again ({_lastText}); lowering once it has answered every probe for {Durations.Format(_grace)}", null);
+                $"raised: {_check} is failing ({_lastText}); lowering once it has answered every probe for {Durations.Format(_grace)}", null);
         }
         var lowerAt = since + _grace;
         if (now < lowerAt)

@@ -154,7 +154,7 @@ public sealed class VncFallbackPolicyTests
         Succeed();
         Fail();
         Assert.Equal(
-            new VncDecision(true, $"raised: check/sshd failed again ({Refused}); lowering once it has answered every probe for 5m", null),
+            new VncDecision(true, $"raised: check/sshd is failing ({Refused}); lowering once it has answered every probe for 5m", null),
             _policy.Decide(Now, true, 0));
 
         var healthy = Now;
@@ -213,6 +213,25 @@ public sealed class VncFallbackPolicyTests
         Assert.Equal(
             new VncDecision(true, "raised: check/sshd healthy since 2026-11-23T12:00:00Z; lowering at 2026-11-23T12:05:00Z", new DateTimeOffset(2026, 11, 23, 12, 5, 0, TimeSpan.Zero)),
             _policy.Decide(Now, true, 0));
+    }
+
+    [Fact]
+    public void When_a_start_override_expires_while_sshd_is_failing_below_the_threshold_it_stays_up()
+    {
+        _policy.SetOverride(new VncOverride(VncOverrideAction.Start, Now + TimeSpan.FromMinutes(1), false, Now));
+        Fail();
+        _time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(
+            new VncDecision(true, $"raised: check/sshd is failing ({Refused}); lowering once it has answered every probe for 5m", null),
+            _policy.Decide(Now, true, 0));
+    }
+
+    [Fact]
+    public void When_a_start_override_expires_before_any_probe_it_stays_up_until_sshd_has_been_judged()
+    {
+        _policy.SetOverride(new VncOverride(VncOverrideAction.Start, Now + TimeSpan.FromMinutes(1), false, Now));
+        _time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(new VncDecision(true, "raised: waiting for the first probe of check/sshd", null), _policy.Decide(Now, true, 0));
     }
 
     [Fact]
