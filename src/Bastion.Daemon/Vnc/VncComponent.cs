@@ -275,17 +275,8 @@ public sealed partial class VncComponent : IComponent, IVncControl
         run.ProbeText = text;
     }
 
-    /// <summary>"up: …", "auth broken: …", "dead: …" (the probe's detail, with the verdict in front unless it already says it).</summary>
-    internal static string ProbeText(RfbProbeResult probe)
-    {
-        var verdict = probe.Health switch
-        {
-            RfbHealth.Up => "up",
-            RfbHealth.AuthBroken => "auth broken",
-            _ => "dead",
-        };
-        return probe.Detail.StartsWith(verdict, StringComparison.OrdinalIgnoreCase) ? probe.Detail : $"{verdict}: {probe.Detail}";
-    }
+    /// <summary>"up: 1280x800 'name'", "auth broken: …", "dead: …" (Core's wording, shared with bastionctl vnc probe).</summary>
+    internal static string ProbeText(RfbProbeResult probe) => probe.Describe();
 
     private void Report(Run run, VncDecision decision)
     {
