@@ -154,11 +154,12 @@ public sealed class RfbAuthObserver : IRelayObserver
         {
             return Pending;
         }
-        // The client chooses the version (at most the server's); 3.4–3.6 are 3.3 (RFC 6143 §7.1.1).
-        var minor = RfbText.VersionMinor(client[..12])!.Value;
+        // The client chooses the version, at most the server's (a client that claims more gets the server's); 3.4–3.6 are
+        // 3.3 (RFC 6143 §7.1.1), and a minor above 8 is spoken as 3.8.
+        var minor = Math.Min(Spoken(RfbText.VersionMinor(server[..12])!.Value), Spoken(RfbText.VersionMinor(client[..12])!.Value));
         var s = server[12..];
         var c = client[12..];
-        if (minor is 3 or 4 or 5 or 6)
+        if (minor == 3)
         {
             if (s.Length < 4)
             {
@@ -172,10 +173,6 @@ public sealed class RfbAuthObserver : IRelayObserver
                 VncAuth.SecurityType => Result(s[4..], withReason: false),
                 _ => Unknown,
             };
-        }
-        if (minor is not (7 or 8))
-        {
-            return Unknown;
         }
         if (s.Length < 1)
         {
@@ -207,6 +204,8 @@ public sealed class RfbAuthObserver : IRelayObserver
             _ => Unknown,
         };
     }
+
+    private static int Spoken(int minor) => minor >= 8 ? 8 : minor == 7 ? 7 : 3;
 
     /// <summary>After type 2: the 16-byte challenge, then SecurityResult (and on 3.8 a failure reason).</summary>
     private static (RfbAuthOutcome, string?) Result(ReadOnlySpan<byte> s, bool withReason)

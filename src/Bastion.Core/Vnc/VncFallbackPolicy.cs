@@ -182,7 +182,7 @@ public sealed class VncFallbackPolicy
                 ? new VncDecision(false, string.Create(CultureInfo.InvariantCulture,
                     $"lowered: {_check} is healthy; raising after {_failures} failed probe{(_failures == 1 ? "" : "s")} in a row"), null)
                 : new VncDecision(false, string.Create(CultureInfo.InvariantCulture,
-                    $"lowered: {_check} failed {_consecutiveFailures} of {_failures} probes in a row needed to raise ({_lastText})"), null);
+                    $"lowered: {_check} failed the last {(_consecutiveFailures == 1 ? "probe" : $"{_consecutiveFailures} probes")} ({_lastText}); raising after {_failures} in a row"), null);
         }
         if (_healthySince is not { } since)
         {
