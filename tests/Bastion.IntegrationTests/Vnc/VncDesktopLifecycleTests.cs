@@ -34,6 +34,24 @@ public sealed class VncDesktopLifecycleTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_session_that_exits_is_started_again_on_the_same_desktop_without_touching_Xvnc()
+    {
+        await using var vnc = await VncTestDaemon.StartAsync(output, "always");
+        await vnc.WaitRaisedAsync();
+        var desktop = VncTestDaemon.Desktop(await vnc.WaitAsync(s => VncTestDaemon.Pid(VncTestDaemon.Desktop(s), "sessionPid") is not null, "session started"));
+        var xvnc = VncTestDaemon.Pid(desktop, "xvncPid")!.Value;
+        var session = VncTestDaemon.Pid(desktop, "sessionPid")!.Value;
+
+        Posix.Signal(session, SIGKILL); // like login giving up after 60 s and xterm exiting, only sooner
+        var line = await vnc.Daemon.WaitForLogAsync($"vnc/desktop: session (pid {session}) exited with signal 9; starting it again in");
+        Assert.Contains(" INF ", line, StringComparison.Ordinal); // normal life of a login session: not a warning
+        var again = VncTestDaemon.Desktop(await vnc.WaitAsync(s => VncTestDaemon.Pid(VncTestDaemon.Desktop(s), "sessionPid") is { } p && p != session, "a new session"));
+        Assert.Equal(xvnc, VncTestDaemon.Pid(again, "xvncPid"));
+        Assert.Equal("0", again.Details["xvncRestarts"]);
+        Assert.Equal("Running", again.State);
+    }
+
+    [Fact]
     public async Task Stopping_bastiond_stops_Xvnc_and_the_session_and_leaves_no_X_lock()
     {
         await using var vnc = await VncTestDaemon.StartAsync(output, "always");
