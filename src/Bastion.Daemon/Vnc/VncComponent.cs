@@ -87,7 +87,6 @@ public sealed partial class VncComponent : IComponent, IVncControl
         public VncDesktop Desktop { get; } = desktop;
         public string Password { get; set; } = password;
         public bool Raised { get; set; }
-        public bool Announced { get; set; }
         public DateTimeOffset? XvncStartDue { get; set; }
         public int XvncAttempt { get; set; }
         public DateTimeOffset XvncUpSince { get; set; }
@@ -389,6 +388,10 @@ public sealed partial class VncComponent : IComponent, IVncControl
     {
         lock (_lock)
         {
+            if (result == _lastCheck)
+            {
+                return; // the replay, to a later attempt of this component, of a probe the policy has already seen
+            }
             _lastCheck = result;
             if (result.Ok)
             {
