@@ -83,7 +83,10 @@ public sealed class VncDesktopLifecycleTests(ITestOutputHelper output)
             Assert.Contains($"display :{display} is taken: Xvnc says \"Server is already active for display {display}\"", taken.Reason, StringComparison.Ordinal);
             Assert.Contains($"pid {Environment.ProcessId} (", taken.Reason, StringComparison.Ordinal);
             Assert.Contains($"pick another vnc.display, or remove {lockFile} if no process owns it", taken.Reason, StringComparison.Ordinal);
-            Assert.Equal("Standby", VncTestDaemon.Endpoint(vnc.Daemon.ReadStatus()).State); // nothing listens for a desktop that is not there
+            // Nothing listens for a desktop that is not there.
+            var endpoint = VncTestDaemon.Endpoint(await vnc.WaitAsync(s => VncTestDaemon.Endpoint(s).State != "Starting", "tls/vnc started"));
+            Assert.Equal("Standby", endpoint.State);
+            Assert.Equal("-", endpoint.Details["boundPort"]);
             Assert.True(File.Exists(lockFile), "someone else's lock file was removed");
 
             File.Delete(lockFile);
