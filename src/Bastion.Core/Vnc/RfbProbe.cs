@@ -232,7 +232,10 @@ public static class RfbProbe
         _ => type.ToString(CultureInfo.InvariantCulture),
     };
 
-    /// <summary>Where the handshake is, for "closed during …" and "no answer within 3s (…)".</summary>
+    /// <summary>
+    /// Where the handshake is, for "closed during …" and "no answer within 3s (…)". Stages read "during X" or "waiting for
+    /// Y"; a close while waiting for Y is said as "closed before Y".
+    /// </summary>
     private sealed class Progress
     {
         public string Stage { get; set; } = "before the handshake";

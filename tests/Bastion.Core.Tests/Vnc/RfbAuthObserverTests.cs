@@ -203,6 +203,16 @@ public sealed class RfbAuthObserverTests
     }
 
     [Fact]
+    public void A_result_in_one_large_read_with_what_follows_it_is_still_seen()
+    {
+        var observer = new RfbAuthObserver();
+        observer.FromPlain(Rfb.Version("003.003"));
+        observer.FromTls(Rfb.Version("003.003"));
+        observer.FromPlain([.. Rfb.U32(1), .. new byte[100_000]]); // None, then (say) a server that did not wait for ClientInit
+        Assert.Equal(RfbAuthOutcome.Succeeded, observer.Outcome);
+    }
+
+    [Fact]
     public void Empty_reads_are_ignored()
     {
         var observer = new RfbAuthObserver();
