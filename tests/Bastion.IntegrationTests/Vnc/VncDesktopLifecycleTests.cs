@@ -52,6 +52,16 @@ public sealed class VncDesktopLifecycleTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_session_command_that_cannot_start_leaves_the_desktop_degraded_with_the_fix()
+    {
+        await using var vnc = await VncTestDaemon.StartAsync(output, "always", session: "[/nonexistent/terminal, -e, /bin/login]");
+        var degraded = VncTestDaemon.Desktop(await vnc.WaitAsync(s => VncTestDaemon.Desktop(s).Reason.Contains("session command", StringComparison.Ordinal), "session problem"));
+        Assert.Equal("Degraded", degraded.State);
+        Assert.Contains("desktop :" + vnc.Display + " 320x240 up but cannot start the session command /nonexistent/terminal", degraded.Reason, StringComparison.Ordinal);
+        Assert.Contains("(fix vnc.session)", degraded.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Stopping_bastiond_stops_Xvnc_and_the_session_and_leaves_no_X_lock()
     {
         await using var vnc = await VncTestDaemon.StartAsync(output, "always");
