@@ -79,6 +79,27 @@ public sealed class VncDesktopLifecycleTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task An_Xvnc_left_behind_by_a_killed_bastiond_is_reported_with_its_pid_at_the_next_start()
+    {
+        await using var vnc = await VncTestDaemon.StartAsync(output, "always");
+        await vnc.WaitRaisedAsync();
+        var orphan = VncTestDaemon.Pid(VncTestDaemon.Desktop(await vnc.WaitAsync(s => VncTestDaemon.Pid(VncTestDaemon.Desktop(s), "xvncPid") is not null, "xvncPid")), "xvncPid")!.Value;
+        vnc.Daemon.Process.Kill(entireProcessTree: false); // SIGKILL: no chance to stop its children
+        await vnc.Daemon.WaitForExitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(VncTestDaemon.IsAlive(orphan), "Xvnc did not survive (the scenario needs it to)");
+
+        vnc.Daemon.Start();
+        var reported = VncTestDaemon.Desktop(await vnc.WaitAsync(s => VncTestDaemon.Desktop(s).Reason.Contains("not started by this bastiond", StringComparison.Ordinal), "orphan reported"));
+        Assert.Equal("Degraded", reported.State);
+        Assert.Contains($"stop it (kill {orphan}; it holds /tmp/.X{vnc.Display}-lock)", reported.Reason, StringComparison.Ordinal);
+        Assert.True(VncTestDaemon.IsAlive(orphan), "bastiond killed a process it did not start");
+
+        Posix.Signal(orphan, Posix.SIGTERM); // what the admin does
+        await VncFallbackTests.WaitUntilAsync(() => !VncTestDaemon.IsAlive(orphan), "the orphan exited");
+        await vnc.WaitAsync(s => VncTestDaemon.Desktop(s).State == "Running" && VncTestDaemon.Pid(VncTestDaemon.Desktop(s), "xvncPid") is { } p && p != orphan, "raised again");
+    }
+
+    [Fact]
     public async Task A_display_held_by_another_X_server_is_reported_with_the_fix_and_the_desktop_starts_once_it_is_free()
     {
         var display = VncTestDaemon.FreeDisplay();
