@@ -267,6 +267,9 @@ public sealed partial class VncComponent : IComponent, IVncControl
         run.XvncAttempt = _backoff.EarnsReset(upFor) ? 0 : run.XvncAttempt + 1;
         var delay = _backoff.NextDelay(run.XvncAttempt);
         run.Desktop.ForgetXvnc();
+        // Nothing to relay to until the new Xvnc answers: the endpoint stops listening meanwhile (its clients are gone with
+        // Xvnc anyway), rather than accepting admins only to fail on the socket.
+        _gate.Close($"Xvnc {exit}; restarting it");
         await run.Desktop.StopSessionAsync(time).ConfigureAwait(false); // it lost its display anyway
         // The probe, once more, so status and log show the outage as a client would see it.
         SetProbe(run, await run.Desktop.ProbeAsync(run.Password, time, cancellationToken).ConfigureAwait(false));

@@ -27,6 +27,8 @@ public sealed class VncDesktopLifecycleTests(ITestOutputHelper output)
             && VncTestDaemon.Desktop(s).Details["xvncRestarts"] == "1" && VncTestDaemon.Pid(VncTestDaemon.Desktop(s), "xvncPid") is { } p && p != xvnc, "Xvnc restarted"));
         Assert.StartsWith("up: ", after.Details["probe"], StringComparison.Ordinal);
         Assert.Contains(vnc.Daemon.Log.Lines, l => l.Contains("vnc/desktop: Running -> Degraded: raised: vnc.mode is always; Xvnc exited with signal 9", StringComparison.Ordinal));
+        // Meanwhile the endpoint did not accept admins only to fail on a dead socket.
+        Assert.Contains(vnc.Daemon.Log.Lines, l => l.Contains("tls/vnc: Running -> Standby: lowered: not listening while the emergency desktop is down: Xvnc exited with signal 9", StringComparison.Ordinal));
 
         var port = await vnc.WaitRaisedAsync();
         await using var client = await vnc.ConnectAsync(port);
