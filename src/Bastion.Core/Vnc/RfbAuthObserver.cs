@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Bastion.Tls;
 
 namespace Bastion.Vnc;
@@ -24,18 +25,214 @@ public enum RfbAuthOutcome
 /// count it against the address's failure limit. Understands RFB 3.3, 3.7 and 3.8 with security type 2 (and type 1,
 /// None, as a success). Never changes the bytes; stops looking once <see cref="Outcome"/> is not Pending.
 /// </summary>
+/// <remarks>
+/// The bytes of each direction are kept (a handshake is a few hundred bytes; more than <see cref="MaxHandshakeBytes"/> while
+/// still pending is Unknown) and the exchange is parsed again from the start on every arrival, so any fragmentation (one
+/// byte at a time) gives the same answer. The client's answer to the challenge is never looked at or kept beyond the
+/// handshake: only its length matters. A failure reason (3.8) is read when it came with the result; the outcome does not
+/// wait for it.
+/// </remarks>
 public sealed class RfbAuthObserver : IRelayObserver
 {
-    public RfbAuthOutcome Outcome => throw new NotImplementedException();
+    /// <summary>A handshake longer than this, either way, is not one this observer follows.</summary>
+    public const int MaxHandshakeBytes = 8192;
+
+    private readonly Lock _lock = new();
+    private byte[] _fromServer = new byte[256];
+    private int _serverLength;
+    private byte[] _fromClient = new byte[64];
+    private int _clientLength;
+    private RfbAuthOutcome _outcome;
+    private string? _failureReason;
+
+    public RfbAuthOutcome Outcome
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _outcome;
+            }
+        }
+    }
 
     /// <summary>For Failed: the server's reason string (printable, shortened) or what went wrong; otherwise null.</summary>
-    public string? FailureReason => throw new NotImplementedException();
+    public string? FailureReason
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _failureReason;
+            }
+        }
+    }
 
     public bool Watching => Outcome == RfbAuthOutcome.Pending;
 
     /// <summary>Bytes the TLS client (the admin's viewer) sent towards the server.</summary>
-    public void FromTls(ReadOnlySpan<byte> data) => throw new NotImplementedException();
+    public void FromTls(ReadOnlySpan<byte> data)
+    {
+        lock (_lock)
+        {
+            if (_outcome == RfbAuthOutcome.Pending && Append(ref _fromClient, ref _clientLength, data))
+            {
+                Evaluate();
+            }
+        }
+    }
 
     /// <summary>Bytes the server (Xvnc) sent towards the client.</summary>
-    public void FromPlain(ReadOnlySpan<byte> data) => throw new NotImplementedException();
+    public void FromPlain(ReadOnlySpan<byte> data)
+    {
+        lock (_lock)
+        {
+            if (_outcome == RfbAuthOutcome.Pending && Append(ref _fromServer, ref _serverLength, data))
+            {
+                Evaluate();
+            }
+        }
+    }
+
+    /// <summary>Keeps the bytes; false (and Unknown) when the handshake grew past the bound.</summary>
+    private bool Append(ref byte[] buffer, ref int length, ReadOnlySpan<byte> data)
+    {
+        if (data.IsEmpty)
+        {
+            return false;
+        }
+        if (length + data.Length > MaxHandshakeBytes)
+        {
+            Finish(RfbAuthOutcome.Unknown, null);
+            return false;
+        }
+        if (length + data.Length > buffer.Length)
+        {
+            Array.Resize(ref buffer, Math.Min(MaxHandshakeBytes, Math.Max(buffer.Length * 2, length + data.Length)));
+        }
+        data.CopyTo(buffer.AsSpan(length));
+        length += data.Length;
+        return true;
+    }
+
+    private void Evaluate()
+    {
+        var (outcome, reason) = Parse(_fromServer.AsSpan(0, _serverLength), _fromClient.AsSpan(0, _clientLength));
+        if (outcome != RfbAuthOutcome.Pending)
+        {
+            Finish(outcome, reason);
+        }
+    }
+
+    private void Finish(RfbAuthOutcome outcome, string? reason)
+    {
+        _outcome = outcome;
+        _failureReason = outcome == RfbAuthOutcome.Failed ? reason : null;
+        // The client's bytes include its answer to the challenge: nothing of the handshake is kept once it is decided.
+        Array.Clear(_fromClient);
+        Array.Clear(_fromServer);
+        _fromClient = [];
+        _fromServer = [];
+        _clientLength = _serverLength = 0;
+    }
+
+    private static readonly (RfbAuthOutcome, string?) Pending = (RfbAuthOutcome.Pending, null);
+    private static readonly (RfbAuthOutcome, string?) Unknown = (RfbAuthOutcome.Unknown, null);
+
+    /// <summary>The outcome of the exchange so far (Pending while a needed byte has not been seen yet).</summary>
+    private static (RfbAuthOutcome Outcome, string? Reason) Parse(ReadOnlySpan<byte> server, ReadOnlySpan<byte> client)
+    {
+        if (server.Length >= 12 && RfbText.VersionMinor(server[..12]) is null)
+        {
+            return Unknown;
+        }
+        if (client.Length >= 12 && RfbText.VersionMinor(client[..12]) is null)
+        {
+            return Unknown;
+        }
+        if (server.Length < 12 || client.Length < 12)
+        {
+            return Pending;
+        }
+        // The client chooses the version (at most the server's); 3.4–3.6 are 3.3 (RFC 6143 §7.1.1).
+        var minor = RfbText.VersionMinor(client[..12])!.Value;
+        var s = server[12..];
+        var c = client[12..];
+        if (minor is 3 or 4 or 5 or 6)
+        {
+            if (s.Length < 4)
+            {
+                return Pending;
+            }
+            var type = BinaryPrimitives.ReadUInt32BigEndian(s);
+            return type switch
+            {
+                0 => (RfbAuthOutcome.Failed, "server refused the connection" + Reason(s[4..], prefix: ": ")),
+                1 => (RfbAuthOutcome.Succeeded, null),
+                VncAuth.SecurityType => Result(s[4..], withReason: false),
+                _ => Unknown,
+            };
+        }
+        if (minor is not (7 or 8))
+        {
+            return Unknown;
+        }
+        if (s.Length < 1)
+        {
+            return Pending;
+        }
+        var count = s[0];
+        if (count == 0)
+        {
+            return (RfbAuthOutcome.Failed, "server refused the connection" + Reason(s[1..], prefix: ": "));
+        }
+        if (s.Length < 1 + count || c.Length < 1)
+        {
+            return Pending;
+        }
+        var offered = s.Slice(1, count);
+        var chosen = c[0];
+        if (offered.IndexOf(chosen) < 0)
+        {
+            return Unknown; // the server fails it; not a password failure
+        }
+        var afterTypes = s[(1 + count)..];
+        return chosen switch
+        {
+            1 when minor == 7 => (RfbAuthOutcome.Succeeded, null),
+            1 => afterTypes.Length < 4 ? Pending
+                : BinaryPrimitives.ReadUInt32BigEndian(afterTypes) == 0 ? (RfbAuthOutcome.Succeeded, null)
+                : (RfbAuthOutcome.Failed, "security failure" + Reason(afterTypes[4..], prefix: ": ")),
+            VncAuth.SecurityType => Result(afterTypes, withReason: minor == 8),
+            _ => Unknown,
+        };
+    }
+
+    /// <summary>After type 2: the 16-byte challenge, then SecurityResult (and on 3.8 a failure reason).</summary>
+    private static (RfbAuthOutcome, string?) Result(ReadOnlySpan<byte> s, bool withReason)
+    {
+        if (s.Length < VncAuth.ChallengeLength + 4)
+        {
+            return Pending;
+        }
+        var result = BinaryPrimitives.ReadUInt32BigEndian(s[VncAuth.ChallengeLength..]);
+        return result == 0
+            ? (RfbAuthOutcome.Succeeded, null)
+            : (RfbAuthOutcome.Failed, "password rejected" + (withReason ? Reason(s[(VncAuth.ChallengeLength + 4)..], prefix: ": ") : ""));
+    }
+
+    /// <summary>A u32-length reason string when all of it is here; "" otherwise.</summary>
+    private static string Reason(ReadOnlySpan<byte> s, string prefix)
+    {
+        if (s.Length < 4)
+        {
+            return "";
+        }
+        var length = BinaryPrimitives.ReadUInt32BigEndian(s);
+        if (length == 0 || length > (uint)(s.Length - 4))
+        {
+            return "";
+        }
+        return prefix + RfbText.PrintableBytes(s.Slice(4, (int)length));
+    }
 }

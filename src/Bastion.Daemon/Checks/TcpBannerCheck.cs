@@ -10,7 +10,8 @@ namespace Bastion.Daemon.Checks;
 /// A <c>checks:</c> entry: connects to an endpoint every interval and, when <c>expect</c> is set, reads the
 /// first line and compares its prefix (sshd answers <c>SSH-2.0-…</c> before anything else). Running while
 /// the target answers; Degraded after a failed probe; Failed after <c>failures</c> in a row, and it keeps
-/// probing, so it returns to Running by itself when the target comes back.
+/// probing, so it returns to Running by itself when the target comes back. Every probe's outcome is published to
+/// <see cref="CheckResults"/> (the emergency desktop's fallback policy listens there).
 /// </summary>
 public sealed class TcpBannerCheck(CheckConfig config) : IComponent
 {
@@ -25,17 +26,17 @@ public sealed class TcpBannerCheck(CheckConfig config) : IComponent
             var started = context.Time.GetTimestamp();
             var (ok, text) = await ProbeAsync(context.Time, cancellationToken).ConfigureAwait(false);
             var elapsed = context.Time.GetElapsedTime(started);
+            consecutiveFailures = ok ? 0 : consecutiveFailures + 1;
+            CheckResults.Publish(new CheckResult(config.Name, ok, text, context.Time.GetUtcNow(), consecutiveFailures));
             context.SetDetail("lastProbe", context.Time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture));
             context.SetDetail("lastProbeMs", ((long)elapsed.TotalMilliseconds).ToString(CultureInfo.InvariantCulture));
             if (ok)
             {
-                consecutiveFailures = 0;
                 context.SetDetail("consecutiveFailures", "0");
                 context.ReportRunning(text);
             }
             else
             {
-                consecutiveFailures++;
                 context.SetDetail("consecutiveFailures", consecutiveFailures.ToString(CultureInfo.InvariantCulture));
                 context.SetDetail("lastError", text);
                 if (consecutiveFailures >= config.Failures)

@@ -22,7 +22,7 @@ public static partial class ComponentPlan
         AddOnion(config, loggers, specs);
         AddTunnels(config, specs);
         AddTls(config, loggers, specs);
-        AddVnc(config, specs);
+        AddVnc(config, loggers, specs);
         return specs;
     }
 

@@ -24,6 +24,7 @@ public sealed partial class TlsEndpoint
         Count(context);
         TlsLog.Listening(logger, Name, _boundAddress, definition.Backend.ToString());
         UpdateHealth(context);
+        AnnounceBound(_boundAddress);
 
         var connections = new HashSet<Task>();
         var gate = new Lock();

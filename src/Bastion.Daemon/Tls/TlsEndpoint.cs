@@ -53,7 +53,11 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, ILogge
         var healthLoop = HealthLoopAsync(context, health.Token);
         try
         {
-            if (_config.Mode == TlsMode.Listen)
+            if (definition.FrontsVnc)
+            {
+                await ServeGatedAsync(context, validator, cancellationToken).ConfigureAwait(false);
+            }
+            else if (_config.Mode == TlsMode.Listen)
             {
                 await ListenAsync(context, validator, cancellationToken).ConfigureAwait(false);
             }
@@ -152,6 +156,10 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, ILogge
             }
         }
         _lastHealth = problem;
+        if (definition.FrontsVnc && _standby)
+        {
+            return; // lowered: the state stays Standby (ServeGatedAsync's), whatever the files say
+        }
         if (problem is not null)
         {
             context.ReportDegraded(problem);
@@ -265,13 +273,17 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, ILogge
         {
             Interlocked.Increment(ref _active);
             Count(context);
+            var gate = definition.FrontsVnc ? Vnc.VncGate.For(Name) : null;
+            gate?.ClientConnected(); // the desktop is not lowered automatically while a client is connected
             try
             {
-                var result = await Relay.RunAsync(ssl, socket, backend, cancellationToken).ConfigureAwait(false);
+                var observer = WatchVnc(context, limiter, remote, address, peer.Subject, peer.Serial);
+                var result = await Relay.RunAsync(ssl, socket, backend, cancellationToken, observer).ConfigureAwait(false);
                 TlsLog.Closed(logger, Name, address, peer.Serial, result.FromTls, result.ToTls, result.Error is null ? "" : "; " + result.Error);
             }
             finally
             {
+                gate?.ClientDisconnected();
                 Interlocked.Decrement(ref _active);
                 Count(context);
             }

@@ -1,0 +1,137 @@
+// CA1873: these log calls run once per connection or state change, never in the relay loop; the cost is irrelevant.
+#pragma warning disable CA1873
+
+using System.Globalization;
+using System.Net;
+using Bastion.Daemon.Vnc;
+using Bastion.Supervision;
+using Bastion.Tls;
+using Bastion.Vnc;
+using Microsoft.Extensions.Logging;
+
+namespace Bastion.Daemon.Tls;
+
+// The endpoint that fronts the emergency desktop (definition.FrontsVnc): it serves only while the desktop's gate is open,
+// and watches each relayed RFB handshake for the VNC password's verdict.
+public sealed partial class TlsEndpoint
+{
+    private long _vncAuthFailures;
+
+    private ILogger Logger => logger;
+    private volatile bool _standby;
+
+    /// <summary>
+    /// Standby (no listener, no dialling) while the gate is closed; while it is open, listens or dials like any endpoint.
+    /// Closing the gate stops the listener and cuts relayed connections (the desktop closes it only when no client is
+    /// connected, unless an admin forced it).
+    /// </summary>
+    private async Task ServeGatedAsync(IComponentContext context, PeerValidator validator, CancellationToken cancellationToken)
+    {
+        var gate = VncGate.For(Name);
+        context.SetDetail("vncAuthFailures", "0");
+        while (true)
+        {
+            var changed = gate.Changed;
+            if (!gate.IsOpen)
+            {
+                _standby = true;
+                gate.SetServing(null);
+                _boundAddress = null;
+                context.SetDetail("address", "-");
+                context.SetDetail("boundPort", "-");
+                context.ReportStandby($"lowered: not {(_config.Mode == Config.TlsMode.Listen ? "listening" : "phoning home")} while the emergency desktop is down ({gate.ClosedReason})");
+                await changed.WaitAsync(cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            _standby = false;
+            using var open = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var serve = _config.Mode == Config.TlsMode.Listen
+                ? ListenAsync(context, validator, open.Token)
+                : DialAsync(context, validator, open.Token);
+            if (_config.Mode == Config.TlsMode.Dial)
+            {
+                gate.SetServing($"phoning home to {_config.Address}");
+            }
+            while (!serve.IsCompleted && gate.IsOpen)
+            {
+                await Task.WhenAny(serve, gate.Changed).WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            _standby = true; // before the listener goes: no "Running" from a connection that ends meanwhile
+            await open.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await serve.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (open.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+            }
+            gate.SetServing(null);
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    /// <summary>Called once the listener is bound (listen mode), so the desktop can say where it is reachable.</summary>
+    private void AnnounceBound(string address)
+    {
+        if (definition.FrontsVnc)
+        {
+            VncGate.For(Name).SetServing($"listening on {address}");
+        }
+    }
+
+    /// <summary>The observer for one relayed connection to the desktop; null for other endpoints.</summary>
+    private VncAuthWatch? WatchVnc(IComponentContext context, HandshakeLimiter limiter, IPEndPoint? remote, string address, string subject, string serial) =>
+        definition.FrontsVnc ? new VncAuthWatch(this, context, limiter, remote, address, subject, serial) : null;
+
+    /// <summary>
+    /// Passes the relayed bytes to an <see cref="RfbAuthObserver"/> and acts once on its verdict: a session opened is logged;
+    /// a wrong VNC password is logged with the certificate that sent it, counted, and recorded as a failure of the address
+    /// in the endpoint's limiter (so guessing passwords is rate-limited like failed handshakes).
+    /// </summary>
+    private sealed class VncAuthWatch(TlsEndpoint endpoint, IComponentContext context, HandshakeLimiter limiter, IPEndPoint? remote,
+        string address, string subject, string serial) : IRelayObserver
+    {
+        private readonly RfbAuthObserver _observer = new();
+        private int _reported;
+
+        public bool Watching => _observer.Watching;
+
+        public void FromTls(ReadOnlySpan<byte> data)
+        {
+            _observer.FromTls(data);
+            Check();
+        }
+
+        public void FromPlain(ReadOnlySpan<byte> data)
+        {
+            _observer.FromPlain(data);
+            Check();
+        }
+
+        private void Check()
+        {
+            var outcome = _observer.Outcome;
+            if (outcome == RfbAuthOutcome.Pending || Interlocked.Exchange(ref _reported, 1) == 1)
+            {
+                return;
+            }
+            var logger = endpoint.Logger;
+            if (outcome == RfbAuthOutcome.Succeeded)
+            {
+                VncLog.AuthSucceeded(logger, endpoint.Name, subject, serial, address);
+            }
+            else if (outcome == RfbAuthOutcome.Failed)
+            {
+                var reason = _observer.FailureReason ?? "authentication failed";
+                VncLog.AuthFailed(logger, endpoint.Name, subject, serial, address, reason);
+                var failures = Interlocked.Increment(ref endpoint._vncAuthFailures);
+                context.SetDetail("vncAuthFailures", failures.ToString(CultureInfo.InvariantCulture));
+                context.SetDetail("lastVncAuthFailure", $"{subject} serial {serial} from {address}: {reason}");
+                if (remote is not null && limiter.RecordFailure(remote.Address))
+                {
+                    TlsLog.RateLimited(logger, endpoint.Name, remote.Address.ToString(), limiter.MaxFailuresPerMinute);
+                }
+            }
+        }
+    }
+}

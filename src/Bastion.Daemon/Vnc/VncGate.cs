@@ -1,0 +1,105 @@
+using System.Collections.Concurrent;
+
+namespace Bastion.Daemon.Vnc;
+
+/// <summary>
+/// Where the emergency desktop (<c>vnc/desktop</c>) and the TLS endpoint that fronts it (<c>tls/NAME</c>) meet: the desktop
+/// opens the gate once Xvnc answers its probe and closes it before stopping Xvnc; the endpoint listens (or dials) only while
+/// the gate is open, counts the connections it relays to the desktop and says where it listens. One per endpoint name and
+/// daemon, across reloads (a reload that restarts only one of the two components must leave them connected).
+/// Either side waits for the other's changes with <see cref="Changed"/>.
+/// </summary>
+public sealed class VncGate
+{
+    private static readonly ConcurrentDictionary<string, VncGate> Gates = new(StringComparer.Ordinal);
+
+    private readonly Lock _lock = new();
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _open;
+    private string _closedReason = "the emergency desktop is not running";
+    private string? _serving;
+    private int _clients;
+
+    private VncGate(string endpoint) => Endpoint = endpoint;
+
+    public static VncGate For(string endpoint) => Gates.GetOrAdd(endpoint, name => new VncGate(name));
+
+    public string Endpoint { get; }
+
+    public bool IsOpen
+    {
+        get { lock (_lock) { return _open; } }
+    }
+
+    /// <summary>While closed: why (shown by the endpoint's Standby state).</summary>
+    public string ClosedReason
+    {
+        get { lock (_lock) { return _closedReason; } }
+    }
+
+    /// <summary>Connections relayed to the desktop right now.</summary>
+    public int Clients
+    {
+        get { lock (_lock) { return _clients; } }
+    }
+
+    /// <summary>What the endpoint does while open ("listening on 127.0.0.1:5901", "phoning home to …"); null when it does not (yet).</summary>
+    public string? Serving
+    {
+        get { lock (_lock) { return _serving; } }
+    }
+
+    /// <summary>Completes at the next change of anything above.</summary>
+    public Task Changed
+    {
+        get { lock (_lock) { return _changed.Task; } }
+    }
+
+    public void Open() => Update(() =>
+    {
+        var was = _open;
+        _open = true;
+        return !was;
+    });
+
+    public void Close(string reason) => Update(() =>
+    {
+        var changed = _open || _closedReason != reason;
+        _open = false;
+        _closedReason = reason;
+        return changed;
+    });
+
+    public void SetServing(string? serving) => Update(() =>
+    {
+        var changed = _serving != serving;
+        _serving = serving;
+        return changed;
+    });
+
+    public void ClientConnected() => Update(() =>
+    {
+        _clients++;
+        return true;
+    });
+
+    public void ClientDisconnected() => Update(() =>
+    {
+        _clients = Math.Max(0, _clients - 1);
+        return true;
+    });
+
+    private void Update(Func<bool> change)
+    {
+        TaskCompletionSource? fire = null;
+        lock (_lock)
+        {
+            if (change())
+            {
+                fire = _changed;
+                _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+        }
+        fire?.TrySetResult();
+    }
+}
