@@ -143,15 +143,20 @@ internal sealed partial class VncCommand
         try
         {
             var tcp = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            await using var tls = new SslStream(new NetworkStream(tcp, ownsSocket: true), leaveInnerStreamOpen: false);
             try
             {
                 await tcp.ConnectAsync(endpoint!.Host, endpoint.Port, deadline.Token).ConfigureAwait(false);
             }
-            catch (SocketException e)
+            catch (Exception e) when (e is SocketException or OperationCanceledException)
             {
-                return new ProbeVerdict(false, $"dead: cannot connect to {endpoint}: {e.Message} (lowered, or not listening there)");
+                tcp.Dispose();
+                if (e is SocketException socketError)
+                {
+                    return new ProbeVerdict(false, $"dead: cannot connect to {endpoint}: {socketError.Message} (lowered, or not listening there)");
+                }
+                throw;
             }
+            await using var tls = new SslStream(new NetworkStream(tcp, ownsSocket: true), leaveInnerStreamOpen: false);
             stage = "TLS handshake";
             var options = TlsPolicy.Client(credentials.Context, endpoint.Host, (_, certificate, _, _) =>
             {
