@@ -7,7 +7,9 @@ namespace Bastion.IntegrationTests.Lab;
 /// <summary>
 /// scripts/lab.sh --once, end to end, with the binaries under test: a private Tor network, a throwaway sshd, bastiond
 /// started as systemd would (NOTIFY_SOCKET, WATCHDOG_USEC), READY, the sshd check Running, the sshd published as an
-/// onion and OpenSSH running a command over it through the lab's client tor, a reload and a clean stop.
+/// onion and OpenSSH running a command over it through the lab's client tor, the VNC fallback drill (sshd stopped, the
+/// emergency desktop up over mutual TLS per <c>bastionctl vnc probe</c>, sshd back, the desktop lowered), a reload and a
+/// clean stop.
 /// </summary>
 public sealed class LabScriptTests
 {
@@ -18,7 +20,7 @@ public sealed class LabScriptTests
     private static readonly TimeSpan TestTimeout = TimeSpan.FromMinutes(5);
 
     [Fact]
-    public async Task Lab_once_starts_sshd_and_bastiond_sees_the_check_running_ssh_works_over_the_onion_reloads_and_stops_cleanly()
+    public async Task Lab_once_starts_sshd_and_bastiond_sees_the_check_running_ssh_works_over_the_onion_the_desktop_takes_over_reloads_and_stops_cleanly()
     {
         var script = Path.Combine(Binaries.RepositoryRoot, "scripts", "lab.sh");
         var environment = new Dictionary<string, string>
@@ -36,6 +38,9 @@ public sealed class LabScriptTests
         Assert.True(result.ExitCode == 0, result.Describe());
         Assert.Contains("OK: READY, check Running, ssh over the onion ", result.StdErr, StringComparison.Ordinal);
         Assert.Contains("over the onion (sshd pid", result.StdOut, StringComparison.Ordinal);
+        Assert.Contains("VNC fallback drill (sshd stopped → desktop up over mutual TLS in ", result.StdErr, StringComparison.Ordinal);
+        Assert.Matches(@"(?m)^vnc probe: up: 1280x800 '.+' in \d+ ms \(127\.0\.0\.1:\d+ over mutual TLS\)$", result.StdOut);
+        Assert.Contains("VNC drill: desktop lowered again", result.StdErr, StringComparison.Ordinal);
     }
 
     /// <summary>A port in [from, to] that nothing listens on right now (lab ports stay below the ephemeral range).</summary>
