@@ -131,9 +131,9 @@ public static class RfbProbe
             ?? throw new RfbException(RfbHealth.Dead, $"not an RFB server: '{RfbText.PrintableBytes(version.AsSpan().TrimEnd((byte)'\n'))}'");
         // RFC 6143 §7.1.1: only 3.3, 3.7 and 3.8 exist; other 3.x minors are treated as 3.3; a newer one gets our 3.8.
         minor = minor >= 8 ? 8 : minor == 7 ? 7 : 3;
+        progress.Stage = "during the security handshake"; // set first: the server may answer before the write returns
         await WriteAsync(stream, Encoding.ASCII.GetBytes($"RFB 003.00{minor}\n"), cancellationToken).ConfigureAwait(false);
 
-        progress.Stage = "during the security handshake";
         if (minor == 3)
         {
             // 3.3: the server decides the security type.

@@ -33,4 +33,38 @@ public sealed class StatusSummaryTests
         var line = StatusSummary.Build([C("check", "sshd", ComponentState.Running)], refusedReloadErrors: 2);
         Assert.Equal("reload refused (2 config errors; running the last good config); checks 1/1 up", line);
     }
+
+    [Fact]
+    public void A_standby_component_is_counted_as_standby_and_not_named_as_a_problem()
+    {
+        var line = StatusSummary.Build([
+            C("check", "sshd", ComponentState.Running),
+            C("tls", "vnc", ComponentState.Standby, "lowered: check/sshd is healthy"),
+            C("vnc", "desktop", ComponentState.Standby, "lowered: check/sshd is healthy"),
+        ]);
+        Assert.Equal("checks 1/1 up; tls endpoints 0/1 up, 1 standby; vnc 0/1 up, 1 standby", line);
+    }
+
+    [Fact]
+    public void A_problem_is_named_even_when_a_standby_component_comes_first()
+    {
+        var line = StatusSummary.Build([
+            C("tls", "vnc", ComponentState.Standby, "lowered: check/sshd is healthy"),
+            C("tls", "admin", ComponentState.Running),
+            C("vnc", "desktop", ComponentState.Degraded, "raised: Xvnc exited with signal 9; restarting in 1s"),
+        ]);
+        Assert.Equal(
+            "tls endpoints 1/2 up, 1 standby; vnc 0/1 up — vnc/desktop: Degraded (raised: Xvnc exited with signal 9; restarting in 1s)",
+            line);
+    }
+
+    [Fact]
+    public void A_raised_desktop_counts_as_up_and_standby_is_no_longer_mentioned()
+    {
+        var line = StatusSummary.Build([
+            C("tls", "vnc", ComponentState.Running),
+            C("vnc", "desktop", ComponentState.Running, "raised: check/sshd failed 3 probes in a row"),
+        ]);
+        Assert.Equal("tls endpoints 1/1 up; vnc 1/1 up", line);
+    }
 }
