@@ -305,6 +305,7 @@ exercise_vnc_fallback() {
     seconds=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
     printf 'vnc probe: %s\n' "$verdict"
     log "VNC drill: desktop up over mutual TLS ${seconds}s after sshd stopped ($(jq -r '.components[]? | select(.kind == "vnc") | .reason' "$LAB_RUNTIME/status.json"))"
+    : >"$LAB_DIR/sshd.2.log" # sshd_wait_ready reads it before the background sshd has created it
     sshd_start "$LAB_DIR/sshd" "$LAB_DIR/sshd.2.log"
     sshd_wait_ready "$LAB_DIR/sshd.2.log" 15
     log "VNC drill: sshd started again (pid $SSHD_PID)"

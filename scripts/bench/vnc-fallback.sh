@@ -145,6 +145,7 @@ for ((run = 1; run <= RUNS; run++)); do
 
     # sshd back; the desktop lowers after the grace period (2s) once the check has seen it healthy.
     sshd_log=$BENCH_DIR/sshd.run$run.log
+    : >"$sshd_log" # sshd_wait_ready reads it before the background sshd has created it
     sshd_start "$BENCH_DIR/sshd" "$sshd_log"
     sshd_wait_ready "$sshd_log" 15
     WAIT_FOR_PID=$BASTIOND_PID wait_for 60 "the desktop lowered after sshd came back (run $run)" lowered || { show_daemon_log; exit 1; }
