@@ -26,8 +26,8 @@ public enum RfbAuthOutcome
 /// None, as a success). Never changes the bytes; stops looking once <see cref="Outcome"/> is not Pending.
 /// </summary>
 /// <remarks>
-/// The bytes of each direction are kept (a handshake is a few hundred bytes; more than <see cref="MaxHandshakeBytes"/> while
-/// still pending is Unknown) and the exchange is parsed again from the start on every arrival, so any fragmentation (one
+/// The bytes of each direction are kept (a handshake is a few hundred bytes; still pending after <see cref="MaxHandshakeBytes"/> is
+/// Unknown) and the exchange is parsed again from the start on every arrival, so any fragmentation (one
 /// byte at a time) gives the same answer. The client's answer to the challenge is never looked at or kept beyond the
 /// handshake: only its length matters. A failure reason (3.8) is read when it came with the result; the outcome does not
 /// wait for it.
@@ -75,9 +75,9 @@ public sealed class RfbAuthObserver : IRelayObserver
     {
         lock (_lock)
         {
-            if (_outcome == RfbAuthOutcome.Pending && Append(ref _fromClient, ref _clientLength, data))
+            if (_outcome == RfbAuthOutcome.Pending)
             {
-                Evaluate();
+                Append(ref _fromClient, ref _clientLength, data);
             }
         }
     }
@@ -87,40 +87,39 @@ public sealed class RfbAuthObserver : IRelayObserver
     {
         lock (_lock)
         {
-            if (_outcome == RfbAuthOutcome.Pending && Append(ref _fromServer, ref _serverLength, data))
+            if (_outcome == RfbAuthOutcome.Pending)
             {
-                Evaluate();
+                Append(ref _fromServer, ref _serverLength, data);
             }
         }
     }
 
-    /// <summary>Keeps the bytes; false (and Unknown) when the handshake grew past the bound.</summary>
-    private bool Append(ref byte[] buffer, ref int length, ReadOnlySpan<byte> data)
+    /// <summary>
+    /// Keeps the bytes, up to the bound (a read that also carries what follows the handshake is looked at up to there), and
+    /// parses. Pending at the bound is Unknown: no RFB handshake is that long.
+    /// </summary>
+    private void Append(ref byte[] buffer, ref int length, ReadOnlySpan<byte> data)
     {
         if (data.IsEmpty)
         {
-            return false;
+            return;
         }
-        if (length + data.Length > MaxHandshakeBytes)
-        {
-            Finish(RfbAuthOutcome.Unknown, null);
-            return false;
-        }
+        data = data[..Math.Min(data.Length, MaxHandshakeBytes - length)];
         if (length + data.Length > buffer.Length)
         {
             Array.Resize(ref buffer, Math.Min(MaxHandshakeBytes, Math.Max(buffer.Length * 2, length + data.Length)));
         }
         data.CopyTo(buffer.AsSpan(length));
         length += data.Length;
-        return true;
-    }
-
-    private void Evaluate()
-    {
+        var atBound = length == MaxHandshakeBytes;
         var (outcome, reason) = Parse(_fromServer.AsSpan(0, _serverLength), _fromClient.AsSpan(0, _clientLength));
         if (outcome != RfbAuthOutcome.Pending)
         {
             Finish(outcome, reason);
+        }
+        else if (atBound)
+        {
+            Finish(RfbAuthOutcome.Unknown, null);
         }
     }
 
@@ -154,11 +153,12 @@ public sealed class RfbAuthObserver : IRelayObserver
         {
             return Pending;
         }
-        // The client chooses the version (at most the server's); 3.4–3.6 are 3.3 (RFC 6143 §7.1.1).
-        var minor = RfbText.VersionMinor(client[..12])!.Value;
+        // The client chooses the version, at most the server's (a client that claims more gets the server's); 3.4–3.6 are
+        // 3.3 (RFC 6143 §7.1.1), and a minor above 8 is spoken as 3.8.
+        var minor = Math.Min(Spoken(RfbText.VersionMinor(server[..12])!.Value), Spoken(RfbText.VersionMinor(client[..12])!.Value));
         var s = server[12..];
         var c = client[12..];
-        if (minor is 3 or 4 or 5 or 6)
+        if (minor == 3)
         {
             if (s.Length < 4)
             {
@@ -172,10 +172,6 @@ public sealed class RfbAuthObserver : IRelayObserver
                 VncAuth.SecurityType => Result(s[4..], withReason: false),
                 _ => Unknown,
             };
-        }
-        if (minor is not (7 or 8))
-        {
-            return Unknown;
         }
         if (s.Length < 1)
         {
@@ -207,6 +203,8 @@ public sealed class RfbAuthObserver : IRelayObserver
             _ => Unknown,
         };
     }
+
+    private static int Spoken(int minor) => minor >= 8 ? 8 : minor == 7 ? 7 : 3;
 
     /// <summary>After type 2: the 16-byte challenge, then SecurityResult (and on 3.8 a failure reason).</summary>
     private static (RfbAuthOutcome, string?) Result(ReadOnlySpan<byte> s, bool withReason)

@@ -70,12 +70,21 @@ public static class RfbProbe
         using var deadline = new CancellationTokenSource(timeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         var progress = new Progress { Stage = "connecting" };
+        UnixDomainSocketEndPoint endpoint;
+        try
+        {
+            endpoint = new UnixDomainSocketEndPoint(socketPath);
+        }
+        catch (ArgumentException)
+        {
+            return new RfbProbeResult(RfbHealth.Dead, $"not a usable socket path (empty or longer than a Unix socket address allows): {socketPath}");
+        }
         try
         {
             using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             try
             {
-                await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), linked.Token).ConfigureAwait(false);
+                await socket.ConnectAsync(endpoint, linked.Token).ConfigureAwait(false);
             }
             catch (SocketException e)
             {
@@ -223,7 +232,10 @@ public static class RfbProbe
         _ => type.ToString(CultureInfo.InvariantCulture),
     };
 
-    /// <summary>Where the handshake is, for "closed during …" and "no answer within 3s (…)".</summary>
+    /// <summary>
+    /// Where the handshake is, for "closed during …" and "no answer within 3s (…)". Stages read "during X" or "waiting for
+    /// Y"; a close while waiting for Y is said as "closed before Y".
+    /// </summary>
     private sealed class Progress
     {
         public string Stage { get; set; } = "before the handshake";

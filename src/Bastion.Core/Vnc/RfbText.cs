@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 
 namespace Bastion.Vnc;
@@ -7,7 +8,7 @@ internal static class RfbText
 {
     public const int MaxLength = 80;
 
-    /// <summary>Control and non-printable characters become '?'; longer than <see cref="MaxLength"/> is cut with "…".</summary>
+    /// <summary>Control, format and other invisible characters become '?'; longer than <see cref="MaxLength"/> is cut with "…".</summary>
     public static string Printable(string text)
     {
         var builder = new StringBuilder(Math.Min(text.Length, MaxLength));
@@ -17,7 +18,7 @@ internal static class RfbText
             {
                 break;
             }
-            builder.Append(char.IsControl(c) || char.IsSurrogate(c) || c is '\u2028' or '\u2029' or '\uFFFD' ? '?' : c);
+            builder.Append(IsShown(c) ? c : '?');
         }
         if (builder.Length < text.Length && builder.Length == MaxLength)
         {
@@ -26,6 +27,14 @@ internal static class RfbText
         }
         return builder.ToString();
     }
+
+    /// <summary>
+    /// Not controls (a terminal escape in a log line), format characters (a right-to-left override that makes a log line
+    /// read differently), separators that break lines, surrogates (a pair could be cut in half), private use or unassigned.
+    /// </summary>
+    private static bool IsShown(char c) => char.GetUnicodeCategory(c) is not (UnicodeCategory.Control or UnicodeCategory.Format
+        or UnicodeCategory.Surrogate or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator
+        or UnicodeCategory.PrivateUse or UnicodeCategory.OtherNotAssigned) && c != '\uFFFD';
 
     /// <summary>Bytes from the peer as text: UTF-8 when valid, else one character per byte.</summary>
     public static string Decode(ReadOnlySpan<byte> bytes)

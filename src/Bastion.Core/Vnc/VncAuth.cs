@@ -19,10 +19,17 @@ public static class VncAuth
     /// The password's bytes are its Latin-1 bytes (what <see cref="VncPasswordFile.Decode"/> returns maps each file byte to
     /// one character), or its UTF-8 bytes when it has a character beyond Latin-1 (what a UTF-8 viewer sends).
     /// </remarks>
-    /// <exception cref="ArgumentException">The challenge is not 16 bytes.</exception>
+    /// <exception cref="ArgumentException">
+    /// The challenge is not 16 bytes, the password is empty, or it makes one of DES's weak keys (of printable ASCII passwords
+    /// only "xxxxpppp"), which .NET refuses to use. The message never contains the password.
+    /// </exception>
     public static byte[] Response(ReadOnlySpan<byte> challenge, string password)
     {
         ArgumentNullException.ThrowIfNull(password);
+        if (password.Length == 0)
+        {
+            throw new ArgumentException("the VNC password is empty (VNC authentication needs one)", nameof(password));
+        }
         if (challenge.Length != ChallengeLength)
         {
             throw new ArgumentException($"a VNC authentication challenge is {ChallengeLength} bytes, not {challenge.Length}", nameof(challenge));

@@ -39,7 +39,8 @@ public sealed record VncDecision(bool Raised, string Reason, DateTimeOffset? Rev
 /// Before the first probe: lowered ("waiting for the first probe of check/NAME").</item>
 /// </list>
 /// Reasons name the check, the last probe text and the times involved, e.g. "raised: check/sshd failed 3 probes in a row
-/// (connection refused by 127.0.0.1:22)" or "raised: sshd healthy since 12:00:01Z; lowering at 12:05:01Z".
+/// since 2026-11-23T12:00:01Z (connection refused by 127.0.0.1:22)" or "raised: check/sshd healthy since
+/// 2026-11-23T12:00:01Z; lowering at 2026-11-23T12:05:01Z".
 /// </summary>
 /// <remarks>
 /// <para>
@@ -180,14 +181,14 @@ public sealed class VncFallbackPolicy
         {
             return _consecutiveFailures == 0
                 ? new VncDecision(false, string.Create(CultureInfo.InvariantCulture,
-                    $"lowered: {_check} is healthy; raising after {_failures} failed probe{(_failures == 1 ? "" : "s")} in a row"), null)
+                    $"lowered: {_check} healthy since {Time(_healthySince ?? now)}; raising after {_failures} failed probe{(_failures == 1 ? "" : "s")} in a row"), null)
                 : new VncDecision(false, string.Create(CultureInfo.InvariantCulture,
-                    $"lowered: {_check} failed {_consecutiveFailures} of {_failures} probes in a row needed to raise ({_lastText})"), null);
+                    $"lowered: {_check} failed the last {(_consecutiveFailures == 1 ? "probe" : $"{_consecutiveFailures} probes")} ({_lastText}); raising after {_failures} in a row"), null);
         }
         if (_healthySince is not { } since)
         {
             return new VncDecision(true,
-                $"raised: {_check} failed again ({_lastText}); lowering once it has answered every probe for {Durations.Format(_grace)}", null);
+                $"raised: {_check} is failing ({_lastText}); lowering once it has answered every probe for {Durations.Format(_grace)}", null);
         }
         var lowerAt = since + _grace;
         if (now < lowerAt)
@@ -200,7 +201,8 @@ public sealed class VncFallbackPolicy
         }
         _tripped = false;
         return new VncDecision(false,
-            $"lowered: {_check} healthy since {Time(since)} (grace {Durations.Format(_grace)} passed); raising after {_failures} failed probe{(_failures == 1 ? "" : "s")} in a row",
+            // The same text as when it was lowered all along: one reason (one log line) for one situation.
+            string.Create(CultureInfo.InvariantCulture, $"lowered: {_check} healthy since {Time(since)}; raising after {_failures} failed probe{(_failures == 1 ? "" : "s")} in a row"),
             null);
     }
 

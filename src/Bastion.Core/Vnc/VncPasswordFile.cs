@@ -93,9 +93,13 @@ public static class VncPasswordFile
         {
             throw new InvalidDataException($"{path}: no such VNC password file (its directory is missing); create it with: vncpasswd -f > {path}");
         }
+        catch (UnauthorizedAccessException) when (Directory.Exists(path))
+        {
+            throw new InvalidDataException($"{path}: a directory, not a VNC password file; create one with: vncpasswd -f > FILE and point vnc.passwordFile at it");
+        }
         catch (UnauthorizedAccessException)
         {
-            throw new InvalidDataException($"{path}: cannot read the VNC password file (permission denied); run as its owner (root) or fix its owner");
+            throw new InvalidDataException($"{path}: cannot read the VNC password file (permission denied; it is private to its owner: run this as root)");
         }
         catch (IOException e)
         {

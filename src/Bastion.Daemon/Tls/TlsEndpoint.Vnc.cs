@@ -19,6 +19,7 @@ public sealed partial class TlsEndpoint
 
     private ILogger Logger => logger;
     private volatile bool _standby;
+    private string? _serving;
 
     /// <summary>
     /// Standby (no listener, no dialling) while the gate is closed; while it is open, listens or dials like any endpoint.
@@ -35,11 +36,12 @@ public sealed partial class TlsEndpoint
             if (!gate.IsOpen)
             {
                 _standby = true;
-                gate.SetServing(null);
                 _boundAddress = null;
                 context.SetDetail("address", "-");
                 context.SetDetail("boundPort", "-");
-                context.ReportStandby($"lowered: not {(_config.Mode == Config.TlsMode.Listen ? "listening" : "phoning home")} while the emergency desktop is down ({gate.ClosedReason})");
+                var why = gate.ClosedReason;
+                why = why.StartsWith("lowered: ", StringComparison.Ordinal) ? why["lowered: ".Length..] : why;
+                context.ReportStandby($"lowered: not {(_config.Mode == Config.TlsMode.Listen ? "listening" : "phoning home")} while the emergency desktop is down: {why}");
                 await changed.WaitAsync(cancellationToken).ConfigureAwait(false);
                 continue;
             }
@@ -50,11 +52,18 @@ public sealed partial class TlsEndpoint
                 : DialAsync(context, validator, open.Token);
             if (_config.Mode == Config.TlsMode.Dial)
             {
-                gate.SetServing($"phoning home to {_config.Address}");
+                Announce(gate, $"phoning home to {_config.Address}");
             }
-            while (!serve.IsCompleted && gate.IsOpen)
+            try
             {
-                await Task.WhenAny(serve, gate.Changed).WaitAsync(cancellationToken).ConfigureAwait(false);
+                while (!serve.IsCompleted && gate.IsOpen)
+                {
+                    await Task.WhenAny(serve, gate.Changed).WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // stopping: the listener (and its connections) are ended below, before the attempt returns
             }
             _standby = true; // before the listener goes: no "Running" from a connection that ends meanwhile
             await open.CancelAsync().ConfigureAwait(false);
@@ -62,10 +71,13 @@ public sealed partial class TlsEndpoint
             {
                 await serve.ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (open.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (open.IsCancellationRequested)
             {
             }
-            gate.SetServing(null);
+            finally
+            {
+                gate.ClearServing(_serving); // also when the listener failed (the supervisor restarts it with backoff)
+            }
             cancellationToken.ThrowIfCancellationRequested();
         }
     }
@@ -75,8 +87,14 @@ public sealed partial class TlsEndpoint
     {
         if (definition.FrontsVnc)
         {
-            VncGate.For(Name).SetServing($"listening on {address}");
+            Announce(VncGate.For(Name), $"listening on {address}");
         }
+    }
+
+    private void Announce(VncGate gate, string serving)
+    {
+        _serving = serving;
+        gate.SetServing(serving);
     }
 
     /// <summary>The observer for one relayed connection to the desktop; null for other endpoints.</summary>

@@ -137,10 +137,7 @@ public sealed partial class VncComponent
             check = _lastCheck;
         }
         context.SetDetail("desired", decision.Raised ? "raised" : "lowered");
-        context.SetDetail("override", current is null ? "none"
-            : (current.Action == VncOverrideAction.Start ? "start" : "stop")
-              + (current.Force ? " (force)" : "")
-              + (current.Until is { } until ? " until " + Time(until) : ""));
+        context.SetDetail("override", current?.Describe() ?? "none");
         context.SetDetail("clients", _gate.Clients.ToString(CultureInfo.InvariantCulture));
         if (_config.Mode == VncMode.Fallback)
         {

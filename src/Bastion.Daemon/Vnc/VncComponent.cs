@@ -87,7 +87,6 @@ public sealed partial class VncComponent : IComponent, IVncControl
         public VncDesktop Desktop { get; } = desktop;
         public string Password { get; set; } = password;
         public bool Raised { get; set; }
-        public bool Announced { get; set; }
         public DateTimeOffset? XvncStartDue { get; set; }
         public int XvncAttempt { get; set; }
         public DateTimeOffset XvncUpSince { get; set; }
@@ -196,7 +195,10 @@ public sealed partial class VncComponent : IComponent, IVncControl
         var time = context.Time;
         var desktop = run.Desktop;
         context.SetDetail("desired", "raised");
-        context.ReportDegraded($"{decision.Reason}; starting Xvnc on :{_config.Display}");
+        if (run.Problem is null)
+        {
+            context.ReportDegraded($"{decision.Reason}; starting Xvnc on :{_config.Display}");
+        }
         run.XvncStartDue = null;
         try
         {
@@ -209,14 +211,34 @@ public sealed partial class VncComponent : IComponent, IVncControl
             run.SessionStartDue = time.GetUtcNow();
             VncLog.Raised(_logger, _config.Display, _config.Geometry, desktop.Xvnc!.Pid, _endpoint);
             _gate.Open();
+            await WaitForEndpointAsync(time, cancellationToken).ConfigureAwait(false);
         }
         catch (DesktopStartException e)
         {
             await desktop.StopAsync(time).ConfigureAwait(false); // a half-started Xvnc is not left behind
             var delay = _backoff.NextDelay(run.XvncAttempt++);
             run.XvncStartDue = time.GetUtcNow() + delay;
-            run.Problem = $"{e.Message}; retrying in {Durations.Format(delay)}";
+            run.Problem = $"{e.Message}; retrying with backoff"; // the delay is in the log: a stable reason does not churn the state
             VncLog.XvncStartFailed(_logger, e.Message, Durations.Format(delay));
+        }
+    }
+
+    /// <summary>
+    /// Gives the endpoint a moment to start listening, so that "Running" names where the desktop is reachable (rather than
+    /// "not serving yet" followed by a second Running). Bounded: an endpoint that cannot bind says why in its own state.
+    /// </summary>
+    private async Task WaitForEndpointAsync(TimeProvider time, CancellationToken cancellationToken)
+    {
+        var deadline = time.GetUtcNow() + TimeSpan.FromSeconds(2);
+        while (_gate.Serving is null && time.GetUtcNow() < deadline)
+        {
+            var changed = _gate.Changed;
+            if (_gate.Serving is not null)
+            {
+                break;
+            }
+            await Task.WhenAny(changed, Task.Delay(TimeSpan.FromMilliseconds(100), time, cancellationToken)).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
         }
     }
 
@@ -275,17 +297,8 @@ public sealed partial class VncComponent : IComponent, IVncControl
         run.ProbeText = text;
     }
 
-    /// <summary>"up: …", "auth broken: …", "dead: …" (the probe's detail, with the verdict in front unless it already says it).</summary>
-    internal static string ProbeText(RfbProbeResult probe)
-    {
-        var verdict = probe.Health switch
-        {
-            RfbHealth.Up => "up",
-            RfbHealth.AuthBroken => "auth broken",
-            _ => "dead",
-        };
-        return probe.Detail.StartsWith(verdict, StringComparison.OrdinalIgnoreCase) ? probe.Detail : $"{verdict}: {probe.Detail}";
-    }
+    /// <summary>"up: 1280x800 'name'", "auth broken: …", "dead: …" (Core's wording, shared with bastionctl vnc probe).</summary>
+    internal static string ProbeText(RfbProbeResult probe) => probe.Describe();
 
     private void Report(Run run, VncDecision decision)
     {
@@ -375,6 +388,10 @@ public sealed partial class VncComponent : IComponent, IVncControl
     {
         lock (_lock)
         {
+            if (result == _lastCheck)
+            {
+                return; // the replay, to a later attempt of this component, of a probe the policy has already seen
+            }
             _lastCheck = result;
             if (result.Ok)
             {

@@ -40,7 +40,14 @@ internal sealed class VncDesktop(VncConfig config, PathsConfig paths, string pas
             throw new DesktopStartException(orphan);
         }
         TryDelete(Socket); // ours (our private directory): a leftover of a crashed run that nobody answers on
-        XAuthority.Write(XAuthorityFile, config.Display, XAuthority.NewCookie());
+        try
+        {
+            XAuthority.Write(XAuthorityFile, config.Display, XAuthority.NewCookie()); // a fresh cookie for every Xvnc
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DesktopStartException($"cannot write the X cookie file {XAuthorityFile}: {e.Message} (check paths.runtimeDir)");
+        }
         VncLog.XvncStarting(logger, config.Executable, config.Display, Socket);
         DesktopProcess xvnc;
         try

@@ -77,6 +77,17 @@ public sealed class VncGate
         return changed;
     });
 
+    /// <summary>Clears <see cref="Serving"/> only if it still says <paramref name="mine"/> (a restarted endpoint may have set its own meanwhile).</summary>
+    public void ClearServing(string? mine) => Update(() =>
+    {
+        if (mine is null || _serving != mine)
+        {
+            return false;
+        }
+        _serving = null;
+        return true;
+    });
+
     public void ClientConnected() => Update(() =>
     {
         _clients++;

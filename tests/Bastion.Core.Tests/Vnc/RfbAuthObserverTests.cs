@@ -42,6 +42,8 @@ public sealed class RfbAuthObserverTests
         { "3.8 with VeNCrypt chosen", RfbAuthOutcome.Unknown, null },
         { "3.8 with a type that was not offered", RfbAuthOutcome.Unknown, null },
         { "3.3 with an unknown type", RfbAuthOutcome.Unknown, null },
+        { "a 3.8 client of a 3.3 server", RfbAuthOutcome.Succeeded, null },
+        { "a newer minor version spoken as 3.8", RfbAuthOutcome.Failed, "password rejected: no" },
     };
 
     private static Message[] Exchange(string name) => name switch
@@ -63,6 +65,8 @@ public sealed class RfbAuthObserverTests
         "3.8 with VeNCrypt chosen" => [S(Rfb.Version("003.008")), C(Rfb.Version("003.008")), S([2, 19, 2]), C([19]), S([0, 2]), C([0, 2])],
         "3.8 with a type that was not offered" => [S(Rfb.Version("003.008")), C(Rfb.Version("003.008")), S([1, 2]), C([1]), S(Rfb.U32(1), Rfb.String("no"))],
         "3.3 with an unknown type" => [S(Rfb.Version("003.003")), C(Rfb.Version("003.003")), S(Rfb.U32(16))],
+        "a 3.8 client of a 3.3 server" => [S(Rfb.Version("003.003")), C(Rfb.Version("003.008")), S(Rfb.U32(2), Rfb.Challenge), C(Response), S(Rfb.U32(0))],
+        "a newer minor version spoken as 3.8" => [S(Rfb.Version("003.009")), C(Rfb.Version("003.009")), S([1, 2]), C([2]), S(Rfb.Challenge), C(Response), S(Rfb.U32(1), Rfb.String("no"))],
         _ => throw new ArgumentOutOfRangeException(nameof(name)),
     };
 
@@ -196,6 +200,16 @@ public sealed class RfbAuthObserverTests
             observer.FromPlain(new byte[1000]);
         }
         Assert.Equal(RfbAuthOutcome.Unknown, observer.Outcome);
+    }
+
+    [Fact]
+    public void A_result_in_one_large_read_with_what_follows_it_is_still_seen()
+    {
+        var observer = new RfbAuthObserver();
+        observer.FromPlain(Rfb.Version("003.003"));
+        observer.FromTls(Rfb.Version("003.003"));
+        observer.FromPlain([.. Rfb.U32(1), .. new byte[100_000]]); // None, then (say) a server that did not wait for ClientInit
+        Assert.Equal(RfbAuthOutcome.Succeeded, observer.Outcome);
     }
 
     [Fact]

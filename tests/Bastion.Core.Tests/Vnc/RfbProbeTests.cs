@@ -295,6 +295,19 @@ public sealed class RfbProbeTests
     }
 
     [Fact]
+    public async Task A_right_to_left_override_in_a_reason_cannot_reorder_a_log_line()
+    {
+        var result = await ProbeAsync(async peer =>
+        {
+            await peer.SendAsync(Rfb.Version("003.008"));
+            await peer.ReceiveAsync(12);
+            await peer.SendAsync([0], Rfb.String("abc\u202Efed\u2028x"));
+            await peer.DrainAsync();
+        });
+        Assert.Equal("server refused: abc?fed?x", result.Detail);
+    }
+
+    [Fact]
     public async Task A_desktop_name_in_Latin_1_is_read_as_Latin_1()
     {
         var result = await ProbeAsync(async peer =>
@@ -340,6 +353,15 @@ public sealed class RfbProbeTests
         var path = Path.Combine(Path.GetTempPath(), $"bastion-no-such-{Guid.NewGuid():N}", "rfb.sock");
         var result = await RfbProbe.ProbeUnixAsync(path, Password, TimeSpan.FromSeconds(3), TimeProvider.System, CancellationToken.None).WaitAsync(Limit);
         Assert.Equal(new RfbProbeResult(RfbHealth.Dead, $"no socket at {path}"), result);
+    }
+
+    [Fact]
+    public async Task ProbeUnixAsync_reports_a_path_too_long_for_a_socket_as_dead_rather_than_throwing()
+    {
+        var path = "/run/" + new string('d', 200) + "/rfb.sock";
+        var result = await RfbProbe.ProbeUnixAsync(path, Password, TimeSpan.FromSeconds(3), TimeProvider.System, CancellationToken.None).WaitAsync(Limit);
+        Assert.Equal(RfbHealth.Dead, result.Health);
+        Assert.EndsWith(path, result.Detail, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -48,6 +48,13 @@ public sealed class VncAuthTests
     }
 
     [Fact]
+    public void An_empty_password_is_refused_as_empty()
+    {
+        var e = Assert.Throws<ArgumentException>(() => VncAuth.Response(Counting, ""));
+        Assert.Contains("empty", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_password_that_makes_a_DES_weak_key_is_refused_with_a_message_that_does_not_contain_it()
     {
         // "xxxxpppp" bit-reversed is 1E1E1E1E0E0E0E0E, the weak key 1F1F1F1F0E0E0E0E up to parity: the only printable one.

@@ -53,7 +53,7 @@ public sealed class VncFallbackPolicyTests
     public void A_healthy_sshd_keeps_it_lowered()
     {
         Succeed(3);
-        Assert.Equal(new VncDecision(false, "lowered: check/sshd is healthy; raising after 3 failed probes in a row", null), _policy.Decide(Now, false, 0));
+        Assert.Equal(new VncDecision(false, "lowered: check/sshd healthy since 2026-11-23T12:00:00Z; raising after 3 failed probes in a row", null), _policy.Decide(Now, false, 0));
         Assert.Equal(new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero), _policy.HealthySince);
     }
 
@@ -65,8 +65,11 @@ public sealed class VncFallbackPolicyTests
         Assert.Equal(2, _policy.ConsecutiveFailures);
         Assert.Null(_policy.HealthySince);
         Assert.Equal(
-            new VncDecision(false, $"lowered: check/sshd failed 2 of 3 probes in a row needed to raise ({Refused})", null),
+            new VncDecision(false, $"lowered: check/sshd failed the last 2 probes ({Refused}); raising after 3 in a row", null),
             _policy.Decide(Now, false, 0));
+        _policy.ProbeSucceeded(Now, Banner);
+        _policy.ProbeFailed(Now, Refused);
+        Assert.Equal($"lowered: check/sshd failed the last probe ({Refused}); raising after 3 in a row", _policy.Decide(Now, false, 0).Reason);
     }
 
     [Fact]
@@ -126,8 +129,11 @@ public sealed class VncFallbackPolicyTests
         Succeed();
         _time.Advance(TimeSpan.FromMinutes(5) - Probe); // exactly 12:05:15
         Assert.Equal(
-            new VncDecision(false, "lowered: check/sshd healthy since 2026-11-23T12:00:15Z (grace 5m passed); raising after 3 failed probes in a row", null),
+            new VncDecision(false, "lowered: check/sshd healthy since 2026-11-23T12:00:15Z; raising after 3 failed probes in a row", null),
             _policy.Decide(Now, true, 0));
+        _time.Advance(Probe);
+        _policy.ProbeSucceeded(Now, Banner);
+        Assert.Equal("lowered: check/sshd healthy since 2026-11-23T12:00:15Z; raising after 3 failed probes in a row", _policy.Decide(Now, false, 0).Reason); // unchanged once lowered
     }
 
     [Fact]
@@ -151,7 +157,7 @@ public sealed class VncFallbackPolicyTests
         Succeed();
         Fail();
         Assert.Equal(
-            new VncDecision(true, $"raised: check/sshd failed again ({Refused}); lowering once it has answered every probe for 5m", null),
+            new VncDecision(true, $"raised: check/sshd is failing ({Refused}); lowering once it has answered every probe for 5m", null),
             _policy.Decide(Now, true, 0));
 
         var healthy = Now;
@@ -198,7 +204,7 @@ public sealed class VncFallbackPolicyTests
         _time.Advance(TimeSpan.FromSeconds(1)); // == until
         var decision = _policy.Decide(Now, true, 0);
         Assert.Null(_policy.Override);
-        Assert.Equal("lowered: check/sshd healthy since 2026-11-23T12:00:00Z (grace 5m passed); raising after 3 failed probes in a row", decision.Reason);
+        Assert.Equal("lowered: check/sshd healthy since 2026-11-23T12:00:00Z; raising after 3 failed probes in a row", decision.Reason);
     }
 
     [Fact]
@@ -210,6 +216,25 @@ public sealed class VncFallbackPolicyTests
         Assert.Equal(
             new VncDecision(true, "raised: check/sshd healthy since 2026-11-23T12:00:00Z; lowering at 2026-11-23T12:05:00Z", new DateTimeOffset(2026, 11, 23, 12, 5, 0, TimeSpan.Zero)),
             _policy.Decide(Now, true, 0));
+    }
+
+    [Fact]
+    public void When_a_start_override_expires_while_sshd_is_failing_below_the_threshold_it_stays_up()
+    {
+        _policy.SetOverride(new VncOverride(VncOverrideAction.Start, Now + TimeSpan.FromMinutes(1), false, Now));
+        Fail();
+        _time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(
+            new VncDecision(true, $"raised: check/sshd is failing ({Refused}); lowering once it has answered every probe for 5m", null),
+            _policy.Decide(Now, true, 0));
+    }
+
+    [Fact]
+    public void When_a_start_override_expires_before_any_probe_it_stays_up_until_sshd_has_been_judged()
+    {
+        _policy.SetOverride(new VncOverride(VncOverrideAction.Start, Now + TimeSpan.FromMinutes(1), false, Now));
+        _time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(new VncDecision(true, "raised: waiting for the first probe of check/sshd", null), _policy.Decide(Now, true, 0));
     }
 
     [Fact]

@@ -36,7 +36,7 @@ public sealed class ConfigAtStartTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Check_config_says_which_valid_sections_this_version_does_not_run_yet()
+    public async Task Check_config_accepts_the_vnc_endpoint_without_a_backend_and_notes_no_section_as_not_run()
     {
         using var root = new TempRoot();
         // Only the file checks of --check-config look at these (existing, non-empty, key private); no TLS is set up.
@@ -44,13 +44,29 @@ public sealed class ConfigAtStartTests(ITestOutputHelper output)
         root.Write("ca.pem", "ca\n");
         File.SetUnixFileMode(root.Write("server.key", "key\n"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
         var config = root.Write("bastion.yaml",
-            "tls:\n  - name: vnc\n    mode: listen\n    address: 127.0.0.1:5901\n    backend: unix:/run/bastion/rfb.sock\n"
+            "tls:\n  - name: vnc\n    mode: listen\n    address: 127.0.0.1:5901\n"
             + "    certificate: server.pem\n    key: server.key\n    ca: ca.pem\n"
             + "vnc:\n  mode: always\n  endpoint: vnc\ndbus:\n  bus: none\n");
         var (code, stdout, stderr) = await RunAsync("--check-config", "--config", config);
         Assert.Equal(0, code);
         Assert.Single(stdout.Trim().Split('\n'));
-        Assert.Matches(@"^bastiond: note: bastiond \d+\.\d+\.\d+ validates but does not run vnc yet; ", stderr);
+        Assert.Equal("", stderr); // bastiond runs every section now: no "does not run … yet" note
+    }
+
+    [Fact]
+    public async Task Check_config_refuses_a_backend_on_the_endpoint_that_fronts_the_desktop()
+    {
+        using var root = new TempRoot();
+        root.Write("server.pem", "certificate\n");
+        root.Write("ca.pem", "ca\n");
+        File.SetUnixFileMode(root.Write("server.key", "key\n"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var config = root.Write("bastion.yaml",
+            "tls:\n  - name: vnc\n    mode: listen\n    address: 127.0.0.1:5901\n    backend: unix:/run/bastion/rfb.sock\n"
+            + "    certificate: server.pem\n    key: server.key\n    ca: ca.pem\n"
+            + "vnc:\n  mode: always\n  endpoint: vnc\ndbus:\n  bus: none\n");
+        var (code, _, stderr) = await RunAsync("--check-config", "--config", config);
+        Assert.Equal(1, code);
+        Assert.Contains("remove backend: from this entry", stderr, StringComparison.Ordinal);
     }
 
     [Fact]

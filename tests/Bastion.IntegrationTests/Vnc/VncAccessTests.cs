@@ -1,0 +1,73 @@
+using Bastion.IntegrationTests.Cli;
+using Bastion.Vnc;
+using Xunit.Abstractions;
+
+namespace Bastion.IntegrationTests.Vnc;
+
+/// <summary>Who gets to the desktop (vnc.mode always): only a valid client certificate of the session CA, then the VNC password.</summary>
+public sealed class VncAccessTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Clients_without_a_certificate_with_another_CA_or_revoked_are_refused_before_any_VNC_byte_and_logged()
+    {
+        await using var vnc = await VncTestDaemon.StartAsync(output, "always");
+        var port = await vnc.WaitRaisedAsync();
+        using var other = new Tls.TestPki("other-ca");
+        var friend = vnc.Pki.Client("friend");
+        var revoke = await Bastionctl.RunAsync("pki", "--dir", vnc.Pki.Dir, "revoke", "friend");
+        Assert.True(revoke.ExitCode == 0, revoke.ToString());
+
+        await AssertRefusedAsync(port, vnc.Pki.CaPath, null);
+        Assert.Contains("no client certificate presented", await vnc.Daemon.WaitForLogLineAsync("tls/vnc: refused", 1), StringComparison.Ordinal);
+        await AssertRefusedAsync(port, vnc.Pki.CaPath, other.Admin);
+        Assert.Contains($"serial {other.Admin.Entry.Serial}: not signed by the session CA", await vnc.Daemon.WaitForLogLineAsync("tls/vnc: refused", 2), StringComparison.Ordinal);
+        await AssertRefusedAsync(port, vnc.Pki.CaPath, friend);
+        Assert.Contains($"subject CN=friend serial {friend.Entry.Serial}: certificate revoked", await vnc.Daemon.WaitForLogLineAsync("tls/vnc: refused", 3), StringComparison.Ordinal);
+
+        // The desktop itself was fine all along: the admin gets in.
+        await using var admin = await vnc.ConnectAsync(port);
+        Assert.Equal(320, (await admin.HandshakeAsync(VncTestDaemon.Password)).Width);
+        Assert.DoesNotContain(vnc.Daemon.Log.Lines, l => l.Contains("VNC session opened by CN=friend", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_wrong_VNC_password_is_refused_logged_with_the_certificate_serial_and_rate_limited_per_address()
+    {
+        await using var vnc = await VncTestDaemon.StartAsync(output, "always", tlsExtra: "    maxFailedHandshakesPerMinute: 3");
+        var port = await vnc.WaitRaisedAsync();
+
+        for (var attempt = 1; attempt <= 3; attempt++)
+        {
+            await using var guesser = await vnc.ConnectAsync(port);
+            var refused = await Assert.ThrowsAsync<RfbException>(() => guesser.HandshakeAsync("guess" + attempt));
+            Assert.Equal(RfbHealth.AuthBroken, refused.Health);
+            var line = await vnc.Daemon.WaitForLogLineAsync("VNC authentication failed", attempt);
+            Assert.Contains($"tls/vnc: VNC authentication failed for CN=admin serial {vnc.Pki.Admin.Entry.Serial} from 127.0.0.1:", line, StringComparison.Ordinal);
+        }
+        await vnc.Daemon.WaitForLogLineAsync("reached 3 failed handshakes in a minute", 1);
+        var status = await vnc.WaitAsync(s => VncTestDaemon.Endpoint(s).Details.GetValueOrDefault("vncAuthFailures") == "3", "vncAuthFailures 3");
+        Assert.Contains("CN=admin", VncTestDaemon.Endpoint(status).Details["lastVncAuthFailure"], StringComparison.Ordinal);
+
+        // Limited: even the right password from that address is not let through until the failures age out.
+        await AssertRefusedAsync(port, vnc.Pki.CaPath, vnc.Pki.Admin);
+        Assert.DoesNotContain(vnc.Daemon.Log.Lines, l => l.Contains(VncTestDaemon.Password, StringComparison.Ordinal));
+        Assert.DoesNotContain(vnc.Daemon.Log.Lines, l => l.Contains("guess", StringComparison.Ordinal));
+    }
+
+    /// <summary>The TLS session or the RFB handshake fails: no ServerInit reaches the client.</summary>
+    private static async Task AssertRefusedAsync(int port, string caPath, Bastion.Pki.IssueResult? identity)
+    {
+        Exception? failure = null;
+        try
+        {
+            await using var client = await RfbTlsClient.ConnectAsync(port, caPath, identity);
+            await client.HandshakeAsync(VncTestDaemon.Password);
+        }
+        catch (Exception e) when (e is IOException or System.Security.Authentication.AuthenticationException or RfbException or System.Net.Sockets.SocketException)
+        {
+            failure = e;
+        }
+        Assert.NotNull(failure);
+        Assert.False(failure is RfbException { Health: RfbHealth.AuthBroken }, "reached VNC authentication: " + failure.Message);
+    }
+}

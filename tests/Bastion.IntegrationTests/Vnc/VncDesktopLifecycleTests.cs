@@ -1,0 +1,160 @@
+using System.Globalization;
+using Bastion.IntegrationTests.Infrastructure;
+using Bastion.IntegrationTests.Tls;
+using Xunit.Abstractions;
+
+namespace Bastion.IntegrationTests.Vnc;
+
+/// <summary>The desktop's processes and files (vnc.mode always): restarts, stop, a taken display, the generated password.</summary>
+public sealed class VncDesktopLifecycleTests(ITestOutputHelper output)
+{
+    private const int SIGKILL = 9;
+
+    [Fact]
+    public async Task A_killed_Xvnc_is_restarted_and_the_probe_reports_the_outage_in_between()
+    {
+        await using var vnc = await VncTestDaemon.StartAsync(output, "always");
+        await vnc.WaitRaisedAsync();
+        var before = VncTestDaemon.Desktop(await vnc.WaitAsync(s => VncTestDaemon.Pid(VncTestDaemon.Desktop(s), "xvncPid") is not null, "xvncPid"));
+        var xvnc = VncTestDaemon.Pid(before, "xvncPid")!.Value;
+        Assert.StartsWith("up: 320x240 ", before.Details["probe"], StringComparison.Ordinal);
+
+        Posix.Signal(xvnc, SIGKILL);
+        var exited = await vnc.Daemon.WaitForLogAsync($"vnc/desktop: Xvnc (pid {xvnc}) exited with signal 9; probe: dead");
+        output.WriteLine("outage: " + exited);
+        await vnc.Daemon.WaitForLogLineAsync("vnc/desktop: RFB probe: dead", 1);
+        var after = VncTestDaemon.Desktop(await vnc.WaitAsync(s => VncTestDaemon.Desktop(s).State == "Running"
+            && VncTestDaemon.Desktop(s).Details["xvncRestarts"] == "1" && VncTestDaemon.Pid(VncTestDaemon.Desktop(s), "xvncPid") is { } p && p != xvnc, "Xvnc restarted"));
+        Assert.StartsWith("up: ", after.Details["probe"], StringComparison.Ordinal);
+        Assert.Contains(vnc.Daemon.Log.Lines, l => l.Contains("vnc/desktop: Running -> Degraded: raised: vnc.mode is always; Xvnc exited with signal 9", StringComparison.Ordinal));
+
+        var port = await vnc.WaitRaisedAsync();
+        await using var client = await vnc.ConnectAsync(port);
+        Assert.Equal(240, (await client.HandshakeAsync(VncTestDaemon.Password)).Height);
+    }
+
+    [Fact]
+    public async Task A_session_that_exits_is_started_again_on_the_same_desktop_without_touching_Xvnc()
+    {
+        await using var vnc = await VncTestDaemon.StartAsync(output, "always");
+        await vnc.WaitRaisedAsync();
+        var desktop = VncTestDaemon.Desktop(await vnc.WaitAsync(s => VncTestDaemon.Pid(VncTestDaemon.Desktop(s), "sessionPid") is not null, "session started"));
+        var xvnc = VncTestDaemon.Pid(desktop, "xvncPid")!.Value;
+        var session = VncTestDaemon.Pid(desktop, "sessionPid")!.Value;
+
+        Posix.Signal(session, SIGKILL); // like login giving up after 60 s and xterm exiting, only sooner
+        var line = await vnc.Daemon.WaitForLogAsync($"vnc/desktop: session (pid {session}) exited with signal 9; starting it again in");
+        Assert.Contains(" INF ", line, StringComparison.Ordinal); // normal life of a login session: not a warning
+        var again = VncTestDaemon.Desktop(await vnc.WaitAsync(s => VncTestDaemon.Pid(VncTestDaemon.Desktop(s), "sessionPid") is { } p && p != session, "a new session"));
+        Assert.Equal(xvnc, VncTestDaemon.Pid(again, "xvncPid"));
+        Assert.Equal("0", again.Details["xvncRestarts"]);
+        Assert.Equal("Running", again.State);
+    }
+
+    [Fact]
+    public async Task Stopping_bastiond_stops_Xvnc_and_the_session_and_leaves_no_X_lock()
+    {
+        await using var vnc = await VncTestDaemon.StartAsync(output, "always");
+        await vnc.WaitRaisedAsync();
+        var desktop = VncTestDaemon.Desktop(await vnc.WaitAsync(s => VncTestDaemon.Pid(VncTestDaemon.Desktop(s), "sessionPid") is not null, "session started"));
+        var xvnc = VncTestDaemon.Pid(desktop, "xvncPid")!.Value;
+        var session = VncTestDaemon.Pid(desktop, "sessionPid")!.Value;
+        Assert.True(VncTestDaemon.IsAlive(xvnc) && VncTestDaemon.IsAlive(session));
+
+        Assert.Equal(0, await vnc.StopAsync());
+        Assert.False(VncTestDaemon.IsAlive(xvnc), "Xvnc outlived bastiond");
+        Assert.False(VncTestDaemon.IsAlive(session), "the session outlived bastiond");
+        Assert.False(File.Exists($"/tmp/.X{vnc.Display}-lock"), "Xvnc did not exit cleanly (its lock file is left)");
+        Assert.DoesNotContain(vnc.Daemon.Log.Lines, l => l.Contains("sent SIGKILL", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_display_held_by_another_X_server_is_reported_with_the_fix_and_the_desktop_starts_once_it_is_free()
+    {
+        var display = VncTestDaemon.FreeDisplay();
+        var lockFile = $"/tmp/.X{display}-lock";
+        // What another X server (here: this test process, which is alive) leaves: its pid, as X writes it.
+        File.WriteAllText(lockFile, Environment.ProcessId.ToString(CultureInfo.InvariantCulture).PadLeft(10) + "\n");
+        try
+        {
+            await using var vnc = await VncTestDaemon.StartAsync(output, "always", display: display);
+            var taken = VncTestDaemon.Desktop(await vnc.WaitAsync(s => VncTestDaemon.Desktop(s).Reason.Contains("is taken", StringComparison.Ordinal), "display taken"));
+            Assert.Equal("Degraded", taken.State);
+            Assert.Contains($"display :{display} is taken: Xvnc says \"Server is already active for display {display}\"", taken.Reason, StringComparison.Ordinal);
+            Assert.Contains($"pid {Environment.ProcessId} (", taken.Reason, StringComparison.Ordinal);
+            Assert.Contains($"pick another vnc.display, or remove {lockFile} if no process owns it", taken.Reason, StringComparison.Ordinal);
+            // Nothing listens for a desktop that is not there.
+            var endpoint = VncTestDaemon.Endpoint(await vnc.WaitAsync(s => VncTestDaemon.Endpoint(s).State != "Starting", "tls/vnc started"));
+            Assert.Equal("Standby", endpoint.State);
+            Assert.Equal("-", endpoint.Details["boundPort"]);
+            Assert.True(File.Exists(lockFile), "someone else's lock file was removed");
+
+            File.Delete(lockFile);
+            await vnc.WaitRaisedAsync(); // retried with backoff; no restart of bastiond needed
+        }
+        finally
+        {
+            File.Delete(lockFile);
+        }
+    }
+
+    [Fact]
+    public async Task The_generated_password_file_is_private_reused_after_a_restart_and_never_logged_and_Xvnc_has_no_TCP_port()
+    {
+        await using var vnc = await VncTestDaemon.StartAsync(output, "always", generatedPassword: true);
+        var port = await vnc.WaitRaisedAsync();
+        var passwd = Path.Combine(vnc.Daemon.StateDir, "vnc", "passwd");
+        var runDir = Path.Combine(vnc.Daemon.RuntimeDir, "vnc");
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(passwd));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(runDir));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(runDir, "Xauthority")));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(runDir, "rfb.sock")));
+        var desktop = VncTestDaemon.Desktop(vnc.Daemon.ReadStatus());
+        Assert.Equal(passwd, desktop.Details["passwordFile"]);
+        var xvnc = VncTestDaemon.Pid(desktop, "xvncPid")!.Value;
+        Assert.Empty(TcpListeningSockets(xvnc));
+
+        var password = vnc.PasswordInUse;
+        Assert.Equal(8, password.Length);
+        await using (var client = await vnc.ConnectAsync(port))
+        {
+            await client.HandshakeAsync(password);
+        }
+        var content = await File.ReadAllBytesAsync(passwd);
+        Assert.Equal(0, await vnc.StopAsync());
+        vnc.Daemon.Start();
+        await vnc.WaitAsync(s => VncTestDaemon.Desktop(s).State == "Running" && VncTestDaemon.Pid(VncTestDaemon.Desktop(s), "xvncPid") is { } p && p != xvnc, "running again");
+        Assert.Equal(content, await File.ReadAllBytesAsync(passwd));
+        Assert.Single(vnc.Daemon.Log.Lines, l => l.Contains("generated a VNC password in " + passwd, StringComparison.Ordinal));
+        Assert.DoesNotContain(vnc.Daemon.Log.Lines, l => l.Contains(password, StringComparison.Ordinal));
+        Assert.DoesNotContain(password, File.ReadAllText(Path.Combine(vnc.Daemon.RuntimeDir, "status.json")), StringComparison.Ordinal);
+    }
+
+    /// <summary>TCP sockets in LISTEN state that the process holds (from /proc/net/tcp{,6} and its fds).</summary>
+    private static List<string> TcpListeningSockets(int pid)
+    {
+        var inodes = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var fd in Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd"))
+        {
+            var target = new FileInfo(fd).LinkTarget;
+            if (target is not null && target.StartsWith("socket:[", StringComparison.Ordinal))
+            {
+                inodes.Add(target[8..^1]);
+            }
+        }
+        var listening = new List<string>();
+        foreach (var table in new[] { "/proc/net/tcp", "/proc/net/tcp6" })
+        {
+            foreach (var line in File.ReadLines(table).Skip(1))
+            {
+                var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (fields.Length > 9 && fields[3] == "0A" && inodes.Contains(fields[9]))
+                {
+                    listening.Add(line.Trim());
+                }
+            }
+        }
+        Assert.NotEmpty(inodes); // it does hold sockets (its Unix ones): the check looked at the right process
+        return listening;
+    }
+}
