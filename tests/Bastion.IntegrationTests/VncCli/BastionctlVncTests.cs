@@ -1,4 +1,6 @@
+using System.Globalization;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Bastion.IntegrationTests.DBus;
 using Bastion.IntegrationTests.Infrastructure;
 using Bastion.IntegrationTests.Tls;
@@ -49,13 +51,20 @@ public sealed class BastionctlVncTests(ITestOutputHelper output)
         Assert.True(dead.ExitCode == 1, dead.ToString());
         Assert.StartsWith("dead: ", dead.Stdout, StringComparison.Ordinal);
 
-        // A short --for reaches the daemon as such: raised, then back to the policy by itself.
-        var brief = await desktop.CtlAsync("vnc", "start", "--for", "3s");
+        // A short --for reaches the daemon as such (the override ends at now + 5s), and the desktop goes back to the policy
+        // by itself. Not asserted: that it was Running in between (a loaded machine may take most of the 5s to raise it).
+        var before = DateTimeOffset.UtcNow;
+        var brief = await desktop.CtlAsync("vnc", "start", "--for", "5s");
         Assert.True(brief.ExitCode == 0, brief.ToString());
-        await desktop.WaitUntilRaisedAsync();
-        await desktop.WaitUntilLoweredAsync();
-        await desktop.Daemon.Log.WaitForLineAsync(l => l.Contains("dbus: ControlVnc start for 3s requested by :1.", StringComparison.Ordinal),
+        var applied = await SecondLineAsync(desktop.Daemon, "vnc/desktop: command start: ");
+        var until = DateTimeOffset.Parse(Regex.Match(applied, @"until (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)").Groups[1].Value, CultureInfo.InvariantCulture);
+        Assert.InRange(until - before, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(30));
+        await desktop.Daemon.Log.WaitForLineAsync(l => l.Contains("dbus: ControlVnc start for 5s requested by :1.", StringComparison.Ordinal),
             BastiondProcess.Patience, "the request logged with its caller");
+        await SecondLineAsync(desktop.Daemon, "vnc/desktop: raising the emergency desktop: "); // raised again, by this command
+        var back = await desktop.WaitForDesktopAsync(d => d.State == "Standby" && VncDesktop.Detail(d, "override") == "none"
+            && DateTimeOffset.UtcNow > until, "lowered again after the 5s override");
+        Assert.Equal("lowered", VncDesktop.Detail(back, "desired"));
     }
 
     [Fact]
@@ -194,5 +203,23 @@ public sealed class BastionctlVncTests(ITestOutputHelper output)
         Assert.Contains("not allowed to start the emergency desktop", denied.StdErr, StringComparison.Ordinal);
         // bastion-admin passes the policy and reaches the daemon, which answers that there is no desktop.
         Assert.True(admin.ExitCode != 0 && admin.StdErr.Contains("org.bastion.Error.VncNotConfigured", StringComparison.Ordinal), admin.Describe());
+    }
+
+    /// <summary>The second log line containing <paramref name="text"/> (the first is an earlier command's), polled.</summary>
+    private static async Task<string> SecondLineAsync(BastiondProcess daemon, string text)
+    {
+        var deadline = DateTime.UtcNow + BastiondProcess.Patience;
+        while (true)
+        {
+            if (daemon.Log.Lines.Where(l => l.Contains(text, StringComparison.Ordinal)).Skip(1).FirstOrDefault() is { } line)
+            {
+                return line;
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"no second line with '{text}' in bastiond's log:\n{daemon.Log}");
+            }
+            await Task.Delay(50);
+        }
     }
 }
