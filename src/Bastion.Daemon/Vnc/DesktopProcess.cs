@@ -82,7 +82,7 @@ internal sealed partial class DesktopProcess : IDisposable
         {
             psi.Environment[key] = value;
         }
-        if (!File.Exists(file))
+        if (file.Contains('/', StringComparison.Ordinal) && !File.Exists(file)) // a bare name is looked up in PATH by setsid
         {
             throw new System.ComponentModel.Win32Exception(2, $"{file} does not exist");
         }

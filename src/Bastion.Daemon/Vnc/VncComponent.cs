@@ -98,6 +98,9 @@ public sealed partial class VncComponent : IComponent, IVncControl
         public RfbProbeResult? Probe { get; set; }
         public string ProbeText { get; set; } = "-";
         public string? Problem { get; set; }
+
+        /// <summary>The session keeps exiting at once or cannot start; cleared once one has run for a while.</summary>
+        public string? SessionProblem { get; set; }
     }
 
     private async Task LoopAsync(Run run, CancellationToken cancellationToken)
@@ -134,6 +137,7 @@ public sealed partial class VncComponent : IComponent, IVncControl
                 run.Probe = null;
                 run.ProbeText = "-";
                 run.Problem = null;
+                run.SessionProblem = null;
             }
             if (!run.Raised)
             {
@@ -174,13 +178,25 @@ public sealed partial class VncComponent : IComponent, IVncControl
                 var ranFor = time.GetUtcNow() - run.SessionStartedAt;
                 run.SessionAttempt = ranFor >= SessionRanLongEnough ? 0 : run.SessionAttempt + 1;
                 var delay = _backoff.NextDelay(run.SessionAttempt);
-                VncLog.SessionExited(_logger, session.Pid, session.ExitDescription, Durations.Format(delay));
+                // A session that ends at once is broken (a wrong command): its last words say why.
+                var exit = ranFor >= SessionRanLongEnough || session.LastLines.Count == 0
+                    ? session.ExitDescription
+                    : $"{session.ExitDescription} right after starting: {session.LastLines[^1]}";
+                VncLog.SessionExited(_logger, session.Pid, exit, Durations.Format(delay));
+                if (run.SessionAttempt >= 3)
+                {
+                    run.SessionProblem = $"the session keeps exiting ({exit}); restarting it with backoff — check vnc.session";
+                }
                 await desktop.StopSessionAsync(time).ConfigureAwait(false);
                 run.SessionStartDue = time.GetUtcNow() + delay;
             }
             if (desktop.Session is null && run.SessionStartDue is { } sessionDue && sessionDue <= time.GetUtcNow())
             {
                 StartSession(run);
+            }
+            if (desktop.Session is { HasExited: false } && time.GetUtcNow() - run.SessionStartedAt >= SessionRanLongEnough)
+            {
+                run.SessionProblem = null;
             }
             if (run.ProbeDue is { } probeDue && probeDue <= time.GetUtcNow())
             {
@@ -251,6 +267,9 @@ public sealed partial class VncComponent : IComponent, IVncControl
         run.XvncAttempt = _backoff.EarnsReset(upFor) ? 0 : run.XvncAttempt + 1;
         var delay = _backoff.NextDelay(run.XvncAttempt);
         run.Desktop.ForgetXvnc();
+        // Nothing to relay to until the new Xvnc answers: the endpoint stops listening meanwhile (its clients are gone with
+        // Xvnc anyway), rather than accepting admins only to fail on the socket.
+        _gate.Close($"Xvnc {exit}; restarting it");
         await run.Desktop.StopSessionAsync(time).ConfigureAwait(false); // it lost its display anyway
         // The probe, once more, so status and log show the outage as a client would see it.
         SetProbe(run, await run.Desktop.ProbeAsync(run.Password, time, cancellationToken).ConfigureAwait(false));
@@ -275,6 +294,7 @@ public sealed partial class VncComponent : IComponent, IVncControl
             var delay = _backoff.NextDelay(run.SessionAttempt++);
             run.SessionStartDue = time.GetUtcNow() + delay;
             VncLog.SessionStartFailed(_logger, e.Message, Durations.Format(delay));
+            run.SessionProblem = e.Message + "; retrying with backoff";
         }
     }
 
@@ -320,6 +340,10 @@ public sealed partial class VncComponent : IComponent, IVncControl
         else if (run.Probe is not { Health: RfbHealth.Up })
         {
             context.ReportDegraded($"{decision.Reason}; desktop :{_config.Display} {_config.Geometry} does not answer: probe {run.ProbeText}");
+        }
+        else if (run.SessionProblem is { } session)
+        {
+            context.ReportDegraded($"{decision.Reason}; desktop :{_config.Display} {_config.Geometry} up but {session}");
         }
         else
         {

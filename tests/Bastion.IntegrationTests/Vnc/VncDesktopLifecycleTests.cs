@@ -27,6 +27,8 @@ public sealed class VncDesktopLifecycleTests(ITestOutputHelper output)
             && VncTestDaemon.Desktop(s).Details["xvncRestarts"] == "1" && VncTestDaemon.Pid(VncTestDaemon.Desktop(s), "xvncPid") is { } p && p != xvnc, "Xvnc restarted"));
         Assert.StartsWith("up: ", after.Details["probe"], StringComparison.Ordinal);
         Assert.Contains(vnc.Daemon.Log.Lines, l => l.Contains("vnc/desktop: Running -> Degraded: raised: vnc.mode is always; Xvnc exited with signal 9", StringComparison.Ordinal));
+        // Meanwhile the endpoint did not accept admins only to fail on a dead socket.
+        Assert.Contains(vnc.Daemon.Log.Lines, l => l.Contains("tls/vnc: Running -> Standby: lowered: not listening while the emergency desktop is down: Xvnc exited with signal 9", StringComparison.Ordinal));
 
         var port = await vnc.WaitRaisedAsync();
         await using var client = await vnc.ConnectAsync(port);
@@ -52,6 +54,16 @@ public sealed class VncDesktopLifecycleTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_session_command_that_cannot_start_leaves_the_desktop_degraded_with_the_fix()
+    {
+        await using var vnc = await VncTestDaemon.StartAsync(output, "always", session: "[/nonexistent/terminal, -e, /bin/login]");
+        var degraded = VncTestDaemon.Desktop(await vnc.WaitAsync(s => VncTestDaemon.Desktop(s).Reason.Contains("session command", StringComparison.Ordinal), "session problem"));
+        Assert.Equal("Degraded", degraded.State);
+        Assert.Contains("desktop :" + vnc.Display + " 320x240 up but cannot start the session command /nonexistent/terminal", degraded.Reason, StringComparison.Ordinal);
+        Assert.Contains("(fix vnc.session)", degraded.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Stopping_bastiond_stops_Xvnc_and_the_session_and_leaves_no_X_lock()
     {
         await using var vnc = await VncTestDaemon.StartAsync(output, "always");
@@ -66,6 +78,27 @@ public sealed class VncDesktopLifecycleTests(ITestOutputHelper output)
         Assert.False(VncTestDaemon.IsAlive(session), "the session outlived bastiond");
         Assert.False(File.Exists($"/tmp/.X{vnc.Display}-lock"), "Xvnc did not exit cleanly (its lock file is left)");
         Assert.DoesNotContain(vnc.Daemon.Log.Lines, l => l.Contains("sent SIGKILL", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task An_Xvnc_left_behind_by_a_killed_bastiond_is_reported_with_its_pid_at_the_next_start()
+    {
+        await using var vnc = await VncTestDaemon.StartAsync(output, "always");
+        await vnc.WaitRaisedAsync();
+        var orphan = VncTestDaemon.Pid(VncTestDaemon.Desktop(await vnc.WaitAsync(s => VncTestDaemon.Pid(VncTestDaemon.Desktop(s), "xvncPid") is not null, "xvncPid")), "xvncPid")!.Value;
+        vnc.Daemon.Process.Kill(entireProcessTree: false); // SIGKILL: no chance to stop its children
+        await vnc.Daemon.WaitForExitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(VncTestDaemon.IsAlive(orphan), "Xvnc did not survive (the scenario needs it to)");
+
+        vnc.Daemon.Start();
+        var reported = VncTestDaemon.Desktop(await vnc.WaitAsync(s => VncTestDaemon.Desktop(s).Reason.Contains("not started by this bastiond", StringComparison.Ordinal), "orphan reported"));
+        Assert.Equal("Degraded", reported.State);
+        Assert.Contains($"stop it (kill {orphan}; it holds /tmp/.X{vnc.Display}-lock)", reported.Reason, StringComparison.Ordinal);
+        Assert.True(VncTestDaemon.IsAlive(orphan), "bastiond killed a process it did not start");
+
+        Posix.Signal(orphan, Posix.SIGTERM); // what the admin does
+        await VncFallbackTests.WaitUntilAsync(() => !VncTestDaemon.IsAlive(orphan), "the orphan exited");
+        await vnc.WaitAsync(s => VncTestDaemon.Desktop(s).State == "Running" && VncTestDaemon.Pid(VncTestDaemon.Desktop(s), "xvncPid") is { } p && p != orphan, "raised again");
     }
 
     [Fact]

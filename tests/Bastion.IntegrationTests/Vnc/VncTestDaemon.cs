@@ -40,8 +40,10 @@ internal sealed class VncTestDaemon : IAsyncDisposable
     /// <param name="generatedPassword">Leave vnc.passwordFile out (bastiond generates one in the state dir).</param>
     /// <param name="tlsExtra">More lines for the tls entry (indented 4).</param>
     /// <param name="display">A display to use (default: a free one).</param>
+    /// <param name="session">vnc.session as YAML (default: an xterm that draws something and waits).</param>
     public static async Task<VncTestDaemon> StartAsync(ITestOutputHelper output, string mode, int? sshdPort = null, string grace = "2s",
-        bool generatedPassword = false, string tlsExtra = "", int? display = null)
+        bool generatedPassword = false, string tlsExtra = "", int? display = null,
+        string session = "[/usr/bin/xterm, -geometry, \"30x6+8+8\", -e, /bin/sh, -c, \"echo emergency desktop; exec sleep 3600\"]")
     {
         var pki = new TestPki();
         var n = display ?? FreeDisplay();
@@ -71,7 +73,7 @@ internal sealed class VncTestDaemon : IAsyncDisposable
               mode: {mode}
               display: {n}
               geometry: {Geometry}
-              session: [/usr/bin/xterm, -geometry, "30x6+8+8", -e, /bin/sh, -c, "echo emergency desktop; exec sleep 3600"]
+              session: {session}
               endpoint: vnc
             {(passwordFile is null ? "" : "  passwordFile: " + passwordFile)}
             {(mode == "fallback" ? $"  fallback:\n    check: sshd\n    failures: 2\n    grace: {grace}" : "")}
