@@ -4,9 +4,11 @@
 # is removed on exit.
 #
 #   scripts/lab.sh          start it, publish the sshd as an onion, ssh to it over the onion once, show the
-#                           status and the ssh command, follow the daemon's log until Ctrl-C
-#   scripts/lab.sh --once   the same, then check WATCHDOG, a reload (SIGHUP) and a clean stop (SIGTERM); exit 0
-#                           only if ssh over the onion worked and all of that happened (tests and CI use this)
+#                           status, the ssh command and how to reach the emergency desktop, follow the daemon's
+#                           log until Ctrl-C
+#   scripts/lab.sh --once   the same, then the VNC fallback drill (stop sshd, the desktop comes up over mutual
+#                           TLS, start sshd, the desktop is lowered), WATCHDOG, a reload (SIGHUP) and a clean stop
+#                           (SIGTERM); exit 0 only if all of that happened (tests and CI use this)
 #
 # Environment: BASTION_LAB_SSH_PORT (default 22022) moves the lab sshd; BASTION_BIN_DIR, or BASTIOND and
 # BASTIONCTL, use those binaries instead of building artifacts/bin; BASTION_LAB_KEEP=1 keeps the temp dir.
@@ -32,10 +34,13 @@ LAB_WATCHDOG_USEC=4000000 # as systemd would pass with WatchdogSec=4s: the daemo
 TORNET_TIMEOUT=60         # the private network's consensus: ~7s typical, 15s seen on a loaded machine
 ONION_TIMEOUT=120         # bastiond's tor bootstrapped, descriptor uploaded, self-test passed: ~5-20s typical
 SSH_TIMEOUT=60            # retries of the first ssh over the onion (a fresh descriptor may need a second try)
+VNC_UP_TIMEOUT=30         # sshd stopped → desktop up over mutual TLS: 2 failed checks (2s apart) + Xvnc, ~5s typical
+VNC_DOWN_TIMEOUT=40       # sshd back → desktop lowered: the check sees it (2s) + grace (5s), ~7s typical
 
 LAB_DIR='' LAB_UP=0
 SSHD_PID='' BASTIOND_PID='' NOTIFY_RECEIVER_PID='' FOLLOW_PID=''
 LAB_NET='' LAB_SOCKS='' LAB_DAEMON_SOCKS='' ONION_ADDRESS='' SSH_COMMAND=()
+LAB_PKI='' LAB_VNC_DISPLAY='' LAB_VNC_PORT='' LAB_VIEWER_PORT=5999 PROBE_COMMAND=()
 
 usage() { sed -n '2,15s/^# \{0,1\}//p' "$0"; }
 
@@ -62,6 +67,33 @@ prepare() {
     LAB_RUNTIME=$LAB_DIR/bastion/run
     NOTIFY_LOG=$LAB_DIR/notify.log
     log "lab directory: $LAB_DIR"
+}
+
+# The emergency desktop's session CA and certificates, made the way an admin makes them: `bastionctl pki`. The tls
+# endpoint presents "vnc" (127.0.0.1); "admin" is the client certificate a viewer's `bastionctl connect` uses.
+setup_pki() {
+    LAB_PKI=$LAB_DIR/bastion/pki
+    mkdir -p "$LAB_DIR/bastion"
+    if ! { "$BASTIONCTL" pki --dir "$LAB_PKI" init --name "Bastion lab CA" &&
+        "$BASTIONCTL" pki --dir "$LAB_PKI" issue server vnc --ip 127.0.0.1 &&
+        "$BASTIONCTL" pki --dir "$LAB_PKI" issue client admin; } >"$LAB_DIR/pki.log" 2>&1; then
+        log "bastionctl pki failed:"
+        cat "$LAB_DIR/pki.log" >&2
+        return 1
+    fi
+    log "session CA in $LAB_PKI: server certificate vnc (127.0.0.1), client certificate admin"
+}
+
+# A display in 100..899 with no X lock or socket, and a free loopback port for the endpoint (it listens only while
+# the desktop is raised, so it cannot be port 0).
+pick_vnc_places() {
+    local n i
+    for ((i = 0; i < 500; i++)); do
+        n=$((100 + RANDOM % 800))
+        [[ -e /tmp/.X$n-lock || -e /tmp/.X11-unix/X$n ]] || { LAB_VNC_DISPLAY=$n; break; }
+    done
+    [[ -n $LAB_VNC_DISPLAY ]] || die "no free X display in 100..899"
+    LAB_VNC_PORT="$(tornet_pick_port)"
 }
 
 # The private Tor network: 4 authorities (also the relays), then the lab's client tor (the one `ssh` uses).
@@ -93,7 +125,8 @@ start_bastiond() {
     local lines
     lines="$(tornet_extra_config "$LAB_NET" | sed 's/^/      - "/; s/$/"/')"
     awk -v lines="$lines" '{ print } /# lab.sh: private network lines go here/ { print lines }' "$BASTION_REPO/config/lab.yaml" |
-        sed "s/127\.0\.0\.1:22022/127.0.0.1:$LAB_SSH_PORT/; s/127\.0\.0\.1:9350/127.0.0.1:$LAB_DAEMON_SOCKS/" >"$LAB_CONFIG"
+        sed "s/127\.0\.0\.1:22022/127.0.0.1:$LAB_SSH_PORT/; s/127\.0\.0\.1:9350/127.0.0.1:$LAB_DAEMON_SOCKS/" |
+        sed "s/^  display: 55\$/  display: $LAB_VNC_DISPLAY/; s/127\.0\.0\.1:5443/127.0.0.1:$LAB_VNC_PORT/" >"$LAB_CONFIG"
 
     local summary
     if ! summary="$("$BASTIOND" --check-config --config "$LAB_CONFIG" 2>"$LAB_DIR/check-config.err")"; then
@@ -121,6 +154,13 @@ component_state() {
         "$LAB_RUNTIME/status.json" 2>/dev/null
 }
 check_running() { [[ $(component_state check sshd) == Running ]]; }
+desktop_state() {
+    jq -r '.components[]? | select(.kind == "vnc") | .state' "$LAB_RUNTIME/status.json" 2>/dev/null
+}
+desktop_lowered() { [[ $(desktop_state) == Standby ]]; }
+desktop_detail() {
+    jq -r --arg d "$1" '.components[]? | select(.kind == "vnc") | .details[$d] // empty' "$LAB_RUNTIME/status.json" 2>/dev/null
+}
 onion_detail() {
     jq -r --arg d "$1" '.components[]? | select(.kind == "onion" and .name == "ssh") | .details[$d] // empty' \
         "$LAB_RUNTIME/status.json" 2>/dev/null
@@ -153,6 +193,11 @@ wait_until_up() {
         onion_reachable || return 1
     ONION_ADDRESS="$(onion_detail address)"
     log "onion service 'ssh' is reachable at $ONION_ADDRESS"
+    WAIT_FOR_PID=$BASTIOND_PID wait_for "$CHECK_TIMEOUT" "the emergency desktop in standby (sshd is fine)" \
+        desktop_lowered || return 1
+    log "emergency desktop in standby: $(jq -r '.components[]? | select(.kind == "vnc") | .reason' "$LAB_RUNTIME/status.json")"
+    PROBE_COMMAND=("$BASTIONCTL" vnc probe --connect "127.0.0.1:$LAB_VNC_PORT" --cert "$LAB_PKI/issued/admin.crt"
+        --key "$LAB_PKI/issued/admin.key" --ca "$LAB_PKI/ca.crt" --password-file "$(desktop_detail passwordFile)" --timeout 3s)
     LAB_UP=1
 }
 
@@ -202,6 +247,19 @@ What you're looking at:
 SSH over the onion, through the lab's client tor (paste it):
   ${SSH_COMMAND[*]@Q}
 
+The emergency desktop (vnc.mode fallback): in standby while sshd answers; after 2 failed checks bastiond starts
+Xvnc :$LAB_VNC_DISPLAY (a terminal running login) and opens tls/vnc on 127.0.0.1:$LAB_VNC_PORT; 5s after sshd is back
+it lowers it again (never while a viewer is connected). To see it, stop sshd (kill -STOP $SSHD_PID), then:
+  $BASTIONCTL connect 127.0.0.1:$LAB_VNC_PORT --local 127.0.0.1:$LAB_VIEWER_PORT \\
+      --cert $LAB_PKI/issued/admin.crt --key $LAB_PKI/issued/admin.key --ca $LAB_PKI/ca.crt
+      your end of the mutual TLS: a plain VNC port on 127.0.0.1:$LAB_VIEWER_PORT, for this machine only
+  vncviewer 127.0.0.1::$LAB_VIEWER_PORT      (or: gvnccapture 127.0.0.1:$((LAB_VIEWER_PORT - 5900)) desktop.png)
+      the VNC password, the second factor: $BASTIONCTL vnc password --runtime-dir $LAB_RUNTIME
+  ${PROBE_COMMAND[*]@Q}
+      the same check without a viewer: mutual TLS, VNC authentication, ServerInit
+  $BASTIONCTL vnc status --runtime-dir $LAB_RUNTIME
+      what the fallback policy sees (the lab has no D-Bus, so vnc start/stop/auto are not available here)
+
 Try, in another terminal:
   $BASTIONCTL onion --runtime-dir $LAB_RUNTIME --socks 127.0.0.1:$LAB_SOCKS
       the onion address, its state and the ssh command, as the daemon reports them
@@ -224,6 +282,36 @@ follow() {
     FOLLOW_PID=''
     report_exit "by itself"
     return 1
+}
+
+# The drill an admin would run: sshd stops; the desktop must come up over mutual TLS (bastionctl vnc probe: client
+# certificate, VNC password, ServerInit); sshd starts again; the desktop must be lowered after the grace period.
+VNC_DRILL=''
+exercise_vnc_fallback() {
+    local t0 verdict seconds deadline
+    log "VNC drill: stopping sshd (pid $SSHD_PID)"
+    stop_pid "$SSHD_PID" sshd 5
+    SSHD_PID=''
+    t0=$EPOCHREALTIME
+    deadline=$((SECONDS + VNC_UP_TIMEOUT))
+    until verdict="$("${PROBE_COMMAND[@]}" 2>&1)"; do
+        if ((SECONDS >= deadline)); then
+            log "the emergency desktop did not come up over mutual TLS within ${VNC_UP_TIMEOUT}s; last probe: $verdict"
+            return 1
+        fi
+        process_gone "$BASTIOND_PID" && { report_exit "during the VNC drill"; return 1; }
+        sleep 0.2
+    done
+    seconds=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+    printf 'vnc probe: %s\n' "$verdict"
+    log "VNC drill: desktop up over mutual TLS ${seconds}s after sshd stopped ($(jq -r '.components[]? | select(.kind == "vnc") | .reason' "$LAB_RUNTIME/status.json"))"
+    : >"$LAB_DIR/sshd.2.log" # sshd_wait_ready reads it before the background sshd has created it
+    sshd_start "$LAB_DIR/sshd" "$LAB_DIR/sshd.2.log"
+    sshd_wait_ready "$LAB_DIR/sshd.2.log" 15
+    log "VNC drill: sshd started again (pid $SSHD_PID)"
+    WAIT_FOR_PID=$BASTIOND_PID wait_for "$VNC_DOWN_TIMEOUT" "the desktop lowered after sshd came back" desktop_lowered || return 1
+    log "VNC drill: desktop lowered again"
+    VNC_DRILL="sshd stopped → desktop up over mutual TLS in ${seconds}s → lowered after sshd came back"
 }
 
 exercise_watchdog() {
@@ -270,7 +358,7 @@ exercise_stop() {
 
 dump_logs() {
     local f shown=0
-    for f in bastiond.log check-config.err sshd.log ssh.err notify.log bastion/run/status.json; do
+    for f in bastiond.log check-config.err pki.log sshd.log sshd.2.log ssh.err notify.log bastion/run/status.json; do
         [[ -s $LAB_DIR/$f ]] || continue
         printf '\n----- %s (last 200 lines) -----\n' "$f" >&2
         tail -n 200 "$LAB_DIR/$f" >&2
@@ -313,15 +401,18 @@ main() {
     prepare
     start_tor_network
     start_sshd
+    setup_pki
+    pick_vnc_places
     start_bastiond
     wait_until_up
     ssh_over_onion
     show_status
     if ((ONCE)); then
+        exercise_vnc_fallback
         exercise_watchdog
         exercise_reload
         exercise_stop
-        log "OK: READY, check Running, ssh over the onion $ONION_ADDRESS, WATCHDOG, reload (RELOADING then READY) and stop (STOPPING, exit 0)"
+        log "OK: READY, check Running, ssh over the onion $ONION_ADDRESS, VNC fallback drill ($VNC_DRILL), WATCHDOG, reload (RELOADING then READY) and stop (STOPPING, exit 0)"
     else
         explain
         follow

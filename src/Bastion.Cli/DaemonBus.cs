@@ -108,6 +108,14 @@ internal sealed class DaemonBus : IDisposable
         return (reply.Message.ReadBool(), reply.Message.ReadStrings());
     }
 
+    /// <summary>ControlVnc: start | stop | auto, for how long (null = until changed), force (stop only).</summary>
+    public (bool Applied, string Message) ControlVnc(string action, TimeSpan? duration, bool force, TimeSpan timeout)
+    {
+        var seconds = duration is { } d ? (ulong)Math.Ceiling(d.TotalSeconds) : 0UL;
+        using var reply = Call("ControlVnc", m => m.Append(action).Append(seconds).Append(force), timeout);
+        return (reply.Message.ReadBool(), reply.Message.ReadString());
+    }
+
     public void Dispose() => _client.Dispose();
 
     private BusReply Call(string member, Action<BusMessage>? arguments, TimeSpan timeout) =>

@@ -19,7 +19,7 @@ internal static class ExitCodes
 
     /// <summary>
     /// The daemon cannot be reached: not on D-Bus and no status file, unreadable status file, or its pid is not a running
-    /// bastiond; for restart (which needs D-Bus): not on D-Bus.
+    /// bastiond; for restart and vnc start|stop|auto (which need D-Bus): not on D-Bus.
     /// </summary>
     public const int DaemonUnreachable = 3;
 
@@ -30,6 +30,6 @@ internal static class ExitCodes
           0  ok
           1  failed (reload refused or not confirmed, no such component, not allowed, command not available yet)
           2  usage error (unknown command or option, missing argument, ambiguous component name)
-          3  daemon unreachable (not on D-Bus and no status file, daemon not running; restart: not on D-Bus)
+          3  daemon unreachable (not on D-Bus and no status file, daemon not running; restart, vnc start|stop|auto: not on D-Bus)
         """;
 }

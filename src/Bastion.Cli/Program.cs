@@ -35,7 +35,7 @@ internal static class Program
         var unavailable = new UnavailableCommands(console);
         root.Subcommands.Add(new RestartCommand(globalOptions, console).Create());
         root.Subcommands.Add(new OnionCommand(globalOptions, console).Create());
-        root.Subcommands.Add(unavailable.Vnc());
+        root.Subcommands.Add(new VncCommand(globalOptions, console).Create());
         root.Subcommands.Add(new PkiCommand(globalOptions, console).Create());
         root.Subcommands.Add(new ConnectCommand(console).Create());
         root.Subcommands.Add(new SshHostKeyCommand(console).Create());

@@ -13,10 +13,6 @@ internal sealed class UnavailableCommands(CliConsole console)
     private static readonly string Version = CliVersion.Current;
 
 
-    public Command Vnc() => Group("vnc", "Emergency VNC desktop: show, raise or lower it",
-        $"vnc is not available in bastionctl {Version} yet.");
-
-
     private Command Group(string name, string description, string message)
     {
         var command = new Command(name, description) { TreatUnmatchedTokensAsErrors = false };

@@ -16,5 +16,14 @@ public static class BastionApi
     public const string ErrorUnknownComponent = "org.bastion.Error.UnknownComponent";
     public const string ErrorNotRunning = "org.bastion.Error.NotRunning";
 
+    /// <summary>ControlVnc while vnc.mode is off: there is no emergency desktop to control.</summary>
+    public const string ErrorVncNotConfigured = "org.bastion.Error.VncNotConfigured";
+
     public const string TunnelKind = "tunnel";
+
+    /// <summary>The kind of the emergency desktop's component (there is at most one: vnc/desktop).</summary>
+    public const string VncKind = "vnc";
+
+    /// <summary>ControlVnc's actions.</summary>
+    public static readonly IReadOnlyList<string> VncActions = ["start", "stop", "auto"];
 }

@@ -39,6 +39,12 @@ public readonly unsafe struct BusMessage
         return this;
     }
 
+    public BusMessage Append(ulong value)
+    {
+        Check(Native.sd_bus_message_append_basic(Handle, (byte)'t', &value), "append a uint64");
+        return this;
+    }
+
     public BusMessage Append(bool value)
     {
         var b = value ? 1 : 0; // D-Bus booleans are 4-byte ints
@@ -97,6 +103,13 @@ public readonly unsafe struct BusMessage
     {
         uint v;
         Check(Native.sd_bus_message_read_basic(Handle, (byte)'u', &v), "read a uint32", expectValue: true);
+        return v;
+    }
+
+    public ulong ReadUInt64()
+    {
+        ulong v;
+        Check(Native.sd_bus_message_read_basic(Handle, (byte)'t', &v), "read a uint64", expectValue: true);
         return v;
     }
 

@@ -1,4 +1,5 @@
 using Bastion.Config;
+using Bastion.Daemon.Vnc;
 using Bastion.SdBus;
 using Bastion.Status;
 using Bastion.Supervision;
@@ -9,7 +10,7 @@ namespace Bastion.Daemon.DBus;
 /// <summary>
 /// bastiond's D-Bus API (org.bastion.Bastion1, declared in org.bastion.Bastion1.xml). Read-only methods and properties
 /// answer from the last view the control loop published (<see cref="Publish"/>), so they agree with status.json and
-/// never wait for the loop; RestartComponent and Reload are queued to the loop and answered when it is done.
+/// never wait for the loop; RestartComponent, Reload and ControlVnc are queued to the loop and answered when it is done.
 /// Signals: ComponentStateChanged for every transition the loop saw, PropertiesChanged for the daemon's properties.
 /// </summary>
 internal sealed class BastionBusApi : IBusObject, IBusObserver, IDisposable
@@ -132,6 +133,9 @@ internal sealed class BastionBusApi : IBusObject, IBusObserver, IDisposable
             case "Reload":
                 Reload(request);
                 break;
+            case "ControlVnc":
+                ControlVnc(request);
+                break;
             default:
                 throw new BusException(BusErrors.UnknownMethod, $"no method {request.Member} in {BastionApi.Interface}");
         }
@@ -217,6 +221,70 @@ internal sealed class BastionBusApi : IBusObject, IBusObserver, IDisposable
             }
         }, TaskScheduler.Default);
     }
+
+    /// <summary>The longest override ControlVnc accepts (a year): beyond it, an admin meant "until changed" (for_seconds 0).</summary>
+    private static readonly TimeSpan LongestVncOverride = TimeSpan.FromDays(366);
+
+    private void ControlVnc(BusCall request)
+    {
+        var actionName = request.Arguments.ReadString();
+        var seconds = request.Arguments.ReadUInt64();
+        var force = request.Arguments.ReadBool();
+        var action = actionName switch
+        {
+            "start" => VncCommandAction.Start,
+            "stop" => VncCommandAction.Stop,
+            "auto" => VncCommandAction.Auto,
+            _ => throw new BusException(BusErrors.InvalidArgs,
+                $"unknown action '{Shown(actionName)}'; ControlVnc takes {string.Join(", ", BastionApi.VncActions)}"),
+        };
+        if (seconds > (ulong)LongestVncOverride.TotalSeconds)
+        {
+            throw new BusException(BusErrors.InvalidArgs,
+                $"for_seconds {seconds} is more than {Durations.Format(LongestVncOverride)}; 0 means until changed");
+        }
+        var duration = seconds == 0 || action == VncCommandAction.Auto ? (TimeSpan?)null : TimeSpan.FromSeconds(seconds);
+        var command = new VncCommand(action, duration, force && action == VncCommandAction.Stop);
+        var caller = request.Sender;
+        var described = Describe(command);
+        DbusLog.Request(_logger, "ControlVnc", described, caller);
+        var done = new TaskCompletionSource<VncCommandOutcome?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_control.RequestVncControl(command, done))
+        {
+            throw NotRunning();
+        }
+        var configPath = _view.Daemon.ConfigPath;
+        var reply = request.Defer();
+        done.Task.ContinueWith(t =>
+        {
+            if (t.IsCompletedSuccessfully && t.Result is { } outcome)
+            {
+                reply.Complete(m => m.Append(outcome.Applied).Append(outcome.Message));
+            }
+            else if (t.IsCompletedSuccessfully)
+            {
+                reply.Fail(BastionApi.ErrorVncNotConfigured, $"vnc.mode is off in {configPath}; set vnc.mode: fallback or always (then reload)");
+            }
+            else if (t.Exception?.InnerException is VncUnavailableException unavailable)
+            {
+                reply.Fail(BusErrors.Failed, unavailable.Message);
+            }
+            else if (t.Exception?.InnerException is { } failure)
+            {
+                reply.Fail(BusErrors.Failed, $"vnc {actionName} failed: {failure.Message} (see bastiond's log)");
+            }
+            else
+            {
+                reply.Fail(BastionApi.ErrorNotRunning, $"vnc {actionName} was not carried out: the daemon is stopping");
+            }
+        }, TaskScheduler.Default);
+    }
+
+    /// <summary>The command as the log shows it: "start for 30m", "stop (force)", "auto".</summary>
+    private static string Describe(VncCommand command) =>
+        command.Action.ToString().ToLowerInvariant()
+        + (command.For is { } d ? " for " + Durations.Format(d) : "")
+        + (command.Force ? " (force)" : "");
 
     private static BusException NotRunning() => new(BastionApi.ErrorNotRunning, "bastiond is stopping; it takes no more requests");
 

@@ -1,3 +1,4 @@
+using Bastion.Daemon.Vnc;
 using Bastion.Supervision;
 
 namespace Bastion.Daemon.DBus;
@@ -15,4 +16,14 @@ internal interface IDaemonControl
     bool RequestRestart(ComponentId id, TaskCompletionSource<string?> done);
 
     bool RequestReload(TaskCompletionSource<ReloadOutcome> done);
+
+    /// <summary>
+    /// Hands an admin's command to the emergency desktop (the component of kind "vnc"). Completes with its outcome; null
+    /// when there is no such component (vnc.mode off); faulted with a <see cref="VncUnavailableException"/> when the
+    /// component exists but cannot take commands (it could not even be created: its state says why).
+    /// </summary>
+    bool RequestVncControl(VncCommand command, TaskCompletionSource<VncCommandOutcome?> done);
 }
+
+/// <summary>The VNC component exists but cannot take a command now; the message says why, for the caller.</summary>
+internal sealed class VncUnavailableException(string message) : Exception(message);

@@ -3,6 +3,7 @@ using Bastion.Config;
 using Bastion.Daemon.Components;
 using Bastion.Daemon.DBus;
 using Bastion.Daemon.Systemd;
+using Bastion.Daemon.Vnc;
 using Bastion.Status;
 using Bastion.Supervision;
 using Microsoft.Extensions.Hosting;
@@ -36,6 +37,7 @@ internal sealed class DaemonService(
     /// <summary>SIGHUP (Done null) or D-Bus Reload (answered with the outcome).</summary>
     private sealed record ReloadMessage(TaskCompletionSource<ReloadOutcome>? Done = null) : Message;
     private sealed record RestartMessage(ComponentId Id, TaskCompletionSource<string?> Done) : Message;
+    private sealed record VncControlMessage(VncCommand Command, TaskCompletionSource<VncCommandOutcome?> Done) : Message;
     private sealed record StateChangedMessage(ComponentId Id, StateRecord State) : Message;
     private sealed record WatchdogProbe(TaskCompletionSource Answer) : Message;
     private sealed record RefreshMessage : Message;
@@ -134,6 +136,9 @@ internal sealed class DaemonService(
     public bool RequestReload(TaskCompletionSource<ReloadOutcome> done) =>
         _acceptingRequests && _inbox.Writer.TryWrite(new ReloadMessage(done));
 
+    public bool RequestVncControl(VncCommand command, TaskCompletionSource<VncCommandOutcome?> done) =>
+        _acceptingRequests && _inbox.Writer.TryWrite(new VncControlMessage(command, done));
+
     /// <summary>Requests still queued when the loop ends are answered "stopping" instead of never.</summary>
     private void FailPendingRequests()
     {
@@ -146,6 +151,9 @@ internal sealed class DaemonService(
                     break;
                 case RestartMessage restart:
                     restart.Done.TrySetCanceled();
+                    break;
+                case VncControlMessage vnc:
+                    vnc.Done.TrySetCanceled();
                     break;
                 case StateChangedMessage changed:
                     _transitions.Add((changed.Id, changed.State));
@@ -188,6 +196,10 @@ internal sealed class DaemonService(
                             restart.Done.TrySetResult(fresh?.Instance);
                             publish = true;
                             break;
+                        case VncControlMessage vnc:
+                            AnswerVncCommand(vnc);
+                            publish = true; // the override shows in the details at once
+                            break;
                         case StateChangedMessage changed:
                             _transitions.Add((changed.Id, changed.State));
                             publish = true;
@@ -213,6 +225,9 @@ internal sealed class DaemonService(
                         case RestartMessage restart:
                             restart.Done.TrySetException(e);
                             break;
+                        case VncControlMessage vnc:
+                            vnc.Done.TrySetException(e);
+                            break;
                     }
                 }
             }
@@ -220,6 +235,30 @@ internal sealed class DaemonService(
             {
                 Publish();
             }
+        }
+    }
+
+    /// <summary>
+    /// Hands the command to the emergency desktop's component and answers with its outcome; null when there is none
+    /// (vnc.mode off). The component is looked up here, in the loop, so a reload that replaces it cannot race the command.
+    /// </summary>
+    private void AnswerVncCommand(VncControlMessage message)
+    {
+        var desktop = supervisor.Components.FirstOrDefault(c => c.Id.Kind == SdBus.BastionApi.VncKind);
+        if (desktop is null)
+        {
+            message.Done.TrySetResult(null);
+        }
+        else if (desktop.Component is IVncControl control)
+        {
+            message.Done.TrySetResult(control.Apply(message.Command));
+        }
+        else
+        {
+            // Not created (its factory failed) or not a desktop: an answer for the caller, not a control-loop error.
+            var state = desktop.State;
+            message.Done.TrySetException(new VncUnavailableException(
+                $"{desktop.Id} cannot take commands now: it is {state.State} ({state.Reason})"));
         }
     }
 

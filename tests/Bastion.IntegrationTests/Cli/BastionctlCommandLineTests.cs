@@ -50,15 +50,4 @@ public sealed class BastionctlCommandLineTests
         Assert.True(run.ExitCode == 2, run.ToString());
         Assert.Contains("write e.g. 30s", run.Stderr, StringComparison.Ordinal);
     }
-
-    [Theory]
-    [InlineData("vnc is not available in bastionctl 0.1.0 yet", "vnc", "raise")]
-    public async Task A_command_that_is_not_available_yet_says_so_and_exits_1(string message, params string[] args)
-    {
-        var run = await Bastionctl.RunAsync(args);
-
-        Assert.True(run.ExitCode == 1, run.ToString());
-        Assert.Contains(message, run.Stderr, StringComparison.Ordinal);
-        Assert.Equal("", run.Stdout);
-    }
 }
