@@ -249,7 +249,8 @@ SSH over the onion, through the lab's client tor (paste it):
 
 The emergency desktop (vnc.mode fallback): in standby while sshd answers; after 2 failed checks bastiond starts
 Xvnc :$LAB_VNC_DISPLAY (a terminal running login) and opens tls/vnc on 127.0.0.1:$LAB_VNC_PORT; 5s after sshd is back
-it lowers it again (never while a viewer is connected). To see it, stop sshd (kill -STOP $SSHD_PID), then:
+it lowers it again (never while a viewer is connected). To see it, freeze sshd (kill -STOP $SSHD_PID; it then
+accepts connections but never sends its banner, so the check fails; kill -CONT $SSHD_PID brings it back), then:
   $BASTIONCTL connect 127.0.0.1:$LAB_VNC_PORT --local 127.0.0.1:$LAB_VIEWER_PORT \\
       --cert $LAB_PKI/issued/admin.crt --key $LAB_PKI/issued/admin.key --ca $LAB_PKI/ca.crt
       your end of the mutual TLS: a plain VNC port on 127.0.0.1:$LAB_VIEWER_PORT, for this machine only

@@ -169,7 +169,7 @@ measure_bastiond() {
 
 bastion_ms=NA jit_ms=NA RUN_MEDIAN=''
 if [[ $ONLY != sshd ]]; then
-    # The lab config's check needs its sshd: one instance serves every bastiond run.
+    # The bench config's check needs its sshd: one instance serves every bastiond run.
     sshd_start "$BENCH_DIR/sshd" "$BENCH_DIR/sshd.log"
     sshd_wait_ready "$BENCH_DIR/sshd.log" 15
     measure_bastiond shipped

@@ -30,7 +30,7 @@ while (($#)); do
         --runs) RUNS=${2:-}; shift ;;
         --failures) FAILURES=${2:-}; shift ;;
         -h | --help) sed -n '2,12s/^# \{0,1\}//p' "$0"; exit 0 ;;
-        *) exit 2 ;;
+        *) log "unknown argument '$1' (try --help)"; exit 2 ;;
     esac
     shift
 done
