@@ -184,6 +184,8 @@ public sealed class BastionctlVncTests(ITestOutputHelper output)
         var status = await env.CtlAsync("vnc", "status");
         var badFor = await env.CtlAsync("vnc", "stop", "--for", "30");
         var unknownAction = await env.Bus.GdbusCallAsync("ControlVnc", "raise", "0", "false");
+        // for_seconds is a u64 from any caller: the largest one must be refused by name, not overflow into a TimeSpan.
+        var hugeFor = await env.Bus.GdbusCallAsync("ControlVnc", "start", ulong.MaxValue.ToString(CultureInfo.InvariantCulture), "false");
         var denied = await DbusDaemon.AsUserAsync(TestUsers.Unprivileged, "env",
             "DBUS_SYSTEM_BUS_ADDRESS=" + env.Bus.Address, Binaries.Bastionctl, "vnc", "start", "--runtime-dir", env.Daemon.RuntimeDir);
         var admin = await DbusDaemon.AsUserAsync(TestUsers.Admin, "gdbus",
@@ -199,6 +201,8 @@ public sealed class BastionctlVncTests(ITestOutputHelper output)
         Assert.Contains("--for", badFor.Stderr, StringComparison.Ordinal);
         Assert.True(unknownAction.ExitCode != 0 && unknownAction.StdErr.Contains("org.freedesktop.DBus.Error.InvalidArgs", StringComparison.Ordinal)
             && unknownAction.StdErr.Contains("unknown action 'raise'", StringComparison.Ordinal), unknownAction.Describe());
+        Assert.True(hugeFor.ExitCode != 0 && hugeFor.StdErr.Contains("org.freedesktop.DBus.Error.InvalidArgs", StringComparison.Ordinal)
+            && hugeFor.StdErr.Contains("for_seconds 18446744073709551615 is more than 366d", StringComparison.Ordinal), hugeFor.Describe());
         Assert.True(denied.ExitCode == 1, denied.Describe());
         Assert.Contains("not allowed to start the emergency desktop", denied.StdErr, StringComparison.Ordinal);
         // bastion-admin passes the policy and reaches the daemon, which answers that there is no desktop.
