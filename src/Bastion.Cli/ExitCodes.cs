@@ -10,7 +10,7 @@ internal static class ExitCodes
 
     /// <summary>
     /// The command failed: the daemon refused a reload, a wait timed out, no such component, not allowed by the D-Bus policy,
-    /// or the command is not available yet.
+    /// the emergency desktop is not configured or not up (vnc probe).
     /// </summary>
     public const int Failed = 1;
 
@@ -28,7 +28,7 @@ internal static class ExitCodes
         """
         Exit codes:
           0  ok
-          1  failed (reload refused or not confirmed, no such component, not allowed, command not available yet)
+          1  failed (reload refused or not confirmed, no such component, not allowed, vnc not configured, vnc probe not up)
           2  usage error (unknown command or option, missing argument, ambiguous component name)
           3  daemon unreachable (not on D-Bus and no status file, daemon not running; restart, vnc start|stop|auto: not on D-Bus)
         """;

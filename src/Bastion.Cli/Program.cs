@@ -32,7 +32,6 @@ internal static class Program
         root.Subcommands.Add(status.CreateTunnels());
         root.Subcommands.Add(new ReloadCommand(globalOptions, console).Create());
         // One line per command group, so work on one group never touches another's line.
-        var unavailable = new UnavailableCommands(console);
         root.Subcommands.Add(new RestartCommand(globalOptions, console).Create());
         root.Subcommands.Add(new OnionCommand(globalOptions, console).Create());
         root.Subcommands.Add(new VncCommand(globalOptions, console).Create());
