@@ -6,14 +6,15 @@ namespace Bastion.IntegrationTests.DBus;
 
 /// <summary>
 /// The shipped policy (systemd/org.bastion.Bastion1.conf) on a private bus, with real accounts (see <see cref="TestUsers"/>):
-/// everybody may read, only root and the bastion-admin group may restart or reload, only root may own the name.
+/// everybody may read, only root and the bastion-admin group may restart, reload or control the emergency desktop, only root
+/// may own the name.
 /// </summary>
 public sealed class DbusPolicyTests(ITestOutputHelper output)
 {
     private const string AccessDenied = "org.freedesktop.DBus.Error.AccessDenied";
 
     [Fact]
-    public async Task An_unprivileged_caller_may_read_the_status_but_is_denied_restart_and_reload()
+    public async Task An_unprivileged_caller_may_read_the_status_but_is_denied_restart_reload_and_vnc_control()
     {
         await using var env = await BastionOnBus.StartAsync(output, BastionOnBus.DeadCheck("web"));
 
@@ -23,6 +24,8 @@ public sealed class DbusPolicyTests(ITestOutputHelper output)
             "get-property", BastionApi.BusName, BastionApi.ObjectPath, BastionApi.Interface, "Status");
         var restart = await Gdbus(env, TestUsers.Unprivileged, "RestartComponent", "check", "web");
         var reload = await Gdbus(env, TestUsers.Unprivileged, "Reload");
+        // This daemon has no desktop: a call the policy let through would be answered VncNotConfigured, not AccessDenied.
+        var vnc = await Gdbus(env, TestUsers.Unprivileged, "ControlVnc", "stop", "0", "true");
 
         Assert.True(status.ExitCode == 0, status.Describe());
         Assert.StartsWith("('running', ", status.StdOut, StringComparison.Ordinal);
@@ -30,6 +33,7 @@ public sealed class DbusPolicyTests(ITestOutputHelper output)
         Assert.True(property.ExitCode == 0, property.Describe());
         Assert.True(restart.ExitCode != 0 && restart.StdErr.Contains("GDBus.Error:" + AccessDenied, StringComparison.Ordinal), restart.Describe());
         Assert.True(reload.ExitCode != 0 && reload.StdErr.Contains("GDBus.Error:" + AccessDenied, StringComparison.Ordinal), reload.Describe());
+        Assert.True(vnc.ExitCode != 0 && vnc.StdErr.Contains("GDBus.Error:" + AccessDenied, StringComparison.Ordinal), vnc.Describe());
         Assert.Equal(1, env.Daemon.ReadStatus().Components.Single().Starts);
         Assert.DoesNotContain(env.Daemon.Log.Lines, l => l.Contains("requested by", StringComparison.Ordinal));
     }
