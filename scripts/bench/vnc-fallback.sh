@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Time from sshd's death to the emergency desktop reachable over mutual TLS: a throwaway sshd watched by a bastiond
 # check (interval 1s), vnc.mode fallback (vnc.fallback.failures FAILURES, grace 2s), the desktop behind a tls: endpoint
-# on loopback with a session CA made by `bastionctl pki`. Each run: SIGKILL sshd, then poll
+# on loopback with a session CA made by `bastionctl pki`. Each run: a random 0-1s pause (so sshd dies at a random point
+# of the check's cycle, as a real crash does), SIGKILL sshd, then poll
 # `bastionctl vnc probe --connect … --cert … --key … --ca … --password-file …` (mutual TLS, VNC authentication,
 # ServerInit) until it says up; the time is from the kill to that answer. Then sshd is started again and the run waits
 # until the desktop is lowered (grace) before the next one. Median of RUNS.
@@ -29,7 +30,7 @@ while (($#)); do
     case "$1" in
         --runs) RUNS=${2:-}; shift ;;
         --failures) FAILURES=${2:-}; shift ;;
-        -h | --help) sed -n '2,12s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,13s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) log "unknown argument '$1' (try --help)"; exit 2 ;;
     esac
     shift
@@ -125,6 +126,9 @@ log "bastiond pid $BASTIOND_PID, check interval 1s, fallback after $FAILURES fai
 
 times=()
 for ((run = 1; run <= RUNS; run++)); do
+    # A crash comes at any point of the check's 1s cycle. Without this pause every kill would land just after the probe
+    # that ended the previous run's grace period (the loop waits for that lowering), i.e. always at the worst phase.
+    sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.3f", (r % 1000) / 1000 }')"
     # A crash, not a shutdown: SIGKILL, so connections are refused at once.
     kill -KILL "$SSHD_PID"
     t0=$EPOCHREALTIME
