@@ -145,7 +145,9 @@ public sealed class RfbAuthObserver : IRelayObserver
         {
             return Unknown;
         }
-        if (client.Length >= 12 && RfbText.VersionMinor(client[..12]) is null)
+        // The client's version is read as leniently as Xvnc reads it: a version the observer rejected but Xvnc accepted would
+        // let that client try passwords unseen (neither logged nor counted against its address).
+        if (client.Length >= 12 && RfbText.ClientVersionMinor(client[..12]) is null)
         {
             return Unknown;
         }
@@ -155,7 +157,7 @@ public sealed class RfbAuthObserver : IRelayObserver
         }
         // The client chooses the version, at most the server's (a client that claims more gets the server's); 3.4–3.6 are
         // 3.3 (RFC 6143 §7.1.1), and a minor above 8 is spoken as 3.8.
-        var minor = Math.Min(Spoken(RfbText.VersionMinor(server[..12])!.Value), Spoken(RfbText.VersionMinor(client[..12])!.Value));
+        var minor = Math.Min(Spoken(RfbText.VersionMinor(server[..12])!.Value), Spoken(RfbText.ClientVersionMinor(client[..12])!.Value));
         var s = server[12..];
         var c = client[12..];
         if (minor == 3)
