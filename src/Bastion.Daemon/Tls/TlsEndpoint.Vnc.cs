@@ -56,9 +56,16 @@ public sealed partial class TlsEndpoint
             }
             try
             {
-                while (!serve.IsCompleted && gate.IsOpen)
+                while (true)
                 {
-                    await Task.WhenAny(serve, gate.Changed).WaitAsync(cancellationToken).ConfigureAwait(false);
+                    // Changed before IsOpen: a Close() between the two would otherwise be missed (Changed would already be
+                    // the next one), and the endpoint would keep listening while the desktop is lowered.
+                    var next = gate.Changed;
+                    if (serve.IsCompleted || !gate.IsOpen)
+                    {
+                        break;
+                    }
+                    await Task.WhenAny(serve, next).WaitAsync(cancellationToken).ConfigureAwait(false);
                 }
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
