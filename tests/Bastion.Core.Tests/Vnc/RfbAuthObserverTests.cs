@@ -223,6 +223,24 @@ public sealed class RfbAuthObserverTests
     }
 
     [Fact]
+    public void A_client_that_floods_after_its_answer_still_has_the_verdict_seen()
+    {
+        // Xvnc reads the 16-byte answer and replies; the flood after it does not matter to it, so it must not blind the observer.
+        var observer = new RfbAuthObserver();
+        observer.FromPlain(Rfb.Version("003.008"));
+        observer.FromTls(Rfb.Version("003.008"));
+        observer.FromPlain([1, 2]);
+        observer.FromTls([2]);
+        observer.FromPlain(Rfb.Challenge);
+        observer.FromTls([.. Response, .. new byte[RfbAuthObserver.MaxHandshakeBytes]]);
+        observer.FromTls(new byte[1000]);
+        Assert.Equal(RfbAuthOutcome.Pending, observer.Outcome);
+        observer.FromPlain([.. Rfb.U32(1), .. Rfb.String("Authentication failure")]);
+        Assert.Equal(RfbAuthOutcome.Failed, observer.Outcome);
+        Assert.Equal("password rejected: Authentication failure", observer.FailureReason);
+    }
+
+    [Fact]
     public void A_result_in_one_large_read_with_what_follows_it_is_still_seen()
     {
         var observer = new RfbAuthObserver();
