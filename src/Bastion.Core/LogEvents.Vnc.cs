@@ -20,4 +20,5 @@ public static partial class LogEvents
     public const int VncProbeChanged = 5030;
     public const int VncAuthSucceeded = 5040;
     public const int VncAuthFailed = 5041;
+    public const int VncHandshakeNotFollowed = 5042;
 }

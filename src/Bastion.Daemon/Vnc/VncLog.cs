@@ -55,4 +55,7 @@ internal static partial class VncLog
 
     [LoggerMessage(EventId = LogEvents.VncAuthFailed, Level = LogLevel.Warning, Message = "tls/{Endpoint}: VNC authentication failed for {Subject} serial {Serial} from {Address}: {Reason}")]
     public static partial void AuthFailed(ILogger logger, string endpoint, string subject, string serial, string address, string reason);
+
+    [LoggerMessage(EventId = LogEvents.VncHandshakeNotFollowed, Level = LogLevel.Warning, Message = "tls/{Endpoint}: not an RFB handshake Bastion can follow from {Subject} serial {Serial} from {Address}; counted as a failed attempt")]
+    public static partial void HandshakeNotFollowed(ILogger logger, string endpoint, string subject, string serial, string address);
 }
