@@ -62,10 +62,17 @@ public sealed class VncReloadTests(ITestOutputHelper output)
         var desktop = VncTestDaemon.Desktop(await vnc.WaitAsync(s => VncTestDaemon.Pid(VncTestDaemon.Desktop(s), "sessionPid") is not null, "session started"));
         var xvnc = VncTestDaemon.Pid(desktop, "xvncPid")!.Value;
         var session = VncTestDaemon.Pid(desktop, "sessionPid")!.Value;
+        var port0 = int.Parse(VncTestDaemon.Endpoint(vnc.Daemon.ReadStatus()).Details["boundPort"], System.Globalization.CultureInfo.InvariantCulture);
+        await using var working = await vnc.ConnectAsync(port0); // an admin in the desktop during the reload
+        await working.HandshakeAsync(VncTestDaemon.Password);
+        await vnc.WaitAsync(s => VncTestDaemon.Desktop(s).Details["clients"] == "1", "1 client");
 
         vnc.Daemon.WriteConfig(vnc.Config.Replace("geometry: " + VncTestDaemon.Geometry, "geometry: 400x300", StringComparison.Ordinal));
         vnc.Daemon.Signal(Posix.SIGHUP);
         await vnc.Daemon.WaitForLogAsync("vnc/desktop: changed; restarting it");
+        // The desktop is rebuilt: the admin's session cannot survive that, and the log says why it ended.
+        Assert.Contains(" WRN ", await vnc.Daemon.WaitForLogAsync("vnc/desktop: stopping (daemon stop, or a reload that changed vnc: or paths:) with 1 client connected"), StringComparison.Ordinal);
+        Assert.True(await working.WaitForCloseAsync(TimeSpan.FromSeconds(15)), "the old desktop's client was not cut off");
 
         var status = await vnc.WaitAsync(s => VncTestDaemon.Desktop(s).State == "Running" && VncTestDaemon.Endpoint(s).State == "Running"
             && VncTestDaemon.Desktop(s).Details["probe"].StartsWith("up: 400x300 ", StringComparison.Ordinal), "raised again at 400x300");
