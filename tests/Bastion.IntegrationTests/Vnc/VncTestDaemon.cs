@@ -46,8 +46,9 @@ internal sealed class VncTestDaemon : IAsyncDisposable
     /// <param name="display">A display to use (default: a free one).</param>
     /// <param name="session">vnc.session as YAML (default: an xterm that draws something and waits).</param>
     /// <param name="vncExtra">More lines for the vnc: section (indented 2).</param>
+    /// <param name="beforeStart">Runs after the daemon's dirs are chosen, before it starts (a test that prepares them).</param>
     public static async Task<VncTestDaemon> StartAsync(ITestOutputHelper output, string mode, int? sshdPort = null, string grace = "2s",
-        bool generatedPassword = false, string tlsExtra = "", int? display = null, string vncExtra = "",
+        bool generatedPassword = false, string tlsExtra = "", int? display = null, string vncExtra = "", Action<BastiondProcess>? beforeStart = null,
         string session = "[/usr/bin/xterm, -geometry, \"30x6+8+8\", -e, /bin/sh, -c, \"echo emergency desktop; exec sleep 3600\"]")
     {
         var pki = new TestPki();
@@ -91,6 +92,7 @@ internal sealed class VncTestDaemon : IAsyncDisposable
         var vnc = new VncTestDaemon(daemon, pki, n, passwordFile, config);
         try
         {
+            beforeStart?.Invoke(daemon);
             await daemon.StartAndWaitReadyAsync();
             return vnc;
         }
