@@ -27,8 +27,8 @@ public enum RfbAuthOutcome
 /// </summary>
 /// <remarks>
 /// The bytes of each direction are kept up to <see cref="MaxHandshakeBytes"/> (a handshake is a few hundred bytes; a server
-/// still pending past it is Unknown, a client's bytes past it are not needed and ignored) and the exchange is parsed again from the start on every arrival, so any fragmentation (one
-/// byte at a time) gives the same answer. The client's answer to the challenge is never looked at or kept beyond the
+/// still pending past it is Unknown, a client's bytes past it are not needed and ignored) and the exchange is parsed again
+/// from the start on every arrival, so any fragmentation (one byte at a time) gives the same answer. The client's answer to the challenge is never looked at or kept beyond the
 /// handshake: only its length matters. A failure reason (3.8) is read when it came with the result; the outcome does not
 /// wait for it.
 /// </remarks>
@@ -96,7 +96,7 @@ public sealed class RfbAuthObserver : IRelayObserver
 
     /// <summary>
     /// Keeps the bytes, up to the bound (a read that also carries what follows the handshake is looked at up to there), and
-    /// parses. Pending at the bound is Unknown: no RFB handshake is that long.
+    /// parses. A server still pending at the bound is Unknown: no RFB handshake is that long.
     /// </summary>
     private void Append(ref byte[] buffer, ref int length, ReadOnlySpan<byte> data, bool fromServer)
     {

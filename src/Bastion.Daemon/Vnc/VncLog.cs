@@ -23,7 +23,7 @@ internal static partial class VncLog
     [LoggerMessage(EventId = LogEvents.VncPasswordGenerated, Level = LogLevel.Information, Message = "vnc/desktop: generated a VNC password in {Path} (show it with: bastionctl vnc password)")]
     public static partial void PasswordGenerated(ILogger logger, string path);
 
-    [LoggerMessage(EventId = LogEvents.VncStoppedUnderClients, Level = LogLevel.Warning, Message = "vnc/desktop: stopping (daemon stop, or a reload that changed vnc: or paths:) with {Clients} connected: they are cut off and the session ends")]
+    [LoggerMessage(EventId = LogEvents.VncStoppedUnderClients, Level = LogLevel.Warning, Message = "vnc/desktop: stopping the desktop (daemon stop, a reload that changed vnc:, or a failure) with {Clients} connected: they are cut off and the session ends")]
     public static partial void StoppedUnderClients(ILogger logger, string clients);
 
     [LoggerMessage(EventId = LogEvents.VncXvncStarting, Level = LogLevel.Information, Message = "vnc/desktop: starting {Executable} :{Display} on {Socket}")]

@@ -71,7 +71,7 @@ public sealed class VncReloadTests(ITestOutputHelper output)
         vnc.Daemon.Signal(Posix.SIGHUP);
         await vnc.Daemon.WaitForLogAsync("vnc/desktop: changed; restarting it");
         // The desktop is rebuilt: the admin's session cannot survive that, and the log says why it ended.
-        Assert.Contains(" WRN ", await vnc.Daemon.WaitForLogAsync("vnc/desktop: stopping (daemon stop, or a reload that changed vnc: or paths:) with 1 client connected"), StringComparison.Ordinal);
+        Assert.Contains(" WRN ", await vnc.Daemon.WaitForLogAsync("vnc/desktop: stopping the desktop (daemon stop, a reload that changed vnc:, or a failure) with 1 client connected"), StringComparison.Ordinal);
         Assert.True(await working.WaitForCloseAsync(TimeSpan.FromSeconds(15)), "the old desktop's client was not cut off");
 
         var status = await vnc.WaitAsync(s => VncTestDaemon.Desktop(s).State == "Running" && VncTestDaemon.Endpoint(s).State == "Running"
