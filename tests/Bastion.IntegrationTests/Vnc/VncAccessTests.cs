@@ -84,6 +84,26 @@ public sealed class VncAccessTests(ITestOutputHelper output)
         await AssertRefusedAsync(port, vnc.Pki.CaPath, vnc.Pki.Admin); // limited, like two wrong passwords
     }
 
+    [Fact]
+    public async Task The_limit_on_wrong_passwords_outlives_an_Xvnc_restart()
+    {
+        await using var vnc = await VncTestDaemon.StartAsync(output, "always", tlsExtra: "    maxFailedHandshakesPerMinute: 2");
+        var port = await vnc.WaitRaisedAsync();
+        for (var attempt = 1; attempt <= 2; attempt++)
+        {
+            await using var guesser = await vnc.ConnectAsync(port);
+            await Assert.ThrowsAsync<RfbException>(() => guesser.HandshakeAsync("guess" + attempt));
+        }
+        await vnc.Daemon.WaitForLogLineAsync("reached 2 failed handshakes in a minute", 1);
+
+        // Xvnc dies and comes back: the endpoint listens anew, but the guesser's address is still limited.
+        var xvnc = VncTestDaemon.Pid(VncTestDaemon.Desktop(vnc.Daemon.ReadStatus()), "xvncPid")!.Value;
+        Bastion.IntegrationTests.Infrastructure.Posix.Signal(xvnc, 9);
+        await vnc.WaitAsync(s => VncTestDaemon.Desktop(s).Details["xvncRestarts"] == "1", "Xvnc restarted");
+        var again = await vnc.WaitRaisedAsync();
+        await AssertRefusedAsync(again, vnc.Pki.CaPath, vnc.Pki.Admin);
+    }
+
     /// <summary>The TLS session or the RFB handshake fails: no ServerInit reaches the client.</summary>
     private static async Task AssertRefusedAsync(int port, string caPath, Bastion.Pki.IssueResult? identity)
     {
