@@ -9,6 +9,7 @@ public static partial class LogEvents
     public const int VncLowered = 5003;
     public const int VncCommandApplied = 5004;
     public const int VncPasswordGenerated = 5005;
+    public const int VncStoppedUnderClients = 5006;
     public const int VncXvncStarting = 5010;
     public const int VncXvncExited = 5011;
     public const int VncXvncOutput = 5012;
@@ -20,4 +21,5 @@ public static partial class LogEvents
     public const int VncProbeChanged = 5030;
     public const int VncAuthSucceeded = 5040;
     public const int VncAuthFailed = 5041;
+    public const int VncHandshakeNotFollowed = 5042;
 }

@@ -26,9 +26,9 @@ public enum RfbAuthOutcome
 /// None, as a success). Never changes the bytes; stops looking once <see cref="Outcome"/> is not Pending.
 /// </summary>
 /// <remarks>
-/// The bytes of each direction are kept (a handshake is a few hundred bytes; still pending after <see cref="MaxHandshakeBytes"/> is
-/// Unknown) and the exchange is parsed again from the start on every arrival, so any fragmentation (one
-/// byte at a time) gives the same answer. The client's answer to the challenge is never looked at or kept beyond the
+/// The bytes of each direction are kept up to <see cref="MaxHandshakeBytes"/> (a handshake is a few hundred bytes; a server
+/// still pending past it is Unknown, a client's bytes past it are not needed and ignored) and the exchange is parsed again
+/// from the start on every arrival, so any fragmentation (one byte at a time) gives the same answer. The client's answer to the challenge is never looked at or kept beyond the
 /// handshake: only its length matters. A failure reason (3.8) is read when it came with the result; the outcome does not
 /// wait for it.
 /// </remarks>
@@ -77,7 +77,7 @@ public sealed class RfbAuthObserver : IRelayObserver
         {
             if (_outcome == RfbAuthOutcome.Pending)
             {
-                Append(ref _fromClient, ref _clientLength, data);
+                Append(ref _fromClient, ref _clientLength, data, fromServer: false);
             }
         }
     }
@@ -89,22 +89,22 @@ public sealed class RfbAuthObserver : IRelayObserver
         {
             if (_outcome == RfbAuthOutcome.Pending)
             {
-                Append(ref _fromServer, ref _serverLength, data);
+                Append(ref _fromServer, ref _serverLength, data, fromServer: true);
             }
         }
     }
 
     /// <summary>
     /// Keeps the bytes, up to the bound (a read that also carries what follows the handshake is looked at up to there), and
-    /// parses. Pending at the bound is Unknown: no RFB handshake is that long.
+    /// parses. A server still pending at the bound is Unknown: no RFB handshake is that long.
     /// </summary>
-    private void Append(ref byte[] buffer, ref int length, ReadOnlySpan<byte> data)
+    private void Append(ref byte[] buffer, ref int length, ReadOnlySpan<byte> data, bool fromServer)
     {
+        data = data[..Math.Min(data.Length, MaxHandshakeBytes - length)];
         if (data.IsEmpty)
         {
-            return;
+            return; // nothing, or a client past the bound: its bytes so far hold all the handshake needs of it
         }
-        data = data[..Math.Min(data.Length, MaxHandshakeBytes - length)];
         if (length + data.Length > buffer.Length)
         {
             Array.Resize(ref buffer, Math.Min(MaxHandshakeBytes, Math.Max(buffer.Length * 2, length + data.Length)));
@@ -117,10 +117,12 @@ public sealed class RfbAuthObserver : IRelayObserver
         {
             Finish(outcome, reason);
         }
-        else if (atBound)
+        else if (atBound && fromServer)
         {
             Finish(RfbAuthOutcome.Unknown, null);
         }
+        // A client at the bound is not given up on: what decides is the server's result, still to come. (Giving up would let
+        // a client that sends its answer to the challenge followed by a flood learn the verdict unseen.)
     }
 
     private void Finish(RfbAuthOutcome outcome, string? reason)
@@ -145,7 +147,9 @@ public sealed class RfbAuthObserver : IRelayObserver
         {
             return Unknown;
         }
-        if (client.Length >= 12 && RfbText.VersionMinor(client[..12]) is null)
+        // The client's version is read as leniently as Xvnc reads it: a version the observer rejected but Xvnc accepted would
+        // let that client try passwords unseen (neither logged nor counted against its address).
+        if (client.Length >= 12 && RfbText.ClientVersionMinor(client[..12]) is null)
         {
             return Unknown;
         }
@@ -155,7 +159,7 @@ public sealed class RfbAuthObserver : IRelayObserver
         }
         // The client chooses the version, at most the server's (a client that claims more gets the server's); 3.4–3.6 are
         // 3.3 (RFC 6143 §7.1.1), and a minor above 8 is spoken as 3.8.
-        var minor = Math.Min(Spoken(RfbText.VersionMinor(server[..12])!.Value), Spoken(RfbText.VersionMinor(client[..12])!.Value));
+        var minor = Math.Min(Spoken(RfbText.VersionMinor(server[..12])!.Value), Spoken(RfbText.ClientVersionMinor(client[..12])!.Value));
         var s = server[12..];
         var c = client[12..];
         if (minor == 3)

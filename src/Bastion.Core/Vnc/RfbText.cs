@@ -60,4 +60,52 @@ internal static class RfbText
         }
         return version[10] - '0';
     }
+
+    /// <summary>
+    /// The minor version a TigerVNC server reads from a client's 12 version bytes. Xvnc parses them with
+    /// <c>sscanf(v, "RFB %03d.%03d\n")</c> and goes on whenever both numbers convert, so "RFB 003.010\n", "RFB 003.008\r" or
+    /// "RFB 3.8\n" followed by spaces all reach VNC authentication (a minor above 8 as 3.8, one that is not 7 or 8 as 3.3).
+    /// Null when Xvnc refuses them: no two numbers, or a major version other than 3.
+    /// </summary>
+    public static int? ClientVersionMinor(ReadOnlySpan<byte> version)
+    {
+        var end = version.IndexOf((byte)0); // sscanf sees a C string
+        var s = end >= 0 ? version[..end] : version;
+        if (!s.StartsWith("RFB"u8))
+        {
+            return null;
+        }
+        var i = 3;
+        if (ScanInt(s, ref i) is not { } major || i >= s.Length || s[i] != (byte)'.')
+        {
+            return null;
+        }
+        i++;
+        return ScanInt(s, ref i) is { } minor && major == 3 ? minor : null;
+    }
+
+    /// <summary>scanf's <c>%03d</c>: whitespace skipped, then at most 3 characters of an optional sign and digits (at least one digit).</summary>
+    private static int? ScanInt(ReadOnlySpan<byte> s, ref int i)
+    {
+        while (i < s.Length && s[i] is (byte)' ' or >= 9 and <= 13)
+        {
+            i++;
+        }
+        var start = i;
+        var negative = false;
+        if (i < s.Length && s[i] is (byte)'+' or (byte)'-')
+        {
+            negative = s[i] == (byte)'-';
+            i++;
+        }
+        var value = 0;
+        var digits = 0;
+        while (i < s.Length && i - start < 3 && s[i] is >= (byte)'0' and <= (byte)'9')
+        {
+            value = (value * 10) + (s[i] - '0');
+            i++;
+            digits++;
+        }
+        return digits == 0 ? null : negative ? -value : value;
+    }
 }

@@ -13,9 +13,15 @@ namespace Bastion.Daemon.Tls;
 // The two ways a connection starts: accepted (listen) or dialled (phones home).
 public sealed partial class TlsEndpoint
 {
+    /// <summary>
+    /// One per endpoint instance, not per listener: the VNC endpoint starts a new listener each time the desktop comes up
+    /// (after an Xvnc restart too), and an address's failures (wrong VNC passwords included) must not be forgiven by that.
+    /// </summary>
+    private HandshakeLimiter? _listenLimiter;
+
     private async Task ListenAsync(IComponentContext context, PeerValidator validator, CancellationToken cancellationToken)
     {
-        var limiter = new HandshakeLimiter(_config.MaxFailedHandshakesPerMinute, context.Time);
+        var limiter = _listenLimiter ??= new HandshakeLimiter(_config.MaxFailedHandshakesPerMinute, context.Time);
         using var listener = Bind();
         var bound = (IPEndPoint)listener.LocalEndPoint!;
         _boundAddress = bound.ToString();

@@ -56,9 +56,16 @@ public sealed partial class TlsEndpoint
             }
             try
             {
-                while (!serve.IsCompleted && gate.IsOpen)
+                while (true)
                 {
-                    await Task.WhenAny(serve, gate.Changed).WaitAsync(cancellationToken).ConfigureAwait(false);
+                    // Changed before IsOpen: a Close() between the two would otherwise be missed (Changed would already be
+                    // the next one), and the endpoint would keep listening while the desktop is lowered.
+                    var next = gate.Changed;
+                    if (serve.IsCompleted || !gate.IsOpen)
+                    {
+                        break;
+                    }
+                    await Task.WhenAny(serve, next).WaitAsync(cancellationToken).ConfigureAwait(false);
                 }
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -104,7 +111,8 @@ public sealed partial class TlsEndpoint
     /// <summary>
     /// Passes the relayed bytes to an <see cref="RfbAuthObserver"/> and acts once on its verdict: a session opened is logged;
     /// a wrong VNC password is logged with the certificate that sent it, counted, and recorded as a failure of the address
-    /// in the endpoint's limiter (so guessing passwords is rate-limited like failed handshakes).
+    /// in the endpoint's limiter (so guessing passwords is rate-limited like failed handshakes); a handshake it cannot
+    /// follow is logged and recorded in the limiter too.
     /// </summary>
     private sealed class VncAuthWatch(TlsEndpoint endpoint, IComponentContext context, HandshakeLimiter limiter, IPEndPoint? remote,
         string address, string subject, string serial) : IRelayObserver
@@ -145,10 +153,23 @@ public sealed partial class TlsEndpoint
                 var failures = Interlocked.Increment(ref endpoint._vncAuthFailures);
                 context.SetDetail("vncAuthFailures", failures.ToString(CultureInfo.InvariantCulture));
                 context.SetDetail("lastVncAuthFailure", $"{subject} serial {serial} from {address}: {reason}");
-                if (remote is not null && limiter.RecordFailure(remote.Address))
-                {
-                    TlsLog.RateLimited(logger, endpoint.Name, remote.Address.ToString(), limiter.MaxFailuresPerMinute);
-                }
+                RecordFailure(logger);
+            }
+            else if (outcome == RfbAuthOutcome.Unknown)
+            {
+                // Not RFB, a security type Xvnc did not offer, or an exchange the observer cannot follow: Xvnc may still have
+                // checked a password in it, so it counts against the address like a wrong one (fail closed). Real viewers
+                // never get here.
+                VncLog.HandshakeNotFollowed(logger, endpoint.Name, subject, serial, address);
+                RecordFailure(logger);
+            }
+        }
+
+        private void RecordFailure(ILogger logger)
+        {
+            if (remote is not null && limiter.RecordFailure(remote.Address))
+            {
+                TlsLog.RateLimited(logger, endpoint.Name, remote.Address.ToString(), limiter.MaxFailuresPerMinute);
             }
         }
     }

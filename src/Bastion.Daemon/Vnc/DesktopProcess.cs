@@ -121,7 +121,7 @@ internal sealed partial class DesktopProcess : IDisposable
         {
             return false;
         }
-        _ = Kill(Pid, SIGTERM); // by pid: it is our child and not yet reaped, so the pid cannot have been reused
+        SignalIfNotReaped(SIGTERM);
         try
         {
             await Exited.WaitAsync(KillAfter, time).ConfigureAwait(false);
@@ -129,9 +129,22 @@ internal sealed partial class DesktopProcess : IDisposable
         }
         catch (TimeoutException)
         {
-            _ = Kill(Pid, SIGKILL);
+            SignalIfNotReaped(SIGKILL);
             await Exited.ConfigureAwait(false);
             return true;
+        }
+    }
+
+    /// <summary>
+    /// By pid, only while the runtime has not reaped it: <see cref="Process.HasExited"/> asks the runtime's own bookkeeping
+    /// (which reaps our children), whereas <see cref="Exited"/> completes a moment later on another thread — in that moment
+    /// the pid is free and could, in theory, already be someone else's.
+    /// </summary>
+    private void SignalIfNotReaped(int signal)
+    {
+        if (!_process.HasExited)
+        {
+            _ = Kill(Pid, signal);
         }
     }
 

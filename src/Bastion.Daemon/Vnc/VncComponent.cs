@@ -73,7 +73,12 @@ public sealed partial class VncComponent : IComponent, IVncControl
         }
         finally
         {
-            // Stopping (daemon stop, reload) or failing: nothing of the desktop outlives the attempt.
+            // Stopping (daemon stop, reload) or failing: nothing of the desktop outlives the attempt. An admin working in it
+            // loses the session: say so, so that the cut-off is explained in the log.
+            if (_gate.Clients is > 0 and var clients)
+            {
+                VncLog.StoppedUnderClients(_logger, Clients(clients));
+            }
             _gate.Close("vnc/desktop is not running");
             await desktop.StopAsync(time).ConfigureAwait(false);
             SetProcessDetails(context, desktop);

@@ -205,6 +205,12 @@ internal sealed class VncDesktop(VncConfig config, PathsConfig paths, string pas
 
     private void PrepareDirectory()
     {
+        // A symbolic link here would put the X cookie and Xvnc's socket wherever it points (and let whoever controls that
+        // place swap the socket the endpoint relays admins to): only a real directory will do.
+        if (new DirectoryInfo(Directory).LinkTarget is { } target)
+        {
+            throw new DesktopStartException($"{Directory} is a symbolic link (to {target}), not a directory; remove it (bastiond creates the directory itself, 0700)");
+        }
         try
         {
             System.IO.Directory.CreateDirectory(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);

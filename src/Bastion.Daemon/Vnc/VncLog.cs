@@ -23,6 +23,9 @@ internal static partial class VncLog
     [LoggerMessage(EventId = LogEvents.VncPasswordGenerated, Level = LogLevel.Information, Message = "vnc/desktop: generated a VNC password in {Path} (show it with: bastionctl vnc password)")]
     public static partial void PasswordGenerated(ILogger logger, string path);
 
+    [LoggerMessage(EventId = LogEvents.VncStoppedUnderClients, Level = LogLevel.Warning, Message = "vnc/desktop: stopping the desktop (daemon stop, a reload that changed vnc:, or a failure) with {Clients} connected: they are cut off and the session ends")]
+    public static partial void StoppedUnderClients(ILogger logger, string clients);
+
     [LoggerMessage(EventId = LogEvents.VncXvncStarting, Level = LogLevel.Information, Message = "vnc/desktop: starting {Executable} :{Display} on {Socket}")]
     public static partial void XvncStarting(ILogger logger, string executable, int display, string socket);
 
@@ -55,4 +58,7 @@ internal static partial class VncLog
 
     [LoggerMessage(EventId = LogEvents.VncAuthFailed, Level = LogLevel.Warning, Message = "tls/{Endpoint}: VNC authentication failed for {Subject} serial {Serial} from {Address}: {Reason}")]
     public static partial void AuthFailed(ILogger logger, string endpoint, string subject, string serial, string address, string reason);
+
+    [LoggerMessage(EventId = LogEvents.VncHandshakeNotFollowed, Level = LogLevel.Warning, Message = "tls/{Endpoint}: not an RFB handshake Bastion can follow from {Subject} serial {Serial} from {Address}; counted as a failed attempt")]
+    public static partial void HandshakeNotFollowed(ILogger logger, string endpoint, string subject, string serial, string address);
 }

@@ -44,7 +44,20 @@ public sealed class RfbAuthObserverTests
         { "3.3 with an unknown type", RfbAuthOutcome.Unknown, null },
         { "a 3.8 client of a 3.3 server", RfbAuthOutcome.Succeeded, null },
         { "a newer minor version spoken as 3.8", RfbAuthOutcome.Failed, "password rejected: no" },
+        // Client versions Xvnc 1.12 accepted here (it reads them with sscanf "RFB %03d.%03d\n") and answered with VNC
+        // authentication: a wrong password in them must be seen, or such a client could guess unseen and unlimited.
+        { "client version 003.010, read by Xvnc as 3.8", RfbAuthOutcome.Failed, "password rejected: Authentication failure" },
+        { "client version ending in CR, read by Xvnc as 3.8", RfbAuthOutcome.Failed, "password rejected: Authentication failure" },
+        { "client version 3.8 padded with spaces, read by Xvnc as 3.8", RfbAuthOutcome.Failed, "password rejected: Authentication failure" },
+        { "client version 03.0008, read by Xvnc as 3.3", RfbAuthOutcome.Failed, "password rejected" },
+        { "client version with major 4, refused by Xvnc", RfbAuthOutcome.Unknown, null },
     };
+
+    private static Message[] OddClient38(string clientVersion) =>
+    [
+        S(Rfb.Version("003.008")), C(Encoding.ASCII.GetBytes(clientVersion)), S([1, 2]), C([2]), S(Rfb.Challenge), C(Response),
+        S(Rfb.U32(1), Rfb.String("Authentication failure")),
+    ];
 
     private static Message[] Exchange(string name) => name switch
     {
@@ -67,6 +80,13 @@ public sealed class RfbAuthObserverTests
         "3.3 with an unknown type" => [S(Rfb.Version("003.003")), C(Rfb.Version("003.003")), S(Rfb.U32(16))],
         "a 3.8 client of a 3.3 server" => [S(Rfb.Version("003.003")), C(Rfb.Version("003.008")), S(Rfb.U32(2), Rfb.Challenge), C(Response), S(Rfb.U32(0))],
         "a newer minor version spoken as 3.8" => [S(Rfb.Version("003.009")), C(Rfb.Version("003.009")), S([1, 2]), C([2]), S(Rfb.Challenge), C(Response), S(Rfb.U32(1), Rfb.String("no"))],
+        "client version 003.010, read by Xvnc as 3.8" => OddClient38("RFB 003.010\n"),
+        "client version ending in CR, read by Xvnc as 3.8" => OddClient38("RFB 003.008\r"),
+        "client version 3.8 padded with spaces, read by Xvnc as 3.8" => OddClient38("RFB 3.8\n    "),
+        "client version 03.0008, read by Xvnc as 3.3" =>
+            [S(Rfb.Version("003.008")), C("RFB 03.0008\n"u8.ToArray()), S(Rfb.U32(2), Rfb.Challenge), C(Response), S(Rfb.U32(1))],
+        "client version with major 4, refused by Xvnc" =>
+            [S(Rfb.Version("003.008")), C(Rfb.Version("004.001")), S([0], Rfb.String("Client needs protocol version 4.1"))],
         _ => throw new ArgumentOutOfRangeException(nameof(name)),
     };
 
@@ -200,6 +220,24 @@ public sealed class RfbAuthObserverTests
             observer.FromPlain(new byte[1000]);
         }
         Assert.Equal(RfbAuthOutcome.Unknown, observer.Outcome);
+    }
+
+    [Fact]
+    public void A_client_that_floods_after_its_answer_still_has_the_verdict_seen()
+    {
+        // Xvnc reads the 16-byte answer and replies; the flood after it does not matter to it, so it must not blind the observer.
+        var observer = new RfbAuthObserver();
+        observer.FromPlain(Rfb.Version("003.008"));
+        observer.FromTls(Rfb.Version("003.008"));
+        observer.FromPlain([1, 2]);
+        observer.FromTls([2]);
+        observer.FromPlain(Rfb.Challenge);
+        observer.FromTls([.. Response, .. new byte[RfbAuthObserver.MaxHandshakeBytes]]);
+        observer.FromTls(new byte[1000]);
+        Assert.Equal(RfbAuthOutcome.Pending, observer.Outcome);
+        observer.FromPlain([.. Rfb.U32(1), .. Rfb.String("Authentication failure")]);
+        Assert.Equal(RfbAuthOutcome.Failed, observer.Outcome);
+        Assert.Equal("password rejected: Authentication failure", observer.FailureReason);
     }
 
     [Fact]

@@ -181,6 +181,12 @@ internal sealed class RfbTlsClient : IAsyncDisposable
         }
     }
 
+    /// <summary>Raw bytes to the server (a test that speaks RFB its own way).</summary>
+    public Task SendAsync(byte[] data) => WriteAsync(data);
+
+    /// <summary>Exactly <paramref name="count"/> raw bytes from the server.</summary>
+    public Task<byte[]> ReceiveAsync(int count) => ReadAsync(count);
+
     private async Task WriteAsync(byte[] data)
     {
         using var cts = new CancellationTokenSource(Patience);

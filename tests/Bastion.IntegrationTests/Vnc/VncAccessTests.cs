@@ -54,6 +54,56 @@ public sealed class VncAccessTests(ITestOutputHelper output)
         Assert.DoesNotContain(vnc.Daemon.Log.Lines, l => l.Contains("guess", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task Password_guesses_in_an_odd_RFB_version_and_a_client_that_is_not_RFB_are_logged_and_count_against_the_address()
+    {
+        await using var vnc = await VncTestDaemon.StartAsync(output, "always", tlsExtra: "    maxFailedHandshakesPerMinute: 2");
+        var port = await vnc.WaitRaisedAsync();
+
+        // Xvnc reads the client's version with sscanf("RFB %03d.%03d\n"): "RFB 003.010" is 3.8 to it, and it asks for the password.
+        await using (var odd = await vnc.ConnectAsync(port))
+        {
+            Assert.Equal("RFB 003.008\n", System.Text.Encoding.ASCII.GetString(await odd.ReceiveAsync(12)));
+            await odd.SendAsync("RFB 003.010\n"u8.ToArray());
+            Assert.Equal(new byte[] { 1, VncAuth.SecurityType }, await odd.ReceiveAsync(2));
+            await odd.SendAsync([VncAuth.SecurityType]);
+            var challenge = await odd.ReceiveAsync(VncAuth.ChallengeLength);
+            await odd.SendAsync(VncAuth.Response(challenge, "guess1"));
+            Assert.NotEqual(new byte[4], await odd.ReceiveAsync(4)); // Xvnc said no
+        }
+        var line = await vnc.Daemon.WaitForLogLineAsync("VNC authentication failed", 1);
+        Assert.Contains($"tls/vnc: VNC authentication failed for CN=admin serial {vnc.Pki.Admin.Entry.Serial} from 127.0.0.1:", line, StringComparison.Ordinal);
+
+        await using (var browser = await vnc.ConnectAsync(port))
+        {
+            await browser.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray());
+            await vnc.Daemon.WaitForLogLineAsync("not an RFB handshake Bastion can follow", 1);
+        }
+        Assert.Contains($"from CN=admin serial {vnc.Pki.Admin.Entry.Serial} from 127.0.0.1:", await vnc.Daemon.WaitForLogLineAsync("not an RFB handshake", 1), StringComparison.Ordinal);
+        await vnc.Daemon.WaitForLogLineAsync("reached 2 failed handshakes in a minute", 1);
+        await AssertRefusedAsync(port, vnc.Pki.CaPath, vnc.Pki.Admin); // limited, like two wrong passwords
+    }
+
+    [Fact]
+    public async Task The_limit_on_wrong_passwords_outlives_an_Xvnc_restart()
+    {
+        await using var vnc = await VncTestDaemon.StartAsync(output, "always", tlsExtra: "    maxFailedHandshakesPerMinute: 2");
+        var port = await vnc.WaitRaisedAsync();
+        for (var attempt = 1; attempt <= 2; attempt++)
+        {
+            await using var guesser = await vnc.ConnectAsync(port);
+            await Assert.ThrowsAsync<RfbException>(() => guesser.HandshakeAsync("guess" + attempt));
+        }
+        await vnc.Daemon.WaitForLogLineAsync("reached 2 failed handshakes in a minute", 1);
+
+        // Xvnc dies and comes back: the endpoint listens anew, but the guesser's address is still limited.
+        var xvnc = VncTestDaemon.Pid(VncTestDaemon.Desktop(vnc.Daemon.ReadStatus()), "xvncPid")!.Value;
+        Bastion.IntegrationTests.Infrastructure.Posix.Signal(xvnc, 9);
+        await vnc.WaitAsync(s => VncTestDaemon.Desktop(s).Details["xvncRestarts"] == "1", "Xvnc restarted");
+        var again = await vnc.WaitRaisedAsync();
+        await AssertRefusedAsync(again, vnc.Pki.CaPath, vnc.Pki.Admin);
+    }
+
     /// <summary>The TLS session or the RFB handshake fails: no ServerInit reaches the client.</summary>
     private static async Task AssertRefusedAsync(int port, string caPath, Bastion.Pki.IssueResult? identity)
     {

@@ -163,6 +163,22 @@ public sealed class VncDesktopLifecycleTests(ITestOutputHelper output)
         Assert.DoesNotContain(password, File.ReadAllText(Path.Combine(vnc.Daemon.RuntimeDir, "status.json")), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_symbolic_link_in_place_of_the_runtime_vnc_directory_is_refused_and_nothing_is_written_through_it()
+    {
+        using var elsewhere = new TempRoot();
+        await using var vnc = await VncTestDaemon.StartAsync(output, "always", beforeStart: daemon =>
+        {
+            Directory.CreateDirectory(daemon.RuntimeDir);
+            File.CreateSymbolicLink(Path.Combine(daemon.RuntimeDir, "vnc"), elsewhere.Path);
+        });
+        var desktop = VncTestDaemon.Desktop(await vnc.WaitAsync(s => VncTestDaemon.Desktop(s).Reason.Contains("symbolic link", StringComparison.Ordinal), "symlink refused"));
+        Assert.Equal("Degraded", desktop.State);
+        Assert.Contains($"{Path.Combine(vnc.Daemon.RuntimeDir, "vnc")} is a symbolic link (to {elsewhere.Path}), not a directory; remove it", desktop.Reason, StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(elsewhere.Path)); // no cookie, no socket out there
+        Assert.Equal("-", desktop.Details["xvncPid"]);
+    }
+
     /// <summary>TCP sockets in LISTEN state that the process holds (from /proc/net/tcp{,6} and its fds).</summary>
     private static List<string> TcpListeningSockets(int pid)
     {

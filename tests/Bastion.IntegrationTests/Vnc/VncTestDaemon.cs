@@ -19,8 +19,9 @@ internal sealed class VncTestDaemon : IAsyncDisposable
     public const string Geometry = "320x240";
     private readonly HashSet<int> _xvncPids = [];
 
-    private VncTestDaemon(BastiondProcess daemon, TestPki pki, int display, string? passwordFile)
+    private VncTestDaemon(BastiondProcess daemon, TestPki pki, int display, string? passwordFile, string config)
     {
+        Config = config;
         Daemon = daemon;
         Pki = pki;
         Display = display;
@@ -30,6 +31,9 @@ internal sealed class VncTestDaemon : IAsyncDisposable
     public BastiondProcess Daemon { get; }
     public TestPki Pki { get; }
     public int Display { get; }
+
+    /// <summary>The config body bastiond was started with (without paths:), for a test that reloads a changed one.</summary>
+    public string Config { get; }
 
     /// <summary>The vncpasswd-made file, or null when bastiond generates its own.</summary>
     public string? PasswordFile { get; }
@@ -41,8 +45,10 @@ internal sealed class VncTestDaemon : IAsyncDisposable
     /// <param name="tlsExtra">More lines for the tls entry (indented 4).</param>
     /// <param name="display">A display to use (default: a free one).</param>
     /// <param name="session">vnc.session as YAML (default: an xterm that draws something and waits).</param>
+    /// <param name="vncExtra">More lines for the vnc: section (indented 2).</param>
+    /// <param name="beforeStart">Runs after the daemon's dirs are chosen, before it starts (a test that prepares them).</param>
     public static async Task<VncTestDaemon> StartAsync(ITestOutputHelper output, string mode, int? sshdPort = null, string grace = "2s",
-        bool generatedPassword = false, string tlsExtra = "", int? display = null,
+        bool generatedPassword = false, string tlsExtra = "", int? display = null, string vncExtra = "", Action<BastiondProcess>? beforeStart = null,
         string session = "[/usr/bin/xterm, -geometry, \"30x6+8+8\", -e, /bin/sh, -c, \"echo emergency desktop; exec sleep 3600\"]")
     {
         var pki = new TestPki();
@@ -76,15 +82,17 @@ internal sealed class VncTestDaemon : IAsyncDisposable
               session: {session}
               endpoint: vnc
             {(passwordFile is null ? "" : "  passwordFile: " + passwordFile)}
+            {vncExtra}
             {(mode == "fallback" ? $"  fallback:\n    check: sshd\n    failures: 2\n    grace: {grace}" : "")}
             {(sshdPort is { } port ? Bastion.IntegrationTests.Daemon.Checks.One("sshd", port) : "")}
             dbus:
               bus: none
             """;
         var daemon = new BastiondProcess(output, config);
-        var vnc = new VncTestDaemon(daemon, pki, n, passwordFile);
+        var vnc = new VncTestDaemon(daemon, pki, n, passwordFile, config);
         try
         {
+            beforeStart?.Invoke(daemon);
             await daemon.StartAndWaitReadyAsync();
             return vnc;
         }
