@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Bastion.IO;
 
 namespace Bastion.Vnc;
 
@@ -37,7 +38,7 @@ public static class VncPasswordFile
         if (content.Length is not (8 or 16))
         {
             throw new InvalidDataException(
-                $"not a VNC password file: {content.Length} bytes, vncpasswd writes 8 (or 16 with a view-only password); create it with vncpasswd -f > FILE");
+                $"not a VNC password file: {content.Length} bytes, vncpasswd writes 8 (or 16 with a view-only password); check that this is the file you meant — a VNC password file is made with: vncpasswd -f > /path/of/a/new/file");
         }
         Span<byte> plain = stackalloc byte[8];
         Des.DecryptEcb(Key(), content[..8], plain);
@@ -80,7 +81,7 @@ public static class VncPasswordFile
             if (stream.Length > 16)
             {
                 throw new InvalidDataException(
-                    $"{path}: not a VNC password file ({stream.Length} bytes; vncpasswd writes 8 or 16); create it with: vncpasswd -f > {path}");
+                    $"{path}: not a VNC password file ({stream.Length} bytes; vncpasswd writes 8 or 16); check that this is the file you meant — a VNC password file is made with: vncpasswd -f > /path/of/a/new/file (never over a file you did not make that way)");
             }
             content = new byte[stream.Length];
             stream.ReadExactly(content);
@@ -124,7 +125,8 @@ public static class VncPasswordFile
     public static void Write(string path, string password)
     {
         var content = Encode(password);
-        PrivateFile.Write(path, content, createDirectory: true);
+        AtomicFile.EnsurePrivateDirectory(Path.GetDirectoryName(Path.GetFullPath(path)) ?? "/");
+        AtomicFile.Write(path, content, AtomicFile.Private);
     }
 
     private static void Validate(string password)

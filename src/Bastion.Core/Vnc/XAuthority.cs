@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using Bastion.IO;
 
 namespace Bastion.Vnc;
 
@@ -55,7 +56,7 @@ public static class XAuthority
         var content = Entry(display, cookie);
         try
         {
-            PrivateFile.Write(path, content, createDirectory: false);
+            AtomicFile.Write(path, content, AtomicFile.Private);
         }
         finally
         {

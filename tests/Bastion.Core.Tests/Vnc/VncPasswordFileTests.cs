@@ -139,7 +139,8 @@ public sealed class VncPasswordFileTests : IDisposable
         var path = Path.Combine(_dir, "passwd");
         File.WriteAllText(path, "password\n"); // the classic mistake: the password in clear
         var e = Assert.Throws<InvalidDataException>(() => VncPasswordFile.Read(path));
-        Assert.Equal($"{path}: not a VNC password file: 9 bytes, vncpasswd writes 8 (or 16 with a view-only password); create it with vncpasswd -f > {path}", e.Message);
+        Assert.Equal($"{path}: not a VNC password file: 9 bytes, vncpasswd writes 8 (or 16 with a view-only password); check that this is the file you meant — a VNC password file is made with: vncpasswd -f > /path/of/a/new/file", e.Message);
+        Assert.DoesNotContain($"> {path}", e.Message, StringComparison.Ordinal); // never advice to overwrite a file that may be something else (/etc/passwd)
         Assert.DoesNotContain("password\n", e.Message, StringComparison.Ordinal);
     }
 
@@ -149,7 +150,7 @@ public sealed class VncPasswordFileTests : IDisposable
         var path = Path.Combine(_dir, "big");
         File.WriteAllBytes(path, new byte[1 << 20]);
         var e = Assert.Throws<InvalidDataException>(() => VncPasswordFile.Read(path));
-        Assert.Equal($"{path}: not a VNC password file (1048576 bytes; vncpasswd writes 8 or 16); create it with: vncpasswd -f > {path}", e.Message);
+        Assert.Equal($"{path}: not a VNC password file (1048576 bytes; vncpasswd writes 8 or 16); check that this is the file you meant — a VNC password file is made with: vncpasswd -f > /path/of/a/new/file (never over a file you did not make that way)", e.Message);
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using Bastion.IntegrationTests.DBus;
 using Bastion.IntegrationTests.Infrastructure;
 using Bastion.IntegrationTests.Tls;
+using Bastion.IntegrationTests.Vnc;
 using Bastion.Vnc;
 using Xunit.Abstractions;
 
@@ -74,8 +75,9 @@ public sealed class BastionctlVncTests(ITestOutputHelper output)
         await desktop.WaitUntilRaisedAsync();
         var password = VncPasswordFile.Read(desktop.PasswordFile);
 
-        await using (var viewer = await RfbViewer.ConnectAsync(desktop, password))
+        await using (var viewer = await RfbTlsClient.ConnectAsync(desktop.Port, desktop.Pki.CaPath, desktop.Pki.Admin))
         {
+            await viewer.HandshakeAsync(password);
             await desktop.WaitForDesktopAsync(d => VncDesktop.Detail(d, "clients") == "1", "clients 1");
             var stop = await desktop.CtlAsync("vnc", "stop");
 
@@ -85,7 +87,8 @@ public sealed class BastionctlVncTests(ITestOutputHelper output)
             await desktop.WaitForDesktopAsync(d => VncDesktop.Detail(d, "desired") == "lowered" || VncDesktop.Detail(d, "override") == "stop",
                 "the stop recorded");
             await Task.Delay(TimeSpan.FromSeconds(2));
-            Assert.True(await viewer.RequestUpdateAsync() >= 1);
+            var (pixels, _) = await viewer.ReadFramebufferAsync(TimeSpan.FromSeconds(1)); // the server still answers an update request
+            Assert.Equal(VncDesktop.Width * VncDesktop.Height * (viewer.ServerInit!.PixelFormat[0] / 8), pixels.Length);
             var still = VncDesktop.Desktop(desktop.Daemon.ReadStatus())!;
             Assert.True(still.State == "Running", $"{still.State}: {still.Reason}");
         }
@@ -94,13 +97,14 @@ public sealed class BastionctlVncTests(ITestOutputHelper output)
         var auto = await desktop.CtlAsync("vnc", "auto"); // mode always: raised again
         Assert.True(auto.ExitCode == 0, auto.ToString());
         await desktop.WaitUntilRaisedAsync();
-        await using var second = await RfbViewer.ConnectAsync(desktop, password);
+        await using var second = await RfbTlsClient.ConnectAsync(desktop.Port, desktop.Pki.CaPath, desktop.Pki.Admin);
+        await second.HandshakeAsync(password);
         await desktop.WaitForDesktopAsync(d => VncDesktop.Detail(d, "clients") == "1", "clients 1 again");
 
         var force = await desktop.CtlAsync("vnc", "stop", "--force");
 
         Assert.True(force.ExitCode == 0, force.ToString());
-        Assert.True(await second.IsClosedAsync(), "the forced stop left the client connected");
+        Assert.True(await second.WaitForCloseAsync(TimeSpan.FromSeconds(20)), "the forced stop left the client connected");
         await desktop.WaitUntilLoweredAsync();
     }
 

@@ -58,7 +58,7 @@ internal sealed class VncDesktop : IAsyncDisposable
             {
                 sshd = await Sshd.StartAsync(pki.Scratch(""), output);
             }
-            var display = FreeDisplay();
+            var display = Vnc.VncTestDaemon.FreeDisplay();
             var port = FreePort.Pick();
             env = await BastionOnBus.StartAsync(output, Config(pki, sshd, mode, display, port, grace));
             return new VncDesktop(env, pki, sshd, display, port);
@@ -113,20 +113,6 @@ internal sealed class VncDesktop : IAsyncDisposable
                 key: {pki.Server.KeyPath}
 
             """;
-    }
-
-    /// <summary>A display in 100–899 with no X lock or socket, at random so parallel tests do not collide.</summary>
-    public static int FreeDisplay()
-    {
-        for (var attempt = 0; attempt < 1000; attempt++)
-        {
-            var n = Random.Shared.Next(100, 900);
-            if (!File.Exists($"/tmp/.X{n}-lock") && !File.Exists($"/tmp/.X11-unix/X{n}"))
-            {
-                return n;
-            }
-        }
-        throw new InvalidOperationException("no free X display in 100-899");
     }
 
     public static ComponentStatus? Desktop(StatusSnapshot status) => status.Components.FirstOrDefault(c => c.Kind == "vnc");
