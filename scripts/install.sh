@@ -72,6 +72,9 @@ ln -sfn /usr/local/lib/bastion/bastionctl "$dest/usr/local/bin/bastionctl"
 ln -sfn /usr/local/lib/bastion/bastiond "$dest/usr/local/sbin/bastiond"
 install -D -m 0644 "$BASTION_REPO/systemd/bastion.service" "$dest/etc/systemd/system/bastion.service"
 install -D -m 0644 "$BASTION_REPO/README.md" "$dest/usr/local/share/doc/bastion/README.md"
+# The full systemd sandbox, not active: it would confine the emergency desktop's session too (see the file). For
+# machines that leave vnc.mode off; installing it is the admin's choice (printed below).
+install -D -m 0644 "$BASTION_REPO/systemd/bastion-hardening.conf" "$dest/usr/local/share/doc/bastion/bastion-hardening.conf"
 # D-Bus policy: only root owns org.bastion.Bastion1; root and the group bastion-admin may restart and reload; everyone may
 # read the status. dbus-daemon notices new files in system.d by itself.
 install -D -m 0644 "$BASTION_REPO/systemd/org.bastion.Bastion1.conf" "$dest/etc/dbus-1/system.d/org.bastion.Bastion1.conf"
@@ -102,4 +105,6 @@ Installed bastiond $("$lib/bastiond" --version 2>/dev/null || true) into $lib.
   after an upgrade:        systemctl restart bastion
   status:                  bastionctl status    (or: systemctl status bastion)
   let an admin restart/reload: usermod -aG bastion-admin NAME   (root always may)
+  without the emergency desktop (vnc.mode off), the full sandbox:
+    install -D -m 0644 /usr/local/share/doc/bastion/bastion-hardening.conf /etc/systemd/system/bastion.service.d/hardening.conf
 TEXT

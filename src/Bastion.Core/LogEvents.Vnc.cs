@@ -10,6 +10,7 @@ public static partial class LogEvents
     public const int VncCommandApplied = 5004;
     public const int VncPasswordGenerated = 5005;
     public const int VncStoppedUnderClients = 5006;
+    public const int VncSessionSandboxed = 5007;
     public const int VncXvncStarting = 5010;
     public const int VncXvncExited = 5011;
     public const int VncXvncOutput = 5012;

@@ -39,6 +39,7 @@ public sealed partial class VncComponent : IComponent, IVncControl
     private TimeProvider _time = TimeProvider.System;
     private CheckResult? _lastCheck;
     private bool _replayed;
+    private string? _sandboxWarning;
 
     public VncComponent(BastionConfig config, ILogger logger)
     {
@@ -67,6 +68,13 @@ public sealed partial class VncComponent : IComponent, IVncControl
             ? CheckResults.Subscribe(check, OnCheckResult)
             : null;
         var run = new Run(context, desktop, password);
+        var sandbox = SessionSandbox.Describe();
+        context.SetDetail("sessionSandbox", sandbox ?? "none");
+        if (sandbox is not null)
+        {
+            _sandboxWarning = SessionSandbox.Warning(sandbox);
+            VncLog.SessionSandboxed(_logger, _sandboxWarning);
+        }
         try
         {
             await LoopAsync(run, cancellationToken).ConfigureAwait(false);
@@ -353,7 +361,14 @@ public sealed partial class VncComponent : IComponent, IVncControl
         else
         {
             var serving = _gate.Serving is { } s ? $"tls/{_endpoint} {s}" : $"tls/{_endpoint} not serving yet";
-            context.ReportRunning($"{decision.Reason}; desktop :{_config.Display} {_config.Geometry} up; {serving}");
+            if (_sandboxWarning is { } sandboxed)
+            {
+                context.ReportDegraded($"{decision.Reason}; desktop :{_config.Display} {_config.Geometry} up; {serving}; but {sandboxed}");
+            }
+            else
+            {
+                context.ReportRunning($"{decision.Reason}; desktop :{_config.Display} {_config.Geometry} up; {serving}");
+            }
         }
     }
 

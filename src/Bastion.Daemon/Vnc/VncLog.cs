@@ -26,6 +26,9 @@ internal static partial class VncLog
     [LoggerMessage(EventId = LogEvents.VncStoppedUnderClients, Level = LogLevel.Warning, Message = "vnc/desktop: stopping the desktop (daemon stop, a reload that changed vnc:, or a failure) with {Clients} connected: they are cut off and the session ends")]
     public static partial void StoppedUnderClients(ILogger logger, string clients);
 
+    [LoggerMessage(EventId = LogEvents.VncSessionSandboxed, Level = LogLevel.Warning, Message = "vnc/desktop: {Warning}")]
+    public static partial void SessionSandboxed(ILogger logger, string warning);
+
     [LoggerMessage(EventId = LogEvents.VncXvncStarting, Level = LogLevel.Information, Message = "vnc/desktop: starting {Executable} :{Display} on {Socket}")]
     public static partial void XvncStarting(ILogger logger, string executable, int display, string socket);
 

@@ -40,14 +40,25 @@ internal sealed class BastiondProcess : IAsyncDisposable
     public void WriteConfig(string body) =>
         File.WriteAllText(ConfigPath, $"paths:\n  stateDir: {StateDir}\n  runtimeDir: {RuntimeDir}\n{body}");
 
+    /// <summary>A command that execs bastiond in the same process (e.g. setpriv with restrictions); null = none.</summary>
+    public IReadOnlyList<string>? Wrapper { get; set; }
+
     public void Start(IReadOnlyDictionary<string, string>? environment = null)
     {
-        var psi = new ProcessStartInfo(Binaries.Bastiond)
+        var psi = new ProcessStartInfo(Wrapper is { Count: > 0 } wrapper ? wrapper[0] : Binaries.Bastiond)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (Wrapper is { Count: > 0 } exec)
+        {
+            foreach (var argument in exec.Skip(1))
+            {
+                psi.ArgumentList.Add(argument);
+            }
+            psi.ArgumentList.Add(Binaries.Bastiond);
+        }
         psi.ArgumentList.Add("--config");
         psi.ArgumentList.Add(ConfigPath);
         psi.Environment["NOTIFY_SOCKET"] = Notify.Path;

@@ -3,8 +3,9 @@ using Bastion.IntegrationTests.Infrastructure;
 namespace Bastion.IntegrationTests.Systemd;
 
 /// <summary>
-/// systemd/bastion.service: systemd's own verifier accepts it (pointed at the binary under test), and the
-/// lines the daemon's contract depends on are there.
+/// systemd/bastion.service and its optional drop-in systemd/bastion-hardening.conf: systemd's own verifier accepts them
+/// (pointed at the binary under test), the lines the daemon's contract depends on are there, and the unit itself carries
+/// no sandbox that the emergency desktop's session would inherit.
 /// </summary>
 public sealed class ServiceUnitTests
 {
@@ -14,6 +15,8 @@ public sealed class ServiceUnitTests
     private static readonly TimeSpan VerifyTimeout = TimeSpan.FromMinutes(1);
 
     private static string UnitPath => Path.Combine(Binaries.RepositoryRoot, "systemd", "bastion.service");
+
+    private static string HardeningPath => Path.Combine(Binaries.RepositoryRoot, "systemd", "bastion-hardening.conf");
 
     [Fact]
     public async Task Systemd_analyze_verify_accepts_the_unit_without_warnings()
@@ -36,6 +39,52 @@ public sealed class ServiceUnitTests
         Assert.Contains("Unknown key 'WatchdogSecs'", result.Output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Systemd_analyze_verify_accepts_the_unit_with_the_hardening_drop_in_without_warnings()
+    {
+        var result = await VerifyAsync(File.ReadAllText(UnitPath), File.ReadAllText(HardeningPath));
+
+        Assert.True(result.ExitCode == 0, result.Describe());
+        var about = result.Output.Split('\n').Where(line => line.Contains("bastion.service", StringComparison.Ordinal) || line.Contains("hardening.conf", StringComparison.Ordinal)).ToList();
+        Assert.True(about.Count == 0, "systemd-analyze verify complained about the unit or the drop-in:\n" + result.Describe());
+    }
+
+    // Guards the test above: the drop-in is really read.
+    [Fact]
+    public async Task Systemd_analyze_verify_as_run_here_reports_a_bad_drop_in_line()
+    {
+        var broken = File.ReadAllText(HardeningPath).Replace("ProtectSystem=strict", "ProtectSystem=bogus", StringComparison.Ordinal);
+
+        var result = await VerifyAsync(File.ReadAllText(UnitPath), broken);
+
+        Assert.Contains("hardening.conf", result.Output, StringComparison.Ordinal);
+        Assert.Contains("bogus", result.Output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("ProtectSystem", "strict")]
+    [InlineData("ProtectHome", "yes")]
+    [InlineData("NoNewPrivileges", "yes")]
+    public void The_hardening_drop_in_sets_the_sandbox(string key, string value)
+    {
+        var values = ServiceValues(key, HardeningPath);
+
+        Assert.True(values.Contains(value, StringComparer.Ordinal), $"[Service] {key}= is [{string.Join(", ", values)}], expected {value}");
+    }
+
+    // The desktop's session (login, the admin's shell) inherits bastiond's confinement: the unit itself must not confine.
+    [Theory]
+    [InlineData("ProtectSystem")]
+    [InlineData("ProtectHome")]
+    [InlineData("NoNewPrivileges")]
+    [InlineData("CapabilityBoundingSet")]
+    [InlineData("RestrictAddressFamilies")]
+    [InlineData("ProtectKernelLogs")]
+    public void The_unit_itself_does_not_confine_what_the_emergency_session_inherits(string key)
+    {
+        Assert.Empty(ServiceValues(key));
+    }
+
     [Theory]
     [InlineData("Type", "notify")]
     [InlineData("NotifyAccess", "main")]
@@ -46,8 +95,6 @@ public sealed class ServiceUnitTests
     [InlineData("RuntimeDirectory", "bastion")]
     [InlineData("RuntimeDirectoryMode", "0755")]
     [InlineData("ConfigurationDirectory", "bastion")]
-    [InlineData("ProtectSystem", "strict")]
-    [InlineData("NoNewPrivileges", "yes")]
     public void The_unit_sets_the_line_the_daemon_relies_on(string key, string value)
     {
         var values = ServiceValues(key);
@@ -66,7 +113,7 @@ public sealed class ServiceUnitTests
     [Fact]
     public async Task Every_capability_the_unit_keeps_is_one_systemd_knows()
     {
-        var capabilities = ServiceValues("CapabilityBoundingSet").SelectMany(v => v.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToList();
+        var capabilities = ServiceValues("CapabilityBoundingSet", HardeningPath).SelectMany(v => v.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToList();
         Assert.NotEmpty(capabilities);
 
         var result = await ExternalCommand.RunAsync("systemd-analyze", ["capability", .. capabilities], VerifyTimeout);
@@ -80,7 +127,7 @@ public sealed class ServiceUnitTests
         Assert.DoesNotContain("yes", ServiceValues("MemoryDenyWriteExecute"));
     }
 
-    private static async Task<CommandResult> VerifyAsync(string unitText)
+    private static async Task<CommandResult> VerifyAsync(string unitText, string? dropIn = null)
     {
         Assert.Contains("ExecStart=" + InstalledBinary + " ", unitText, StringComparison.Ordinal);
         var binary = Binaries.Bastiond;
@@ -92,13 +139,19 @@ public sealed class ServiceUnitTests
         {
             var path = Path.Combine(dir.FullName, "bastion.service");
             File.WriteAllText(path, unit);
+            if (dropIn is not null)
+            {
+                var dropInDir = Directory.CreateDirectory(Path.Combine(dir.FullName, "bastion.service.d"));
+                File.WriteAllText(Path.Combine(dropInDir.FullName, "hardening.conf"), dropIn);
+            }
             // No running systemd needed: verify loads the unit offline. --man=no: Documentation= must not
             // depend on installed man pages; warning level: what we assert on, without debug noise.
             var result = await ExternalCommand.RunAsync(
                 "systemd-analyze",
                 ["verify", "--man=no", "--generators=no", path],
                 VerifyTimeout,
-                new Dictionary<string, string> { ["SYSTEMD_LOG_LEVEL"] = "warning", ["SYSTEMD_COLORS"] = "0", ["SYSTEMD_PAGER"] = "" },
+                // SYSTEMD_UNIT_PATH (trailing ':' keeps the defaults): drop-ins next to the unit are read, as in /etc/systemd/system.
+                new Dictionary<string, string> { ["SYSTEMD_LOG_LEVEL"] = "warning", ["SYSTEMD_COLORS"] = "0", ["SYSTEMD_PAGER"] = "", ["SYSTEMD_UNIT_PATH"] = dir.FullName + ":" },
                 dir.FullName);
             Assert.False(result.TimedOut, result.Describe());
             return result;
@@ -110,11 +163,11 @@ public sealed class ServiceUnitTests
     }
 
     /// <summary>Every value of KEY in the [Service] section, in order (comments and other sections ignored).</summary>
-    private static List<string> ServiceValues(string key)
+    private static List<string> ServiceValues(string key, string? path = null)
     {
         var values = new List<string>();
         var section = "";
-        foreach (var raw in File.ReadLines(UnitPath))
+        foreach (var raw in File.ReadLines(path ?? UnitPath))
         {
             var line = raw.Trim();
             if (line.Length == 0 || line.StartsWith('#') || line.StartsWith(';'))

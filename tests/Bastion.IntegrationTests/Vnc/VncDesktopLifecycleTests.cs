@@ -18,6 +18,7 @@ public sealed class VncDesktopLifecycleTests(ITestOutputHelper output)
         var before = VncTestDaemon.Desktop(await vnc.WaitAsync(s => VncTestDaemon.Pid(VncTestDaemon.Desktop(s), "xvncPid") is not null, "xvncPid"));
         var xvnc = VncTestDaemon.Pid(before, "xvncPid")!.Value;
         Assert.StartsWith("up: 320x240 ", before.Details["probe"], StringComparison.Ordinal);
+        Assert.Equal("none", before.Details["sessionSandbox"]); // the test runs bastiond unconfined, as bastion.service does
 
         Posix.Signal(xvnc, SIGKILL);
         var exited = await vnc.Daemon.WaitForLogAsync($"vnc/desktop: Xvnc (pid {xvnc}) exited with signal 9; probe: dead");
@@ -31,6 +32,27 @@ public sealed class VncDesktopLifecycleTests(ITestOutputHelper output)
         Assert.Contains(vnc.Daemon.Log.Lines, l => l.Contains("tls/vnc: Running -> Standby: lowered: not listening while the emergency desktop is down: Xvnc exited with signal 9", StringComparison.Ordinal));
 
         var port = await vnc.WaitRaisedAsync();
+        await using var client = await vnc.ConnectAsync(port);
+        Assert.Equal(240, (await client.HandshakeAsync(VncTestDaemon.Password)).Height);
+    }
+
+    [Fact]
+    public async Task A_desktop_raised_under_a_sandbox_is_degraded_because_its_session_inherits_it()
+    {
+        // What systemd/bastion-hardening.conf does to bastiond and so to the admin's login shell, by setpriv here.
+        await using var vnc = await VncTestDaemon.StartAsync(output, "always",
+            beforeStart: d => d.Wrapper = ["setpriv", "--no-new-privs", "--bounding-set", "-dac_override", "--"]);
+
+        var desktop = VncTestDaemon.Desktop(await vnc.WaitAsync(s => VncTestDaemon.Desktop(s).State == "Degraded"
+            && VncTestDaemon.Desktop(s).Reason.Contains(" up; tls/vnc ", StringComparison.Ordinal), "desktop up, Degraded for the sandbox"));
+
+        const string Confinement = "no new privileges (sudo and su fail); root without CAP_DAC_OVERRIDE";
+        Assert.Equal(Confinement, desktop.Details["sessionSandbox"]);
+        Assert.EndsWith($"but the session inherits bastiond's sandbox ({Confinement}): an admin could not repair much from this desktop — "
+            + "remove /etc/systemd/system/bastion.service.d/hardening.conf (systemd/bastion-hardening.conf) and restart bastion", desktop.Reason, StringComparison.Ordinal);
+        Assert.Contains(vnc.Daemon.Log.Lines, l => l.Contains("WRN", StringComparison.Ordinal) && l.Contains("vnc/desktop: the session inherits bastiond's sandbox", StringComparison.Ordinal));
+        // Still a working desktop: an admin gets in (and sees why it may not be enough).
+        var port = int.Parse(VncTestDaemon.Endpoint(await vnc.WaitAsync(s => VncTestDaemon.Endpoint(s).State == "Running", "tls/vnc listening")).Details["boundPort"], CultureInfo.InvariantCulture);
         await using var client = await vnc.ConnectAsync(port);
         Assert.Equal(240, (await client.HandshakeAsync(VncTestDaemon.Password)).Height);
     }
