@@ -1,5 +1,6 @@
 using Bastion.Config;
 using Bastion.Daemon.Vnc;
+using Bastion.IO;
 using Bastion.SdBus;
 using Bastion.Status;
 using Bastion.Supervision;
@@ -164,7 +165,7 @@ internal sealed class BastionBusApi : IBusObject, IBusObserver, IDisposable
         var name = request.Arguments.ReadString();
         var component = Find(view, kind, name);
         var id = new ComponentId(component.Kind, component.Name);
-        var caller = request.Sender;
+        var caller = Caller(request);
         var target = id.ToString();
         DbusLog.Request(_logger, "RestartComponent", target, caller);
         var done = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -196,7 +197,7 @@ internal sealed class BastionBusApi : IBusObject, IBusObserver, IDisposable
 
     private void Reload(BusCall request)
     {
-        var caller = request.Sender;
+        var caller = Caller(request);
         var configPath = _view.Daemon.ConfigPath;
         DbusLog.Request(_logger, "Reload", configPath, caller);
         var done = new TaskCompletionSource<ReloadOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -245,7 +246,7 @@ internal sealed class BastionBusApi : IBusObject, IBusObserver, IDisposable
         }
         var duration = seconds == 0 || action == VncCommandAction.Auto ? (TimeSpan?)null : TimeSpan.FromSeconds(seconds);
         var command = new VncCommand(action, duration, force && action == VncCommandAction.Stop);
-        var caller = request.Sender;
+        var caller = Caller(request);
         var described = Describe(command);
         DbusLog.Request(_logger, "ControlVnc", described, caller);
         var done = new TaskCompletionSource<VncCommandOutcome?>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -285,6 +286,13 @@ internal sealed class BastionBusApi : IBusObject, IBusObserver, IDisposable
         command.Action.ToString().ToLowerInvariant()
         + (command.For is { } d ? " for " + Durations.Format(d) : "")
         + (command.Force ? " (force)" : "");
+
+    /// <summary>
+    /// Who asked, for the audit line of a mutating call: "uid 0 (root) pid 1234 :1.42". One round trip to the bus daemon
+    /// (see <see cref="BusCall.QueryCaller"/>); when it fails the line says "uid ?" and the call goes ahead — the policy file
+    /// already decided who may call, the audit must never be why a restart was refused.
+    /// </summary>
+    private static string Caller(BusCall request) => request.QueryCaller().Describe(uid => LocalAccounts.NameOf(uid));
 
     private static BusException NotRunning() => new(BastionApi.ErrorNotRunning, "bastiond is stopping; it takes no more requests");
 

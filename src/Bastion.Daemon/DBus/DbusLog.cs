@@ -25,6 +25,6 @@ internal static partial class DbusLog
     [LoggerMessage(EventId = LogEvents.DbusConfigNeedsRestart, Level = LogLevel.Warning, Message = "dbus: changes take effect at the next restart; still using {Bus}")]
     public static partial void ConfigNeedsRestart(ILogger logger, string bus);
 
-    [LoggerMessage(EventId = LogEvents.DbusRequest, Level = LogLevel.Information, Message = "dbus: {Member} {Target} requested by {Sender}")]
-    public static partial void Request(ILogger logger, string member, string target, string sender);
+    [LoggerMessage(EventId = LogEvents.DbusRequest, Level = LogLevel.Information, Message = "dbus: {Member} {Target} requested by {Caller}")]
+    public static partial void Request(ILogger logger, string member, string target, string caller);
 }
