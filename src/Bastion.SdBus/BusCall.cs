@@ -35,13 +35,16 @@ public sealed class BusCall
         var r = Native.sd_bus_query_sender_creds(_message, Native.CredsEuid | Native.CredsPid, out var creds);
         if (r < 0)
         {
-            return new BusCaller(sender, null, null, Errno.Describe(-r));
+            // ENXIO is the bus's NameHasNoOwner: a caller that did not wait for the reply can be gone before we ask.
+            return new BusCaller(sender, null, null, r == -Errno.ENXIO
+                ? "it left the bus before it could be identified"
+                : "the bus did not give its credentials: " + Errno.Describe(-r));
         }
         try
         {
             uint? uid = Native.sd_bus_creds_get_euid(creds, out var euid) >= 0 ? euid : null;
             int? pid = Native.sd_bus_creds_get_pid(creds, out var p) >= 0 ? p : null;
-            return new BusCaller(sender, uid, pid, uid is null || pid is null ? "the bus did not say" : null);
+            return new BusCaller(sender, uid, pid, uid is null || pid is null ? "the bus did not give both its uid and pid" : null);
         }
         finally
         {
@@ -72,12 +75,12 @@ public sealed class BusCall
 /// <summary>A method call's sender: its unique bus name, and its uid and pid when the bus told them (else <see cref="Problem"/> says why).</summary>
 public sealed record BusCaller(string UniqueName, uint? Uid, int? Pid, string? Problem)
 {
-    /// <summary>For logs: "uid 0 (root) pid 1234 :1.42"; "uid ? pid ? :1.42 (credentials: why)" when the bus did not say.</summary>
+    /// <summary>For logs: "uid 0 (root) pid 1234 :1.42"; "uid ? pid ? :1.42 (why)" when the bus did not say.</summary>
     public string Describe(Func<uint, string?> nameOf)
     {
         var who = Uid is { } uid ? $"uid {uid}" + (nameOf(uid) is { Length: > 0 } name ? $" ({name})" : "") : "uid ?";
         var pid = Pid is { } p ? $"pid {p}" : "pid ?";
-        return $"{who} {pid} {UniqueName}" + (Problem is null ? "" : $" (credentials: {Problem})");
+        return $"{who} {pid} {UniqueName}" + (Problem is null ? "" : $" ({Problem})");
     }
 }
 
