@@ -23,6 +23,35 @@ public sealed class BusCall
     /// <summary>The caller's unique bus name (e.g. <c>:1.42</c>), for logs.</summary>
     public string Sender => System.Runtime.InteropServices.Marshal.PtrToStringUTF8(Native.sd_bus_message_get_sender(_message)) ?? "?";
 
+    /// <summary>
+    /// Who sent the call: effective uid and pid as the bus daemon saw them when the caller connected (SO_PEERCRED), for
+    /// audit logs. dbus-daemon attaches no credentials to messages, so this is a synchronous GetConnectionCredentials
+    /// call to the bus daemon (answered by the bus itself, bounded by sd-bus's method call timeout; sd-bus queues other
+    /// incoming messages meanwhile). Never throws: what could not be had is null, with the reason.
+    /// </summary>
+    public BusCaller QueryCaller()
+    {
+        var sender = Sender;
+        var r = Native.sd_bus_query_sender_creds(_message, Native.CredsEuid | Native.CredsPid, out var creds);
+        if (r < 0)
+        {
+            // ENXIO is the bus's NameHasNoOwner: a caller that did not wait for the reply can be gone before we ask.
+            return new BusCaller(sender, null, null, r == -Errno.ENXIO
+                ? "it left the bus before it could be identified"
+                : "the bus did not give its credentials: " + Errno.Describe(-r));
+        }
+        try
+        {
+            uint? uid = Native.sd_bus_creds_get_euid(creds, out var euid) >= 0 ? euid : null;
+            int? pid = Native.sd_bus_creds_get_pid(creds, out var p) >= 0 ? p : null;
+            return new BusCaller(sender, uid, pid, uid is null || pid is null ? "the bus did not give both its uid and pid" : null);
+        }
+        finally
+        {
+            Native.sd_bus_creds_unref(creds);
+        }
+    }
+
     /// <summary>Read the arguments in declared order.</summary>
     public BusMessage Arguments { get; }
 
@@ -40,6 +69,18 @@ public sealed class BusCall
     {
         Answered = true;
         return new DeferredReply(_owner, Native.sd_bus_message_ref(_message));
+    }
+}
+
+/// <summary>A method call's sender: its unique bus name, and its uid and pid when the bus told them (else <see cref="Problem"/> says why).</summary>
+public sealed record BusCaller(string UniqueName, uint? Uid, int? Pid, string? Problem)
+{
+    /// <summary>For logs: "uid 0 (root) pid 1234 :1.42"; "uid ? pid ? :1.42 (why)" when the bus did not say.</summary>
+    public string Describe(Func<uint, string?> nameOf)
+    {
+        var who = Uid is { } uid ? $"uid {uid}" + (nameOf(uid) is { Length: > 0 } name ? $" ({name})" : "") : "uid ?";
+        var pid = Pid is { } p ? $"pid {p}" : "pid ?";
+        return $"{who} {pid} {UniqueName}" + (Problem is null ? "" : $" ({Problem})");
     }
 }
 

@@ -43,6 +43,7 @@ internal static partial class Errno
 {
     public const int ENOENT = 2;
     public const int EINTR = 4;
+    public const int ENXIO = 6;
     public const int EAGAIN = 11;
     public const int EACCES = 13;
     public const int ECONNRESET = 104;

@@ -47,6 +47,15 @@ internal static unsafe partial class Native
     [LibraryImport(Library)] public static partial int sd_bus_message_exit_container(nint message);
     [LibraryImport(Library)] public static partial int sd_bus_message_peek_type(nint message, out byte type, out nint contents);
 
+    // The caller's credentials (for the audit line of mutating calls). dbus-daemon attaches none to messages, so sd-bus asks
+    // the bus (GetConnectionCredentials, one synchronous round trip to the bus daemon itself, never to another client).
+    [LibraryImport(Library)] public static partial int sd_bus_query_sender_creds(nint call, ulong mask, out nint creds);
+    [LibraryImport(Library)] public static partial int sd_bus_creds_get_euid(nint creds, out uint euid);
+    [LibraryImport(Library)] public static partial int sd_bus_creds_get_pid(nint creds, out int pid);
+    [LibraryImport(Library)] public static partial nint sd_bus_creds_unref(nint creds);
+    public const ulong CredsPid = 1UL << 0;
+    public const ulong CredsEuid = 1UL << 4;
+
     [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int sd_bus_error_set(SdBusError* error, string name, string message);
     [LibraryImport(Library)] public static partial void sd_bus_error_free(SdBusError* error);

@@ -1,5 +1,6 @@
 using Bastion.Config;
 using Bastion.Daemon.Vnc;
+using Bastion.IO;
 using Bastion.SdBus;
 using Bastion.Status;
 using Bastion.Supervision;
@@ -164,9 +165,8 @@ internal sealed class BastionBusApi : IBusObject, IBusObserver, IDisposable
         var name = request.Arguments.ReadString();
         var component = Find(view, kind, name);
         var id = new ComponentId(component.Kind, component.Name);
-        var caller = request.Sender;
         var target = id.ToString();
-        DbusLog.Request(_logger, "RestartComponent", target, caller);
+        LogRequest(request, "RestartComponent", target);
         var done = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
         if (!_control.RequestRestart(id, done))
         {
@@ -196,9 +196,8 @@ internal sealed class BastionBusApi : IBusObject, IBusObserver, IDisposable
 
     private void Reload(BusCall request)
     {
-        var caller = request.Sender;
         var configPath = _view.Daemon.ConfigPath;
-        DbusLog.Request(_logger, "Reload", configPath, caller);
+        LogRequest(request, "Reload", configPath);
         var done = new TaskCompletionSource<ReloadOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         if (!_control.RequestReload(done))
         {
@@ -245,9 +244,8 @@ internal sealed class BastionBusApi : IBusObject, IBusObserver, IDisposable
         }
         var duration = seconds == 0 || action == VncCommandAction.Auto ? (TimeSpan?)null : TimeSpan.FromSeconds(seconds);
         var command = new VncCommand(action, duration, force && action == VncCommandAction.Stop);
-        var caller = request.Sender;
         var described = Describe(command);
-        DbusLog.Request(_logger, "ControlVnc", described, caller);
+        LogRequest(request, "ControlVnc", described);
         var done = new TaskCompletionSource<VncCommandOutcome?>(TaskCreationOptions.RunContinuationsAsynchronously);
         if (!_control.RequestVncControl(command, done))
         {
@@ -285,6 +283,26 @@ internal sealed class BastionBusApi : IBusObject, IBusObserver, IDisposable
         command.Action.ToString().ToLowerInvariant()
         + (command.For is { } d ? " for " + Durations.Format(d) : "")
         + (command.Force ? " (force)" : "");
+
+    /// <summary>
+    /// The audit line of a mutating call, naming who asked: "uid 0 (root) pid 1234 :1.42". One round trip to the bus daemon
+    /// (see <see cref="BusCall.QueryCaller"/>). A caller it cannot identify (typically one that sent the call without
+    /// waiting for the reply and has already left) is logged as "uid ?" with a warning, and the call goes ahead: the
+    /// policy file already decided who may call; the audit must never be the reason a restart is refused.
+    /// </summary>
+    private void LogRequest(BusCall request, string member, string target)
+    {
+        var caller = request.QueryCaller();
+        var who = caller.Describe(uid => LocalAccounts.NameOf(uid));
+        if (caller.Problem is null)
+        {
+            DbusLog.Request(_logger, member, target, who);
+        }
+        else
+        {
+            DbusLog.RequestUnidentified(_logger, member, target, who);
+        }
+    }
 
     private static BusException NotRunning() => new(BastionApi.ErrorNotRunning, "bastiond is stopping; it takes no more requests");
 

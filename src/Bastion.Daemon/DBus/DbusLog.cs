@@ -25,6 +25,10 @@ internal static partial class DbusLog
     [LoggerMessage(EventId = LogEvents.DbusConfigNeedsRestart, Level = LogLevel.Warning, Message = "dbus: changes take effect at the next restart; still using {Bus}")]
     public static partial void ConfigNeedsRestart(ILogger logger, string bus);
 
-    [LoggerMessage(EventId = LogEvents.DbusRequest, Level = LogLevel.Information, Message = "dbus: {Member} {Target} requested by {Sender}")]
-    public static partial void Request(ILogger logger, string member, string target, string sender);
+    [LoggerMessage(EventId = LogEvents.DbusRequest, Level = LogLevel.Information, Message = "dbus: {Member} {Target} requested by {Caller}")]
+    public static partial void Request(ILogger logger, string member, string target, string caller);
+
+    /// <summary>The same line as a warning: a mutating call the audit could not attribute (it is carried out all the same).</summary>
+    [LoggerMessage(EventId = LogEvents.DbusRequest, Level = LogLevel.Warning, Message = "dbus: {Member} {Target} requested by {Caller}")]
+    public static partial void RequestUnidentified(ILogger logger, string member, string target, string caller);
 }

@@ -1,4 +1,5 @@
 using Bastion.IntegrationTests.Infrastructure;
+using System.Text.RegularExpressions;
 using Bastion.SdBus;
 using Xunit.Abstractions;
 
@@ -9,7 +10,7 @@ namespace Bastion.IntegrationTests.DBus;
 /// everybody may read, only root and the bastion-admin group may restart, reload or control the emergency desktop, only root
 /// may own the name.
 /// </summary>
-public sealed class DbusPolicyTests(ITestOutputHelper output)
+public sealed partial class DbusPolicyTests(ITestOutputHelper output)
 {
     private const string AccessDenied = "org.freedesktop.DBus.Error.AccessDenied";
 
@@ -56,7 +57,26 @@ public sealed class DbusPolicyTests(ITestOutputHelper output)
         Assert.Equal("(true, @as [])", adminReload.StdOut.Trim());
         Assert.True(rootRestart.ExitCode == 0, rootRestart.Describe());
         Assert.True(rootReload.ExitCode == 0, rootReload.ToString());
+        // The audit trail: every mutating call names the account and process behind it, not just a bus name.
+        var adminUid = await ExternalCommand.RunAsync("id", ["-u", TestUsers.Admin], TimeSpan.FromSeconds(15));
+        Assert.True(adminUid.ExitCode == 0, adminUid.Describe());
+        var asAdmin = $"uid {adminUid.StdOut.Trim()} ({TestUsers.Admin}) pid ";
+        await AuditLineAsync(env, "RestartComponent check/web", asAdmin);
+        await AuditLineAsync(env, "Reload " + env.Daemon.ConfigPath, asAdmin);
+        await AuditLineAsync(env, "RestartComponent check/web", "uid 0 (root) pid ");
+        await AuditLineAsync(env, "Reload " + env.Daemon.ConfigPath, "uid 0 (root) pid ");
     }
+
+    private static Task<string> AuditLineAsync(BastionOnBus env, string what, string caller) =>
+        env.Daemon.Log.WaitForLineAsync(l => Requested(l, what, caller), BastiondProcess.Patience, $"{what} requested by {caller}…");
+
+    private static bool Requested(string line, string what, string caller) =>
+        line.Contains($"dbus: {what} requested by {caller}", StringComparison.Ordinal)
+        && AuditCaller().IsMatch(line[(line.IndexOf(caller, StringComparison.Ordinal) + caller.Length)..]);
+
+    /// <summary>What follows "pid ": a real pid, then the caller's unique bus name.</summary>
+    [GeneratedRegex(@"^[1-9][0-9]* :1\.[0-9]+$")]
+    private static partial Regex AuditCaller();
 
     [Fact]
     public async Task Only_root_may_own_the_name()

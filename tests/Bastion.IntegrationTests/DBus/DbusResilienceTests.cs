@@ -1,4 +1,6 @@
+using System.Globalization;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Bastion.IntegrationTests.Infrastructure;
 using Bastion.SdBus;
 using Xunit.Abstractions;
@@ -75,5 +77,54 @@ public sealed class DbusResilienceTests(ITestOutputHelper output)
         Assert.False(env.Daemon.Process.HasExited);
         Assert.Equal("running", env.Daemon.ReadStatus().Daemon.State);
         Assert.DoesNotContain(env.Daemon.Log.Lines, l => l.Contains(" ERR ", StringComparison.Ordinal) || l.Contains(" FTL ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_restart_from_a_caller_that_left_before_it_could_be_identified_is_carried_out_and_logged_as_uid_unknown()
+    {
+        await using var env = await BastionOnBus.StartAsync(output, BastionOnBus.DeadCheck("web"));
+        var before = env.Daemon.ReadStatus().Components.Single().Instance;
+        var present = await UniqueNamesAsync(env);
+
+        // Deterministic "sent and gone": the daemon is frozen (SIGSTOP, by pid) while a fire-and-forget caller sends the call and
+        // disconnects; the daemon only reads the call once the bus has dropped the caller's name.
+        var stop = await ExternalCommand.RunAsync("kill", ["-STOP", env.Daemon.Pid.ToString(CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(15));
+        Assert.True(stop.ExitCode == 0, stop.Describe());
+        try
+        {
+            var sent = await env.Bus.BusctlAsync("call", "--expect-reply=no", BastionApi.BusName, BastionApi.ObjectPath, BastionApi.Interface,
+                "RestartComponent", "ss", "check", "web");
+            Assert.True(sent.ExitCode == 0, sent.Describe());
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+            while (true)
+            {
+                // Each listing is a new connection, the newest name; anything else not there before is the caller, still on the bus.
+                var now = await UniqueNamesAsync(env);
+                if (now.Where(n => n != now.Max()).All(present.Contains))
+                {
+                    break;
+                }
+                Assert.True(DateTime.UtcNow < deadline, $"the caller's name never left the bus: {string.Join(' ', now)}");
+                await Task.Delay(50);
+            }
+        }
+        finally
+        {
+            await ExternalCommand.RunAsync("kill", ["-CONT", env.Daemon.Pid.ToString(CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(15));
+        }
+
+        var line = await env.Daemon.Log.WaitForLineAsync(l => l.Contains("dbus: RestartComponent check/web requested by ", StringComparison.Ordinal),
+            BastiondProcess.Patience, "the unattributed request logged");
+        Assert.Matches(@" WRN .*requested by uid \? pid \? :1\.[0-9]+ \(it left the bus before it could be identified\)$", line);
+        await env.Daemon.WaitForStatusAsync(s => s.Components.Single().Instance != before, "the restart carried out all the same");
+        Assert.False(env.Daemon.Process.HasExited);
+    }
+
+    /// <summary>The numbers of the unique names on the bus (":1.N"), including the listing connection's own.</summary>
+    private static async Task<List<int>> UniqueNamesAsync(BastionOnBus env)
+    {
+        var list = await env.Bus.BusctlAsync("call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "ListNames");
+        Assert.True(list.ExitCode == 0, list.Describe());
+        return [.. Regex.Matches(list.StdOut, @":1\.([0-9]+)").Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture))];
     }
 }

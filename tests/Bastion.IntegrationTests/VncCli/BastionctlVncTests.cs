@@ -60,7 +60,7 @@ public sealed class BastionctlVncTests(ITestOutputHelper output)
         var applied = await SecondLineAsync(desktop.Daemon, "vnc/desktop: command start: ");
         var until = DateTimeOffset.Parse(Regex.Match(applied, @"until (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)").Groups[1].Value, CultureInfo.InvariantCulture);
         Assert.InRange(until - before, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(30));
-        await desktop.Daemon.Log.WaitForLineAsync(l => l.Contains("dbus: ControlVnc start for 5s requested by :1.", StringComparison.Ordinal),
+        await desktop.Daemon.Log.WaitForLineAsync(l => l.Contains("dbus: ControlVnc start for 5s requested by uid 0 (root) pid ", StringComparison.Ordinal),
             BastiondProcess.Patience, "the request logged with its caller");
         await SecondLineAsync(desktop.Daemon, "vnc/desktop: raising the emergency desktop: "); // raised again, by this command
         var back = await desktop.WaitForDesktopAsync(d => d.State == "Standby" && VncDesktop.Detail(d, "override") == "none"
