@@ -8,7 +8,7 @@ public static partial class LogEvents
     public const int DaemonReady = 101;
     public const int DaemonStopping = 102;
     public const int DaemonStopped = 103;
-    public const int DaemonSectionsNotRun = 104;
+    // 104 was DaemonSectionsNotRun (a config section validated but not run yet); every section runs now. Not reused.
     public const int ReloadRequested = 110;
     public const int ReloadApplied = 111;
     public const int ReloadRefused = 112;

@@ -81,12 +81,6 @@ internal static class Program
         if (checkOnly)
         {
             Console.Out.WriteLine(ConfigDescription.Describe(result.Config!));
-            var notYet = Components.ComponentPlan.NotRunYet(result.Config!);
-            if (notYet.Count > 0)
-            {
-                Console.Error.WriteLine($"bastiond: note: bastiond {DaemonVersion.Text} validates but does not run {string.Join(", ", notYet)} yet; "
-                    + "status will show those parts as not available");
-            }
             return 0;
         }
         return DaemonHost.Run(result.Config!, sighup);

@@ -30,11 +30,4 @@ public static partial class ComponentPlan
                 () => new OnionServiceComponent(definition, Tor, loggers.CreateLogger("Bastion.Onion"))));
         }
     }
-
-    private static void OnionNotRunYet(BastionConfig config, List<string> sections)
-    {
-        // Onion services run (tor and onion components); nothing of this section is left out.
-        _ = config;
-        _ = sections;
-    }
 }

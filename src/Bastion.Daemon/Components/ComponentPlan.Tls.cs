@@ -16,17 +16,4 @@ public static partial class ComponentPlan
                 () => new TlsEndpoint(definition, loggers.CreateLogger("Bastion.Tls"))));
         }
     }
-
-    private static void TlsNotRunYet(BastionConfig config, List<string> sections)
-    {
-        _ = config;
-        _ = sections;
-    }
-
-    private static void PkiNotRunYet(BastionConfig config, List<string> sections)
-    {
-        // pki: is used by bastionctl pki and by the tls: endpoints (their default CA and CRL); nothing to run by itself.
-        _ = config;
-        _ = sections;
-    }
 }

@@ -18,11 +18,4 @@ public static partial class ComponentPlan
                 () => new VncComponent(config, loggers.CreateLogger("Bastion.Vnc"))));
         }
     }
-
-    private static void VncNotRunYet(BastionConfig config, List<string> sections)
-    {
-        // The emergency desktop runs (vnc/desktop and its tls: endpoint); nothing of this section is left out.
-        _ = config;
-        _ = sections;
-    }
 }

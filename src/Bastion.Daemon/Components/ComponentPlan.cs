@@ -26,17 +26,6 @@ public static partial class ComponentPlan
         return specs;
     }
 
-    /// <summary>The configured sections this version accepts and validates but cannot run yet (for --check-config).</summary>
-    public static IReadOnlyList<string> NotRunYet(BastionConfig config)
-    {
-        var sections = new List<string>();
-        OnionNotRunYet(config, sections);
-        TlsNotRunYet(config, sections);
-        VncNotRunYet(config, sections);
-        PkiNotRunYet(config, sections);
-        return sections;
-    }
-
     private static void AddChecks(BastionConfig config, List<ComponentSpec> specs)
     {
         foreach (var check in config.Checks)
@@ -44,7 +33,4 @@ public static partial class ComponentPlan
             specs.Add(new(new("check", check.Name), check, config.Supervision.Backoff, () => new TcpBannerCheck(check)));
         }
     }
-
-    private static ComponentSpec Unavailable(string kind, string name, object definition, BackoffConfig backoff, string reason) =>
-        new(new(kind, name), definition, backoff, () => new UnavailableComponent(reason));
 }

@@ -8,9 +8,6 @@ internal static partial class DaemonLog
     [LoggerMessage(EventId = LogEvents.DaemonStarting, Level = LogLevel.Information, Message = "bastiond {Version} starting (pid {Pid}) with {ConfigPath}")]
     public static partial void Starting(ILogger logger, string version, int pid, string configPath);
 
-    [LoggerMessage(EventId = LogEvents.DaemonSectionsNotRun, Level = LogLevel.Warning, Message = "bastiond {Version} validates but does not run these config sections yet: {Sections}")]
-    public static partial void NotRunYet(ILogger logger, string version, string sections);
-
     [LoggerMessage(EventId = LogEvents.DaemonReady, Level = LogLevel.Information, Message = "ready: {Summary}")]
     public static partial void Ready(ILogger logger, string summary);
 

@@ -77,10 +77,6 @@ internal sealed class DaemonService(
     private async Task RunAsync(CancellationToken stoppingToken)
     {
         DaemonLog.Starting(logger, DaemonVersion.Text, Environment.ProcessId, _config.SourcePath);
-        if (ComponentPlan.NotRunYet(_config) is { Count: > 0 } notYet)
-        {
-            DaemonLog.NotRunYet(logger, DaemonVersion.Text, string.Join(", ", notYet));
-        }
         supervisor.StateChanged += OnStateChanged;
         sighup.Listen(() => _inbox.Writer.TryWrite(new ReloadMessage()));
         try
