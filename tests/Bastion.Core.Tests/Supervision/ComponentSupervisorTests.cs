@@ -45,8 +45,22 @@ public sealed class ComponentSupervisorTests
         await supervisor.StopAsync("test over", TimeSpan.FromSeconds(5));
     }
 
-    [Fact]
-    public async Task A_run_that_stayed_up_for_the_reset_period_restarts_with_the_initial_delay()
+    /// <summary>Up for backoff purposes: Running, Degraded, and Standby (idle on purpose, e.g. the desktop while sshd is fine).</summary>
+    private static void ReportUp(IComponentContext context, ComponentState state)
+    {
+        switch (state)
+        {
+            case ComponentState.Standby: context.ReportStandby("lowered"); break;
+            case ComponentState.Degraded: context.ReportDegraded("impaired"); break;
+            default: context.ReportRunning("up"); break;
+        }
+    }
+
+    [Theory]
+    [InlineData(ComponentState.Running)]
+    [InlineData(ComponentState.Degraded)]
+    [InlineData(ComponentState.Standby)]
+    public async Task A_run_that_stayed_up_for_the_reset_period_restarts_with_the_initial_delay(ComponentState up)
     {
         var time = Clocks.Fake();
         var failNow = new SemaphoreSlim(0);
@@ -56,7 +70,7 @@ public sealed class ComponentSupervisorTests
             {
                 throw new ComponentFailureException("refused");
             }
-            ctx.ReportRunning("up");
+            ReportUp(ctx, up);
             await failNow.WaitAsync(ct);
             throw new ComponentFailureException("connection reset");
         });
@@ -67,7 +81,7 @@ public sealed class ComponentSupervisorTests
             await Wait.ForStateAsync(supervisor, ComponentState.Backoff, start);
             time.Advance(TimeSpan.FromSeconds(8));
         }
-        await Wait.ForStateAsync(supervisor, ComponentState.Running, 4);
+        await Wait.ForStateAsync(supervisor, up, 4);
 
         time.Advance(TimeSpan.FromSeconds(30)); // the reset period
         failNow.Release();
@@ -76,24 +90,27 @@ public sealed class ComponentSupervisorTests
         await supervisor.StopAsync("test over", TimeSpan.FromSeconds(5));
     }
 
-    [Fact]
-    public async Task A_run_shorter_than_the_reset_period_keeps_growing_the_delay()
+    [Theory]
+    [InlineData(ComponentState.Running)]
+    [InlineData(ComponentState.Degraded)]
+    [InlineData(ComponentState.Standby)]
+    public async Task A_run_shorter_than_the_reset_period_keeps_growing_the_delay(ComponentState up)
     {
         var time = Clocks.Fake();
         var component = new ScriptedComponent(async (ctx, attempt, ct) =>
         {
-            var up = Task.Delay(TimeSpan.FromSeconds(29), ctx.Time, ct); // the timer exists before Running is seen
-            ctx.ReportRunning("up");
-            await up;
+            var ended = Task.Delay(TimeSpan.FromSeconds(29), ctx.Time, ct); // the timer exists before the up state is seen
+            ReportUp(ctx, up);
+            await ended;
             throw new ComponentFailureException("connection reset");
         });
         using var supervisor = Supervisors.Of(Specs.Of("a", "x", component), time);
         supervisor.Start();
-        await Wait.ForStateAsync(supervisor, ComponentState.Running, 1);
+        await Wait.ForStateAsync(supervisor, up, 1);
         time.Advance(TimeSpan.FromSeconds(29));
         await Wait.ForStateAsync(supervisor, ComponentState.Backoff, 1);
         time.Advance(TimeSpan.FromSeconds(1));
-        await Wait.ForStateAsync(supervisor, ComponentState.Running, 2);
+        await Wait.ForStateAsync(supervisor, up, 2);
         time.Advance(TimeSpan.FromSeconds(29));
         await Wait.ForStateAsync(supervisor, ComponentState.Backoff, 2);
         Assert.Equal("connection reset; retrying in 2s", supervisor.State.Reason);
