@@ -117,8 +117,29 @@ public sealed record TunnelConfig
 
     public ProbeConfig Probe { get; init; } = new();
 
+    /// <summary><c>limits</c>: connections held at once, in total and per source.</summary>
+    public TunnelLimitsConfig Limits { get; init; } = new();
+
+    /// <summary>
+    /// <c>exposeBeyondLoopback</c>: a local/dynamic bind on an address other than loopback is allowed only with this:
+    /// anyone who reaches that address uses the tunnel without authentication (a dynamic one is a SOCKS proxy into the
+    /// server's network).
+    /// </summary>
+    public bool ExposeBeyondLoopback { get; init; }
+
     /// <summary>Per-tunnel backoff; null = <c>supervision.backoff</c>.</summary>
     public BackoffConfig? Backoff { get; init; }
+}
+
+/// <summary>
+/// <c>tunnels[].limits</c>: past either limit a new connection is refused at once and counted (status shows
+/// <c>refusedTunnelLimit</c> / <c>refusedSourceLimit</c>). A source is the connecting user (uid) for a connection
+/// from this machine, else the client's address: one local user cannot use up another's share.
+/// </summary>
+public sealed record TunnelLimitsConfig
+{
+    public int Connections { get; init; } = 256;
+    public int PerSource { get; init; } = 32;
 }
 
 /// <summary><c>tunnels[].server</c></summary>

@@ -70,9 +70,10 @@ internal static class ConfigSchema
         var hostKey = new KeySet("tunnels[].server.hostKey", ["fingerprints", "knownHosts", "ca"]);
         var server = new KeySet("tunnels[].server", ["host", "port", "user", "identity", "hostKey"], hostKey);
         var probe = new KeySet("tunnels[].probe", ["interval", "timeout", "failures"]);
+        var limits = new KeySet("tunnels[].limits", ["connections", "perSource"]);
         var tunnels = new KeySet("tunnels[]",
-            ["name", "kind", "server", "bind", "target", "via", "socks", "probe", "backoff"],
-            server, probe, Backoff("tunnels[].backoff"));
+            ["name", "kind", "server", "bind", "target", "via", "socks", "probe", "limits", "exposeBeyondLoopback", "backoff"],
+            server, probe, limits, Backoff("tunnels[].backoff"));
 
         var tor = new KeySet("onion.tor", ["executable", "control", "socksPort", "extraConfig"]);
         var ports = new KeySet("onion.services[].ports[]", ["virtual", "target"]);

@@ -1,47 +1,81 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 
 namespace Bastion.Daemon.Tunnels;
 
-/// <summary>
-/// A TCP listener that relays every accepted connection to one upstream address and counts what passes:
-/// bytes each way, active and total connections, upstream connects that worked and failed. SSH.NET's forwards
-/// keep their sockets to themselves, so each tunnel puts one of these on the side where its users connect
-/// (-L/-D: in front of SSH.NET's listener; -R: between SSH.NET and the local target). Costs one loopback hop.
-/// </summary>
 /// <summary>Where one relayed connection goes; <paramref name="Release"/> runs when it ends; <paramref name="Reply"/> is sent to the client once connected.</summary>
 internal sealed record Upstream(string Host, int Port, Action? Release, byte[]? Reply);
 
+/// <summary>How many connections one relay holds at most, in total and per source (a loopback peer's uid, else its address).</summary>
+internal sealed record RelayLimits(int Connections, int PerSource)
+{
+    public static RelayLimits Unlimited { get; } = new(int.MaxValue, int.MaxValue);
+}
+
+/// <summary>Why a connection was turned away before anything was relayed.</summary>
+internal enum RelayRefusal { TunnelLimit, SourceLimit, NotOurs, OutOfResources }
+
+/// <summary>What a relay does besides copying bytes.</summary>
+/// <param name="Limits">Past these, a new connection is closed at once and counted.</param>
+/// <param name="PeerEofClosesBoth">
+/// The accepted side is SSH.NET's forwarded-tcpip channel (-R), which never half-closes: EOF from it means the
+/// channel is gone, so the target connection is closed at once instead of waiting for the target to hang up.
+/// </param>
+/// <param name="OwnProcessOnly">Only connections from this daemon's own uid are relayed (the -R inner port).</param>
+/// <param name="Guard">Upstream connections' local ports are registered here (the -L/-D inner SSH.NET port checks them).</param>
+/// <param name="ProbeToken">
+/// A connection whose first bytes are exactly this is the tunnel's own end-to-end probe: once the upstream accepted
+/// it, both sides are closed at once and nothing is forwarded (the probe never holds a connection at the target).
+/// </param>
+internal sealed record RelayOptions(RelayLimits Limits, bool PeerEofClosesBoth = false, bool OwnProcessOnly = false,
+    InnerPortGuard? Guard = null, byte[]? ProbeToken = null);
+
+/// <summary>
+/// A TCP listener that relays every accepted connection to an upstream and counts what passes: bytes each way,
+/// active and total connections, upstream connects that worked and failed, and connections refused past the limits.
+/// SSH.NET keeps its channels to itself (no public API opens a direct-tcpip channel on a socket we hold), so each
+/// tunnel puts one of these on the side where its users connect (-L/-D: in front of SSH.NET's listener on a loopback
+/// port that only this relay may use; -R: between SSH.NET and the local target).
+/// Fully asynchronous: an idle connection holds no thread and no buffer (it waits with a zero-byte receive), so the
+/// daemon's thread count does not grow with the number of connections; EOF is carried each way on its own, and the
+/// connection ends when both directions ended or either side failed.
+/// </summary>
 internal sealed class CountingRelay : IAsyncDisposable
 {
-    private const int BufferSize = 128 * 1024;
+    private const int BufferSize = 64 * 1024;
+    private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(30);
     private readonly Socket _listener;
-    private readonly Func<(string Host, int Port)> _upstream;
-    private readonly Func<Socket, CancellationToken, Task<Upstream?>>? _handshake;
+    private readonly Func<Socket, CancellationToken, Task<Upstream?>> _route;
+    private readonly RelayOptions _options;
     private readonly Action<string> _onError;
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _lock = new();
     private readonly HashSet<Socket> _open = [];
+    private readonly Dictionary<string, int> _perSource = new(StringComparer.Ordinal);
+    private readonly int _ownUid = PeerIdentity.OwnUid();
     private Task? _acceptLoop;
     private long _bytesOut, _bytesIn, _active, _total, _upstreamConnects, _upstreamFailures;
+    private long _refusedTunnelLimit, _refusedSourceLimit, _refusedNotOurs, _refusedResources, _probes;
 
     /// <param name="listen">Where users connect.</param>
+    /// <param name="options">Limits, and how the accepted side behaves.</param>
+    /// <param name="route">Asked per connection where it goes (may speak a handshake first, e.g. SOCKS); null: drop it.</param>
     /// <param name="onError">Told about connections that failed (for a debug log line).</param>
-    /// <param name="upstream">Where each connection goes (asked per connection: the SSH.NET port is known only after start).</param>
     /// <exception cref="SocketException">The listen address cannot be bound (in use, not local).</exception>
-    /// <param name="handshake">When set, asked per connection instead of <paramref name="upstream"/> (a SOCKS front end).</param>
-    public CountingRelay(IPEndPoint listen, Func<(string Host, int Port)> upstream, Action<string> onError,
-        Func<Socket, CancellationToken, Task<Upstream?>>? handshake = null)
+    public CountingRelay(IPEndPoint listen, RelayOptions options, Func<Socket, CancellationToken, Task<Upstream?>> route, Action<string> onError)
     {
-        _upstream = upstream;
-        _handshake = handshake;
+        _route = route;
+        _options = options;
         _onError = onError;
         _listener = new Socket(listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            // Rebinding right after a restart must not fail on TIME_WAIT; a live listener still makes bind fail.
-            _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            // SO_REUSEADDR alone (rebinding right after a restart must not fail on TIME_WAIT), never SO_REUSEPORT:
+            // .NET's ReuseAddress sets both on Linux, and SO_REUSEPORT would let a second listener share the port and
+            // have the kernel split connections between the two. With SO_REUSEADDR alone, a live listener makes bind fail.
+            _listener.SetRawSocketOption(PeerIdentity.SolSocket, PeerIdentity.SoReuseAddr, BitConverter.GetBytes(1));
             _listener.Bind(listen);
             _listener.Listen(512);
         }
@@ -53,6 +87,14 @@ internal sealed class CountingRelay : IAsyncDisposable
         BoundPort = ((IPEndPoint)_listener.LocalEndPoint!).Port;
     }
 
+    /// <summary>A relay to one fixed upstream.</summary>
+    public static Func<Socket, CancellationToken, Task<Upstream?>> To(Func<(string Host, int Port)> upstream) =>
+        (_, _) =>
+        {
+            var (host, port) = upstream();
+            return Task.FromResult<Upstream?>(new Upstream(host, port, null, null));
+        };
+
     public int BoundPort { get; }
     public long BytesOut => Interlocked.Read(ref _bytesOut);
     public long BytesIn => Interlocked.Read(ref _bytesIn);
@@ -60,6 +102,18 @@ internal sealed class CountingRelay : IAsyncDisposable
     public long Total => Interlocked.Read(ref _total);
     public long UpstreamConnects => Interlocked.Read(ref _upstreamConnects);
     public long UpstreamFailures => Interlocked.Read(ref _upstreamFailures);
+
+    /// <summary>Connections that were the tunnel's own probe (see <see cref="RelayOptions.ProbeToken"/>).</summary>
+    public long Probes => Interlocked.Read(ref _probes);
+
+    /// <summary>Connections closed unrelayed, by why.</summary>
+    public long Refused(RelayRefusal why) => why switch
+    {
+        RelayRefusal.TunnelLimit => Interlocked.Read(ref _refusedTunnelLimit),
+        RelayRefusal.SourceLimit => Interlocked.Read(ref _refusedSourceLimit),
+        RelayRefusal.NotOurs => Interlocked.Read(ref _refusedNotOurs),
+        _ => Interlocked.Read(ref _refusedResources),
+    };
 
     public void Start() => _acceptLoop = Task.Run(AcceptLoopAsync);
 
@@ -82,63 +136,135 @@ internal sealed class CountingRelay : IAsyncDisposable
                 await Task.Delay(50).ConfigureAwait(false); // e.g. EMFILE: do not spin
                 continue;
             }
-            _ = RelayAsync(client);
+#pragma warning disable CA1031 // anything one connection costs (even an allocation that failed) refuses that connection, never the listener
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                Interlocked.Increment(ref _refusedResources);
+                _onError("accept: " + e.GetType().Name);
+                await Task.Delay(50).ConfigureAwait(false);
+                continue;
+            }
+            try
+            {
+                Admit(client);
+            }
+#pragma warning disable CA1031 // as above: a failure admitting one connection refuses that one connection
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                Interlocked.Increment(ref _refusedResources);
+                _onError("cannot take a connection: " + e.GetType().Name);
+                client.Dispose();
+            }
         }
     }
 
-    private async Task RelayAsync(Socket client)
+    /// <summary>Counts the connection against the limits (or refuses it) and starts relaying it.</summary>
+    private void Admit(Socket client)
     {
-        Interlocked.Increment(ref _total);
-        Interlocked.Increment(ref _active);
+        string? source = null;
+        if (_options.OwnProcessOnly && PeerIdentity.LoopbackPeerUid(client) != _ownUid)
+        {
+            Refuse(client, ref _refusedNotOurs);
+            return;
+        }
+        if (_options.Limits.PerSource < int.MaxValue)
+        {
+            source = PeerIdentity.SourceKey(client);
+        }
+        bool sourceFull;
         var upstream = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        Track(client, true);
-        Track(upstream, true);
+        lock (_lock)
+        {
+            sourceFull = source is not null && _perSource.GetValueOrDefault(source) >= _options.Limits.PerSource;
+            if (_open.Count / 2 < _options.Limits.Connections && !sourceFull)
+            {
+                if (source is not null)
+                {
+                    _perSource[source] = _perSource.GetValueOrDefault(source) + 1;
+                }
+                _open.Add(client);
+                _open.Add(upstream);
+                Interlocked.Increment(ref _total);
+                Interlocked.Increment(ref _active);
+                _ = RelayAsync(client, upstream, source);
+                return;
+            }
+        }
+        upstream.Dispose();
+        if (sourceFull)
+        {
+            Refuse(client, ref _refusedSourceLimit);
+        }
+        else
+        {
+            Refuse(client, ref _refusedTunnelLimit);
+        }
+    }
+
+    private static void Refuse(Socket client, ref long counter)
+    {
+        Interlocked.Increment(ref counter);
+        // RST rather than FIN: nothing lingers in TIME_WAIT on our side for a connection we never served.
+        try
+        {
+            client.LingerState = new LingerOption(true, 0);
+        }
+        catch (SocketException)
+        {
+        }
+        client.Dispose();
+    }
+
+    private async Task RelayAsync(Socket client, Socket upstream, string? source)
+    {
+        await Task.Yield(); // the accept loop goes on at once
+        Action? release = null;
+        var guardedPort = 0;
         try
         {
             client.NoDelay = true;
             upstream.NoDelay = true;
             Upstream? chosen;
-            if (_handshake is null)
+            using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token))
             {
-                var (h, p) = _upstream();
-                chosen = new Upstream(h, p, null, null);
+                handshake.CancelAfter(HandshakeTimeout);
+                chosen = await _route(client, handshake.Token).ConfigureAwait(false);
             }
-            else
+            if (chosen is null)
             {
-                using var handshakeTimeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-                handshakeTimeout.CancelAfter(TimeSpan.FromSeconds(30));
-                chosen = await _handshake(client, handshakeTimeout.Token).ConfigureAwait(false);
-                if (chosen is null)
-                {
-                    return;
-                }
+                return;
             }
-            var (host, port, release, reply) = chosen;
+            release = chosen.Release;
             try
             {
-                try
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+                timeout.CancelAfter(TimeSpan.FromSeconds(30));
+                if (_options.Guard is { } guard)
                 {
-                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-                    timeout.CancelAfter(TimeSpan.FromSeconds(30));
-                    await upstream.ConnectAsync(host, port, timeout.Token).ConfigureAwait(false);
-                    Interlocked.Increment(ref _upstreamConnects);
+                    // Bound before connecting: the inner port learns our port before it sees the connection.
+                    upstream.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+                    guardedPort = ((IPEndPoint)upstream.LocalEndPoint!).Port;
+                    guard.Allow(guardedPort);
                 }
-                catch (Exception e) when (e is SocketException or OperationCanceledException)
-                {
-                    Interlocked.Increment(ref _upstreamFailures);
-                    _onError($"cannot connect to {host}:{port}: {(e is SocketException s ? s.SocketErrorCode.ToString() : "timed out")}");
-                    return;
-                }
-                if (reply is not null)
-                {
-                    await client.SendAsync(reply, SocketFlags.None, _stop.Token).ConfigureAwait(false);
-                }
-                await Task.WhenAll(Pump(client, upstream, true), Pump(upstream, client, false)).ConfigureAwait(false);
+                await upstream.ConnectAsync(chosen.Host, chosen.Port, timeout.Token).ConfigureAwait(false);
+                Interlocked.Increment(ref _upstreamConnects);
             }
-            finally
+            catch (Exception e) when (e is SocketException or OperationCanceledException)
             {
-                release?.Invoke();
+                Interlocked.Increment(ref _upstreamFailures);
+                _onError($"cannot connect to {chosen.Host}:{chosen.Port}: {(e is SocketException s ? s.SocketErrorCode.ToString() : "timed out")}");
+                return;
             }
+            if (chosen.Reply is { } reply)
+            {
+                await client.SendAsync(reply, SocketFlags.None, _stop.Token).ConfigureAwait(false);
+            }
+            using var both = new Connection(client, upstream);
+            await Task.WhenAll(
+                PumpAsync(both, client, upstream, outbound: true),
+                PumpAsync(both, upstream, client, outbound: false)).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // one connection's failure never reaches the tunnel
         catch (Exception e)
@@ -148,89 +274,110 @@ internal sealed class CountingRelay : IAsyncDisposable
         }
         finally
         {
-            Track(client, false);
-            Track(upstream, false);
+            if (guardedPort != 0)
+            {
+                _options.Guard!.Forget(guardedPort);
+            }
             client.Dispose();
             upstream.Dispose();
+            lock (_lock)
+            {
+                _open.Remove(client);
+                _open.Remove(upstream);
+                if (!string.IsNullOrEmpty(source) && _perSource.TryGetValue(source, out var n))
+                {
+                    if (n <= 1)
+                    {
+                        _perSource.Remove(source);
+                    }
+                    else
+                    {
+                        _perSource[source] = n - 1;
+                    }
+                }
+            }
             Interlocked.Decrement(ref _active);
+            if (release is not null)
+            {
+                // SSH.NET's Stop waits for its channel to close: never on the relay's path.
+                _ = Task.Run(release);
+            }
+        }
+    }
+
+    /// <summary>The two sockets of one relayed connection: closing it closes both (a pending receive on either ends).</summary>
+    private sealed class Connection(Socket client, Socket upstream) : IDisposable
+    {
+        private int _closed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _closed, 1) == 0)
+            {
+                client.Dispose();
+                upstream.Dispose();
+            }
         }
     }
 
     /// <summary>
-    /// One direction on its own thread with blocking calls. Measured: async pumps halved a bulk transfer's throughput
-    /// (each hop waits for an epoll wake-up and a pool dispatch while SSH.NET's channel waits for its window);
-    /// SSH.NET itself already holds a blocking thread per connection, so this doubles a cost that is already there.
+    /// One direction. While idle it waits with a zero-byte receive, holding no buffer; a buffer is rented only while
+    /// bytes move. At EOF it half-closes the other side so the far end sees the EOF while the other direction goes on;
+    /// a failure on either socket ends both directions.
     /// </summary>
-    private Task Pump(Socket from, Socket to, bool outbound) =>
-        Task.Factory.StartNew(() => PumpBlocking(from, to, outbound), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-
-    /// <summary>Copies until EOF, then half-closes the other side so the far end sees the EOF too.</summary>
-    private void PumpBlocking(Socket from, Socket to, bool outbound)
+    private async Task PumpAsync(Connection both, Socket from, Socket to, bool outbound)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        var first = outbound && _options.ProbeToken is not null;
         try
         {
             while (true)
             {
-                int n;
+                if (from.Available == 0)
+                {
+                    await from.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
+                }
+                var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
                 try
                 {
-                    n = from.Receive(buffer, SocketFlags.None);
-                }
-                catch (Exception e) when (e is SocketException or ObjectDisposedException)
-                {
-                    n = 0;
-                }
-                if (n == 0)
-                {
-                    TryShutdown(to);
-                    return;
-                }
-                try
-                {
+                    var n = await from.ReceiveAsync(buffer.AsMemory(0, BufferSize), SocketFlags.None).ConfigureAwait(false);
+                    if (n == 0)
+                    {
+                        if (_options.PeerEofClosesBoth && outbound)
+                        {
+                            both.Dispose();
+                        }
+                        else
+                        {
+                            to.Shutdown(SocketShutdown.Send);
+                        }
+                        return;
+                    }
+                    if (first)
+                    {
+                        first = false;
+                        if (buffer.AsSpan(0, n).SequenceEqual(_options.ProbeToken))
+                        {
+                            Interlocked.Increment(ref _probes);
+                            both.Dispose();
+                            return;
+                        }
+                    }
                     var sent = 0;
                     while (sent < n)
                     {
-                        sent += to.Send(buffer, sent, n - sent, SocketFlags.None);
+                        sent += await to.SendAsync(buffer.AsMemory(sent, n - sent), SocketFlags.None).ConfigureAwait(false);
                     }
+                    Interlocked.Add(ref outbound ? ref _bytesOut : ref _bytesIn, n);
                 }
-                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                finally
                 {
-                    TryShutdown(from, SocketShutdown.Both);
-                    return;
+                    ArrayPool<byte>.Shared.Return(buffer);
                 }
-                Interlocked.Add(ref outbound ? ref _bytesOut : ref _bytesIn, n);
             }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    private static void TryShutdown(Socket socket, SocketShutdown how = SocketShutdown.Send)
-    {
-        try
-        {
-            socket.Shutdown(how);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
-        }
-    }
-
-    private void Track(Socket socket, bool add)
-    {
-        lock (_lock)
-        {
-            if (add)
-            {
-                _open.Add(socket);
-            }
-            else
-            {
-                _open.Remove(socket);
-            }
+            both.Dispose();
         }
     }
 
@@ -253,5 +400,45 @@ internal sealed class CountingRelay : IAsyncDisposable
             await loop.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
         // _stop is not disposed: relays still winding down may read its token; it holds no timer.
+    }
+}
+
+/// <summary>
+/// The local ports this daemon's relays connect from. SSH.NET's inner listener (on loopback, where any local user
+/// could connect) asks it for every connection it accepts and refuses those that are not ours, before it opens a
+/// channel: nobody reaches the server's network around the relay's counters and limits.
+/// </summary>
+internal sealed class InnerPortGuard
+{
+    private readonly ConcurrentDictionary<int, byte> _ours = new();
+
+    public void Allow(int port) => _ours[port] = 0;
+
+    public void Forget(int port) => _ours.TryRemove(port, out _);
+
+    /// <summary>For SSH.NET's RequestReceived: throwing there makes SSH.NET close the connection unserved.</summary>
+    /// <exception cref="ForeignConnectionException">The connection is not from one of our relays.</exception>
+    public void Check(string originatorHost, uint originatorPort)
+    {
+        if (!_ours.ContainsKey((int)originatorPort) || !IPAddress.TryParse(originatorHost, out var a) || !IPAddress.IsLoopback(a))
+        {
+            throw new ForeignConnectionException();
+        }
+    }
+}
+
+/// <summary>A connection to an inner port that did not come from our relay; refused, and not a fault of the forward.</summary>
+internal sealed class ForeignConnectionException : Exception
+{
+    public ForeignConnectionException() : base("connection to the inner port from outside the relay refused")
+    {
+    }
+
+    public ForeignConnectionException(string message) : base(message)
+    {
+    }
+
+    public ForeignConnectionException(string message, Exception inner) : base(message, inner)
+    {
     }
 }

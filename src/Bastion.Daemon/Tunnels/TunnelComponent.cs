@@ -155,6 +155,8 @@ public sealed class TunnelComponent : IComponent
         context.SetDetail("bytesIn", relay.BytesIn.ToString(CultureInfo.InvariantCulture));
         context.SetDetail("activeConnections", relay.Active.ToString(CultureInfo.InvariantCulture));
         context.SetDetail("connections", Math.Max(0, relay.Total - forward.EndToEndChecks).ToString(CultureInfo.InvariantCulture));
+        context.SetDetail("refusedTunnelLimit", relay.Refused(RelayRefusal.TunnelLimit).ToString(CultureInfo.InvariantCulture));
+        context.SetDetail("refusedSourceLimit", relay.Refused(RelayRefusal.SourceLimit).ToString(CultureInfo.InvariantCulture));
         if (session.LastProbeMs >= 0)
         {
             context.SetDetail("lastProbeMs", session.LastProbeMs.ToString(CultureInfo.InvariantCulture));

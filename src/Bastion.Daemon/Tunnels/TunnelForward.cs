@@ -16,6 +16,11 @@ internal sealed class TunnelForward : IAsyncDisposable
 {
     private readonly SshClient _client;
     private readonly List<ForwardedPort> _ports = [];
+    private readonly InnerPortGuard _guard = new();
+
+    /// <summary>What the end-to-end check sends so the -R relay knows it and closes it once the target accepted.</summary>
+    private readonly byte[] _probeToken = System.Text.Encoding.ASCII.GetBytes(
+        "bastion-probe-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)));
     private CountingRelay? _relay;
     private ForwardedPortLocal? _loopback;
 
@@ -50,6 +55,7 @@ internal sealed class TunnelForward : IAsyncDisposable
 
     private async Task StartCoreAsync(TunnelConfig tunnel, Action<string> onRelayError)
     {
+        var limits = new RelayLimits(tunnel.Limits.Connections, tunnel.Limits.PerSource);
         switch (tunnel.Kind)
         {
             case TunnelKind.Local:
@@ -57,11 +63,14 @@ internal sealed class TunnelForward : IAsyncDisposable
             {
                 // Our listener first: a busy bind fails before anything is asked of the server.
                 var dynamic = tunnel.Kind == TunnelKind.Dynamic;
-                _relay = Listen(tunnel, await ResolveAsync(tunnel.Bind).ConfigureAwait(false), onRelayError, out var inner, dynamic ? SocksAsync : null);
+                var inner = new PortHolder();
+                var route = dynamic ? SocksAsync : CountingRelay.To(() => ("127.0.0.1", inner.Port));
+                _relay = Listen(tunnel, await ResolveAsync(tunnel.Bind).ConfigureAwait(false),
+                    new RelayOptions(limits, Guard: _guard), route, onRelayError);
                 if (!dynamic)
                 {
                     var port = new ForwardedPortLocal("127.0.0.1", 0, tunnel.Target!.Host, (uint)tunnel.Target.Port);
-                    Add(port);
+                    Add(port, guarded: true);
                     inner.Port = (int)port.BoundPort;
                 }
                 BoundPort = _relay.BoundPort;
@@ -71,12 +80,15 @@ internal sealed class TunnelForward : IAsyncDisposable
             case TunnelKind.Remote:
             {
                 var target = tunnel.Target!;
-                _relay = new CountingRelay(new IPEndPoint(IPAddress.Loopback, 0), () => (target.Host, target.Port), onRelayError);
+                // Only SSH.NET (this process) may use the inner port; its channel never half-closes, so its EOF ends both sides.
+                _relay = new CountingRelay(new IPEndPoint(IPAddress.Loopback, 0),
+                    new RelayOptions(new RelayLimits(limits.Connections, int.MaxValue), PeerEofClosesBoth: true, OwnProcessOnly: true, ProbeToken: _probeToken),
+                    CountingRelay.To(() => (target.Host, target.Port)), onRelayError);
                 var port = new ForwardedPortRemote(tunnel.Bind.Host, (uint)tunnel.Bind.Port, "127.0.0.1", (uint)_relay.BoundPort);
                 _relay.Start();
                 try
                 {
-                    Add(port);
+                    Add(port, guarded: false);
                 }
                 catch (SshException)
                 {
@@ -109,6 +121,7 @@ internal sealed class TunnelForward : IAsyncDisposable
             return null;
         }
         var port = new ForwardedPortLocal("127.0.0.1", 0, destination.Host, (uint)destination.Port);
+        port.RequestReceived += (_, e) => _guard.Check(e.OriginatorHost, e.OriginatorPort);
         try
         {
             lock (_client)
@@ -153,14 +166,12 @@ internal sealed class TunnelForward : IAsyncDisposable
         }
     }
 
-    private static CountingRelay Listen(TunnelConfig tunnel, IPEndPoint at, Action<string> onError, out PortHolder inner,
-        Func<Socket, CancellationToken, Task<Upstream?>>? handshake)
+    private static CountingRelay Listen(TunnelConfig tunnel, IPEndPoint at, RelayOptions options,
+        Func<Socket, CancellationToken, Task<Upstream?>> route, Action<string> onError)
     {
-        var holder = new PortHolder();
-        inner = holder;
         try
         {
-            return new CountingRelay(at, () => ("127.0.0.1", holder.Port), onError, handshake);
+            return new CountingRelay(at, options, route, onError);
         }
         catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {
@@ -169,7 +180,7 @@ internal sealed class TunnelForward : IAsyncDisposable
         }
         catch (SocketException e)
         {
-            throw new SshFailureException(new SshFailure(SshFailureKind.LocalPortBusy, $"cannot listen on {tunnel.Bind}: {e.SocketErrorCode}"));
+            throw new SshFailureException(new SshFailure(SshFailureKind.Other, $"cannot listen on {tunnel.Bind}: {e.SocketErrorCode}"));
         }
     }
 
@@ -183,9 +194,20 @@ internal sealed class TunnelForward : IAsyncDisposable
         return new IPEndPoint(addresses.First(), endpoint.Port);
     }
 
-    private void Add(ForwardedPort port)
+    private void Add(ForwardedPort port, bool guarded)
     {
-        port.Exception += (_, e) => Fault ??= e.Exception;
+        if (guarded)
+        {
+            // Any local user can connect to SSH.NET's loopback listener: only our relay's connections get a channel.
+            port.RequestReceived += (_, e) => _guard.Check(e.OriginatorHost, e.OriginatorPort);
+        }
+        port.Exception += (_, e) =>
+        {
+            if (e.Exception is not ForeignConnectionException)
+            {
+                Fault ??= e.Exception;
+            }
+        };
         _ports.Add(port);
         lock (_client) // SSH.NET's port list is not safe for concurrent use; tunnels on one session start together
         {
@@ -202,7 +224,8 @@ internal sealed class TunnelForward : IAsyncDisposable
     public async Task<bool> RemotePortAnswersAsync(Endpoint bind, TimeSpan timeout)
     {
         var loopback = EnsureLoopback(bind);
-        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        using var guarded = new GuardedSocket(_guard);
+        var socket = guarded.Socket;
         using var cts = new CancellationTokenSource(timeout);
         try
         {
@@ -229,13 +252,16 @@ internal sealed class TunnelForward : IAsyncDisposable
     {
         var loopback = EnsureLoopback(bind);
         var (connects, failures) = (Relay.UpstreamConnects, Relay.UpstreamFailures);
-        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        using var guarded = new GuardedSocket(_guard);
+        var socket = guarded.Socket;
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         cts.CancelAfter(timeout);
         try
         {
             Interlocked.Increment(ref _checks);
             await socket.ConnectAsync(IPAddress.Loopback, (int)loopback.BoundPort, cts.Token).ConfigureAwait(false);
+            // Marks this connection as the probe: the relay closes it (and its target connection) once connected.
+            await socket.SendAsync(_probeToken, SocketFlags.None, cts.Token).ConfigureAwait(false);
             while (true)
             {
                 if (Relay.UpstreamConnects > connects)
@@ -259,6 +285,30 @@ internal sealed class TunnelForward : IAsyncDisposable
         }
     }
 
+    /// <summary>A loopback socket the inner ports' guard lets through while it is open.</summary>
+    private sealed class GuardedSocket : IDisposable
+    {
+        private readonly InnerPortGuard _guard;
+        private readonly int _port;
+
+        public GuardedSocket(InnerPortGuard guard)
+        {
+            _guard = guard;
+            Socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            Socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            _port = ((IPEndPoint)Socket.LocalEndPoint!).Port;
+            guard.Allow(_port);
+        }
+
+        public Socket Socket { get; }
+
+        public void Dispose()
+        {
+            Socket.Dispose();
+            _guard.Forget(_port);
+        }
+    }
+
     private ForwardedPortLocal EnsureLoopback(Endpoint bind)
     {
         if (_loopback is null)
@@ -270,6 +320,7 @@ internal sealed class TunnelForward : IAsyncDisposable
                 var h => h,
             };
             _loopback = new ForwardedPortLocal("127.0.0.1", 0, host, (uint)bind.Port);
+            _loopback.RequestReceived += (_, e) => _guard.Check(e.OriginatorHost, e.OriginatorPort);
             _ports.Add(_loopback);
             lock (_client)
             {

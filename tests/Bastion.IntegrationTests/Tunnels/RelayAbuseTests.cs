@@ -1,0 +1,269 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Bastion.IntegrationTests.Infrastructure;
+using Xunit.Abstractions;
+using static Bastion.IntegrationTests.Tunnels.TunnelYaml;
+
+namespace Bastion.IntegrationTests.Tunnels;
+
+/// <summary>
+/// A hostile local user against the tunnels' data path, with a real sshd: connections that end must not leave the
+/// daemon holding anything, held connections cost a bounded share and no threads, inner ports serve nobody else.
+/// </summary>
+public sealed class RelayAbuseTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    /// <summary>The machine running these tests is loaded: probes generous enough that the tunnels stay up.</summary>
+    internal const string LenientProbe = "interval: 5s\n      timeout: 4s\n      failures: 5";
+
+    [Fact]
+    public async Task A_remote_tunnels_end_to_end_probes_leave_no_connection_open_at_the_target()
+    {
+        await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
+        await using var target = new HoldingServer(); // never closes on its own, like sshd before a login
+        var key = await sshd.CreateUserKeyAsync();
+        var remotePort = FreePort.Pick();
+        await using var daemon = new BastiondProcess(output, TunnelsYaml(
+            Item("back", "remote", sshd, key, $"127.0.0.1:{remotePort}", $"127.0.0.1:{target.Port}",
+                probe: "interval: 2s\n      timeout: 1900ms\n      failures: 5")));
+        await daemon.StartAndWaitReadyAsync();
+        await daemon.WaitForStatusAsync(s => s.Components.Single().Details.GetValueOrDefault("endToEnd") == "ok", "the first end-to-end check passed");
+
+        await WaitUntilAsync(() => target.Accepted >= 4, "four end-to-end probes reached the target", TimeSpan.FromSeconds(60));
+        await WaitUntilAsync(() => ProcessSockets.ConnectionsTo(daemon.Pid, target.Port) == 0,
+            "bastiond holds no probe connection to the target");
+        var status = daemon.ReadStatus().Components.Single();
+        output.WriteLine($"target accepted {target.Accepted} probe connections; bastiond holds none; status connections={status.Details["connections"]}");
+        Assert.Equal("0", status.Details["connections"]); // probes are not users' connections
+    }
+
+    [Fact]
+    public async Task When_the_target_closes_a_remote_tunnel_closes_the_server_side_connection_every_time()
+    {
+        await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
+        using var target = new TcpListener(IPAddress.Loopback, 0);
+        target.Start();
+        var targetPort = ((IPEndPoint)target.LocalEndpoint).Port;
+        using var stop = new CancellationTokenSource();
+        var serve = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                using var c = await target.AcceptSocketAsync(stop.Token);
+                await c.SendAsync("bye\n"u8.ToArray(), SocketFlags.None);
+            }
+        });
+        var key = await sshd.CreateUserKeyAsync();
+        var remotePort = FreePort.Pick();
+        await using var daemon = new BastiondProcess(output, TunnelsYaml(
+            Item("back", "remote", sshd, key, $"127.0.0.1:{remotePort}", $"127.0.0.1:{targetPort}", probe: LenientProbe)));
+        await daemon.StartAndWaitReadyAsync();
+        await daemon.WaitForComponentAsync("back", "Running");
+
+        for (var i = 0; i < 20; i++)
+        {
+            using var client = new TcpClient();
+            await client.ConnectAsync(IPAddress.Loopback, remotePort).WaitAsync(Patience);
+            var got = new MemoryStream();
+            await client.GetStream().CopyToAsync(got).WaitAsync(Patience); // ends at the EOF the target's close caused
+            Assert.Equal("bye\n", System.Text.Encoding.ASCII.GetString(got.ToArray()));
+        }
+        await WaitUntilAsync(() => ProcessSockets.ConnectionsTo(daemon.Pid, targetPort) == 0, "bastiond holds nothing toward the target");
+        await stop.CancelAsync();
+        target.Stop();
+        await serve.WaitAsync(Patience).ContinueWith(_ => { }, TaskScheduler.Default);
+    }
+
+    [Fact]
+    public async Task Fifteen_hundred_connections_held_by_an_unprivileged_user_cost_a_bounded_share_and_the_admin_still_gets_through()
+    {
+        await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
+        await using var echo = new EchoServer();
+        var key = await sshd.CreateUserKeyAsync();
+        await using var daemon = new BastiondProcess(output, TunnelsYaml(
+            Item("admin", "local", sshd, key, "127.0.0.1:0", $"127.0.0.1:{echo.Port}", probe: LenientProbe)));
+        await daemon.StartAndWaitReadyAsync();
+        var tunnel = await daemon.WaitForComponentAsync("admin", "Running");
+        var port = int.Parse(tunnel.Details["boundPort"], CultureInfo.InvariantCulture);
+        var threadsBefore = ProcessSockets.Threads(daemon.Pid);
+
+        const string holder = """
+            import socket, sys
+            port, n = int(sys.argv[1]), int(sys.argv[2])
+            held, errors = [], 0
+            for _ in range(n):
+                try:
+                    held.append(socket.create_connection(("127.0.0.1", port), timeout=30))
+                except OSError:
+                    errors += 1
+            print("held", len(held), "errors", errors, flush=True)
+            sys.stdin.read()
+            """;
+        using var attacker = StartAsNobody("/usr/bin/python3", "-c", holder, port.ToString(CultureInfo.InvariantCulture), "1500");
+        try
+        {
+            var line = await attacker.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(120));
+            output.WriteLine("attacker (uid nobody): " + line);
+            Assert.StartsWith("held 1500 ", line, StringComparison.Ordinal);
+
+            var status = await daemon.WaitForStatusAsync(s =>
+            {
+                var d = s.Components.Single(c => c.Name == "admin").Details;
+                return d.GetValueOrDefault("refusedSourceLimit") == "1468" && d.GetValueOrDefault("activeConnections") == "32";
+            }, "32 of nobody's connections relayed (the per-source default), the other 1,468 refused and counted", TimeSpan.FromSeconds(90));
+            var details = status.Components.Single(c => c.Name == "admin").Details;
+            Assert.Equal("0", details["refusedTunnelLimit"]);
+            Assert.Equal("Running", status.Components.Single(c => c.Name == "admin").State);
+
+            var threadsAfter = ProcessSockets.Threads(daemon.Pid);
+            output.WriteLine($"bastiond threads: {threadsBefore} before, {threadsAfter} with 1,500 connections held");
+            // SSH.NET blocks one thread per relayed -L connection (32 here); Bastion's relay adds none per connection.
+            Assert.True(threadsAfter < threadsBefore + 80, $"threads grew from {threadsBefore} to {threadsAfter}");
+
+            // The admin (another uid) is served at once.
+            await using (var admin = await EchoClient.ConnectAsync(port))
+            {
+                await admin.RoundTripAsync(64 * 1024);
+            }
+            Assert.False(daemon.Process.HasExited);
+        }
+        finally
+        {
+            Kill(attacker);
+        }
+    }
+
+    [Fact]
+    public async Task The_loopback_ports_behind_the_relay_serve_no_other_local_user()
+    {
+        await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
+        await using var echo = new EchoServer();
+        var key = await sshd.CreateUserKeyAsync();
+        var remotePort = FreePort.Pick();
+        await using var daemon = new BastiondProcess(output, TunnelsYaml(
+            Item("fwd-local", "local", sshd, key, "127.0.0.1:0", $"127.0.0.1:{echo.Port}", probe: LenientProbe),
+            Item("fwd-socks", "dynamic", sshd, key, "127.0.0.1:0", null, probe: LenientProbe),
+            Item("fwd-remote", "remote", sshd, key, $"127.0.0.1:{remotePort}", $"127.0.0.1:{echo.Port}", probe: LenientProbe)));
+        await daemon.StartAndWaitReadyAsync();
+        var local = await daemon.WaitForComponentAsync("fwd-local", "Running");
+        var socks = await daemon.WaitForComponentAsync("fwd-socks", "Running");
+        await daemon.WaitForStatusAsync(s => s.Components.Single(c => c.Name == "fwd-remote").Details.GetValueOrDefault("endToEnd") == "ok",
+            "the remote tunnel's end-to-end check made its loopback port");
+        // The ports users are meant to use work (as root: the -L one relays to the echo service).
+        await using (var ok = await EchoClient.ConnectAsync(int.Parse(local.Details["boundPort"], CultureInfo.InvariantCulture)))
+        {
+            await ok.RoundTripAsync(1024);
+        }
+        var published = new HashSet<int>
+        {
+            int.Parse(local.Details["boundPort"], CultureInfo.InvariantCulture),
+            int.Parse(socks.Details["boundPort"], CultureInfo.InvariantCulture),
+        };
+        var inner = ListeningPorts(daemon.Pid).Where(p => !published.Contains(p)).ToList();
+        output.WriteLine("bastiond's other loopback listeners: " + string.Join(", ", inner));
+        Assert.True(inner.Count >= 2, "expected SSH.NET's -L listener and the -R relay's inner port"); // -L inner, -R relay, e2e loopback
+
+        const string prober = """
+            import socket, sys
+            for port in sys.argv[1:]:
+                s = socket.socket()
+                s.settimeout(3)
+                try:
+                    s.connect(("127.0.0.1", int(port)))
+                    data = s.recv(64)
+                    print(port, "got", repr(data))
+                except OSError as e:
+                    print(port, "error", type(e).__name__)
+                s.close()
+            print("done", flush=True)
+            """;
+        using var probe = StartAsNobody("/usr/bin/python3", ["-c", prober, .. inner.Select(p => p.ToString(CultureInfo.InvariantCulture))]);
+        try
+        {
+            var lines = new List<string>();
+            while (await probe.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60)) is { } line && line != "done")
+            {
+                lines.Add(line);
+            }
+            output.WriteLine(string.Join("\n", lines));
+            Assert.Equal(inner.Count, lines.Count);
+            Assert.DoesNotContain(lines, l => l.Contains("ECHO", StringComparison.Ordinal));
+        }
+        finally
+        {
+            Kill(probe);
+        }
+    }
+
+    private static List<int> ListeningPorts(int pid)
+    {
+        var inodes = Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd")
+            .Select(fd => { try { return new FileInfo(fd).LinkTarget; } catch (IOException) { return null; } })
+            .Where(t => t is not null && t.StartsWith("socket:[", StringComparison.Ordinal))
+            .Select(t => t![8..^1]).ToHashSet(StringComparer.Ordinal);
+        var ports = new List<int>();
+        foreach (var table in new[] { "/proc/net/tcp", "/proc/net/tcp6" })
+        {
+            foreach (var f in File.ReadLines(table).Skip(1).Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)))
+            {
+                if (f.Length > 9 && f[3] == "0A" && inodes.Contains(f[9]))
+                {
+                    ports.Add(int.Parse(f[1][(f[1].IndexOf(':', StringComparison.Ordinal) + 1)..], NumberStyles.HexNumber, CultureInfo.InvariantCulture));
+                }
+            }
+        }
+        return ports;
+    }
+
+    /// <summary>Runs a command as the unprivileged user nobody (with room for many sockets), stdin kept open.</summary>
+    internal static Process StartAsNobody(string command, params string[] args)
+    {
+        var psi = new ProcessStartInfo("/bin/sh")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = false,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add("ulimit -n 4096 && exec setpriv --reuid=nobody --regid=nogroup --clear-groups \"$@\"");
+        psi.ArgumentList.Add("sh");
+        psi.ArgumentList.Add(command);
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        return Process.Start(psi) ?? throw new InvalidOperationException("cannot start setpriv");
+    }
+
+    internal static void Kill(Process process)
+    {
+        try
+        {
+            if (!process.HasExited)
+            {
+                process.Kill();
+                process.WaitForExit(5000);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+        }
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string what, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? Patience);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("never happened: " + what);
+            }
+            await Task.Delay(20);
+        }
+    }
+}
