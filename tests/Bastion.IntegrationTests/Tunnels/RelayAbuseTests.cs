@@ -198,6 +198,35 @@ public sealed class RelayAbuseTests(ITestOutputHelper output)
         }
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_bind_someone_else_listens_on_is_local_port_busy_and_never_shared_even_when_they_allow_port_sharing(bool squatterSharesPorts)
+    {
+        await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
+        await using var echo = new EchoServer();
+        var key = await sshd.CreateUserKeyAsync();
+        using var squatter = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        if (squatterSharesPorts)
+        {
+            squatter.SetRawSocketOption(1, 15, BitConverter.GetBytes(1)); // SO_REUSEPORT: what .NET's ReuseAddress sets on Linux
+            squatter.SetRawSocketOption(1, 2, BitConverter.GetBytes(1)); // SO_REUSEADDR
+        }
+        squatter.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        squatter.Listen(16);
+        var port = ((IPEndPoint)squatter.LocalEndPoint!).Port;
+        await using var daemon = new BastiondProcess(output, TunnelsYaml(
+            Item("taken", "local", sshd, key, $"127.0.0.1:{port}", $"127.0.0.1:{echo.Port}", probe: LenientProbe)));
+        await daemon.StartAndWaitReadyAsync();
+
+        var status = await daemon.WaitForStatusAsync(s => s.Components.Single().Details.GetValueOrDefault("lastFailure") == "LocalPortBusy",
+            "the tunnel failed with the typed outcome LocalPortBusy");
+        Assert.NotEqual("Running", status.Components.Single().State);
+        Assert.StartsWith("local port busy", status.Components.Single().Reason, StringComparison.Ordinal);
+        // Nobody but the squatter listens there: every connection reaches it, none the tunnel.
+        Assert.DoesNotContain(port, ListeningPorts(daemon.Pid));
+    }
+
     private static List<int> ListeningPorts(int pid)
     {
         var inodes = Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd")
