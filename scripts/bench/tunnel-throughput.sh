@@ -7,7 +7,10 @@
 # then the harness, not the tunnel, may set the figures (an earlier pipe-based harness topped out near 200 MB/s).
 # Also the client-side CPU time per run (bastiond vs ssh), from /proc/PID/stat, and the load average.
 #
-#   scripts/bench/tunnel-throughput.sh [--size-mib 1024] [--runs 3]
+#   scripts/bench/tunnel-throughput.sh [--size-mib 1024] [--runs 3] [--perf DIR]
+#
+# --perf DIR: also record `perf record -g` of bastiond during each Bastion run into DIR (bastiond runs with
+# DOTNET_PerfMapEnabled=1 so JIT-compiled frames have names); read with `perf report -i DIR/bastion.TIME.data`.
 #
 # Last line: RESULT bastion_mbps=… openssh_mbps=… ratio=… bastion_cpu_s=… openssh_cpu_s=… ceiling_mbps=… size_mib=… runs=… load=…
 # (MB/s = 10^6 bytes per second; ratio = bastion / openssh; cpu_s = median client CPU seconds per run).
@@ -24,13 +27,14 @@ source "$here/../lib/notify.sh"
 # shellcheck source=../lib/tunnel-bench.sh
 source "$here/../lib/tunnel-bench.sh"
 
-SIZE_MIB=1024 RUNS=3
+SIZE_MIB=1024 RUNS=3 PERF_DIR='' PERF_PID=''
 PORT=${BASTION_BENCH_SSH_PORT:-22031}
 BENCH_DIR='' SSHD_PID='' BASTIOND_PID='' NOTIFY_RECEIVER_PID='' SSH_PID=''
 while (($#)); do
     case "$1" in
         --size-mib) SIZE_MIB=${2:-}; shift ;;
         --runs) RUNS=${2:-}; shift ;;
+        --perf) PERF_DIR=${2:-}; shift ;;
         -h | --help) sed -n '2,12s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) exit 2 ;;
     esac
@@ -49,6 +53,10 @@ for p in "$SINK_PORT" "$B_PORT" "$O_PORT"; do tcp_port_free "$p" || die "port $p
 BYTES=$((SIZE_MIB * 1024 * 1024))
 TICKS=$(getconf CLK_TCK)
 
+if [[ -n $PERF_DIR ]]; then
+    mkdir -p "$PERF_DIR"
+    export DOTNET_PerfMapEnabled=1
+fi
 bastiond_start "tunnels:
 $(tunnel_yaml bench "127.0.0.1:$B_PORT" "127.0.0.1:$SINK_PORT" "$PORT")"
 wait_for 30 "the Bastion tunnel to run" tunnels_running 1 || { cat "$BENCH_DIR/bastiond/bastiond.log" >&2; die "tunnel not running"; }
@@ -83,8 +91,13 @@ one_run() {
     # The sink counts what arrives and exits at EOF; the run is over when it has counted.
     python3 -c "$SINK_PY" "$SINK_PORT" >"$BENCH_DIR/sink.count" &
     local sink=$!
-    wait_for 10 "the sink to listen" grep -q listening "$BENCH_DIR/sink.count"
+    wait_for 10 "the sink to listen" grep -qs listening "$BENCH_DIR/sink.count"
     [[ -n $client ]] && c0=$(cpu_ticks "$client")
+    if [[ -n $PERF_DIR && $client == "$BASTIOND_PID" ]]; then
+        perf record -q -F 999 -g -p "$client" -o "$PERF_DIR/bastion.$EPOCHSECONDS.data" >/dev/null 2>&1 &
+        PERF_PID=$!
+        sleep 0.5
+    fi
     t0=$EPOCHREALTIME
     python3 -c "$SOURCE_PY" "$port" "$BYTES" &
     local source=$!
@@ -92,6 +105,12 @@ one_run() {
     t1=$EPOCHREALTIME
     wait "$source" || true
     [[ -n $client ]] && c1=$(cpu_ticks "$client")
+    if [[ -n $PERF_PID ]]; then
+        kill -INT "$PERF_PID" 2>/dev/null || true
+        wait "$PERF_PID" 2>/dev/null || true
+        PERF_PID=''
+        [[ -f /tmp/perf-$BASTIOND_PID.map ]] && cp "/tmp/perf-$BASTIOND_PID.map" "$PERF_DIR/"
+    fi
     got=$(tail -1 "$BENCH_DIR/sink.count")
     [[ $got == "$BYTES" ]] || die "the sink got $got bytes, expected $BYTES"
     awk -v b="$BYTES" -v a="$t0" -v z="$t1" -v c="$((c1 - c0))" -v t="$TICKS" 'BEGIN { printf "%.1f %.2f\n", b / (z - a) / 1e6, c / t }'
