@@ -27,6 +27,9 @@ public sealed class TunnelComponent : IComponent
     /// <summary>A session on which a request got no answer: not used again until a probe after that time is answered.</summary>
     private (long SessionId, long Since)? _unanswered;
 
+    /// <summary>The server granted this forward before (to an earlier session of this component).</summary>
+    private bool _forwardedOnThisServer;
+
     internal TunnelComponent(TunnelConfig tunnel, Endpoint? socks, SshSessionPool pool)
     {
         _tunnel = tunnel;
@@ -112,8 +115,15 @@ public sealed class TunnelComponent : IComponent
         }
         catch (SshFailureException e)
         {
-            TunnelLog.ForwardFailed(_logger, _tunnel.Name, e.Failure.Reason);
-            await FailAsync(context, e.Failure, cancellationToken).ConfigureAwait(false);
+            var failure = e.Failure;
+            if (failure.Kind == SshFailureKind.ForwardRejected && _forwardedOnThisServer)
+            {
+                // The same server granted this very forward to an earlier session: policy did not change, the port is
+                // most likely still held by that session's forward (the server has not noticed it is gone yet).
+                failure = new SshFailure(SshFailureKind.RemotePortBusy, SshFailure.RemotePortBusyReason(_tunnel.Bind.ToString()));
+            }
+            TunnelLog.ForwardFailed(_logger, _tunnel.Name, failure.Reason);
+            await FailAsync(context, failure, cancellationToken).ConfigureAwait(false);
             throw;
         }
         catch (SshOperationTimeoutException)
@@ -132,6 +142,7 @@ public sealed class TunnelComponent : IComponent
         }
         try
         {
+            _forwardedOnThisServer = true;
             context.SetDetail("boundPort", forward.BoundPort.ToString(CultureInfo.InvariantCulture));
             var what = Describe(forward.BoundPort);
             TunnelLog.Forwarding(_logger, _tunnel.Name, what);
@@ -201,7 +212,19 @@ public sealed class TunnelComponent : IComponent
             }
             if (_tunnel.Kind == TunnelKind.Remote && context.Time.GetTimestamp() >= nextEndToEnd && state == SshSessionState.Up && !channelTimeout)
             {
-                var result = await forward.CheckEndToEndAsync(_tunnel.Bind, _tunnel.Target!, _tunnel.Probe.Timeout, cancellationToken).ConfigureAwait(false);
+                EndToEndResult result;
+                try
+                {
+                    result = await forward.CheckEndToEndAsync(_tunnel.Bind, _tunnel.Target!, _tunnel.Probe.Timeout, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception) when (session.IsEnded)
+                {
+                    return; // the session went away under the check: its reason is the one to show
+                }
+                catch (Exception e) when (e is SshException or InvalidOperationException or ObjectDisposedException)
+                {
+                    result = new(EndToEndOutcome.LocalError, $"cannot open the check's channel through {_key} ({e.GetType().Name})");
+                }
                 nextEndToEnd = context.Time.GetTimestamp() + (long)(_tunnel.Probe.Interval.TotalSeconds * context.Time.TimestampFrequency);
                 if (session.IsEnded)
                 {
@@ -256,7 +279,7 @@ public sealed class TunnelComponent : IComponent
         context.SetDetail("bytesIn", relay.BytesIn.ToString(CultureInfo.InvariantCulture));
         context.SetDetail("activeConnections", relay.Active.ToString(CultureInfo.InvariantCulture));
         context.SetDetail("connections", Math.Max(0, relay.Total - forward.EndToEndChecks).ToString(CultureInfo.InvariantCulture));
-        context.SetDetail("session", $"{session.Key} ({session.State.ToString().ToLowerInvariant()})");
+        context.SetDetail("sessionState", session.State.ToString());
         if (session.LastProbeMs >= 0)
         {
             context.SetDetail("lastProbeMs", session.LastProbeMs.ToString(CultureInfo.InvariantCulture));
