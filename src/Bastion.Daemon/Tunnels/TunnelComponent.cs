@@ -27,6 +27,9 @@ public sealed class TunnelComponent : IComponent
     /// <summary>A session on which a request got no answer: not used again until a probe after that time is answered.</summary>
     private (long SessionId, long Since)? _unanswered;
 
+    /// <summary>Why the last session ended, shown while the next one connects.</summary>
+    private SshFailure? _previousFailure;
+
     /// <summary>The server granted this forward before (to an earlier session of this component).</summary>
     private bool _forwardedOnThisServer;
 
@@ -63,6 +66,12 @@ public sealed class TunnelComponent : IComponent
                 context.SetDetail("hostKey", fp);
             }
             await RunOnSessionAsync(context, status, session, cancellationToken).ConfigureAwait(false);
+            if (session.Failure is { } ended)
+            {
+                _previousFailure = ended;
+                context.SetDetail("lastFailure", ended.Kind.ToString());
+                status.Failed($"{ended.Reason}; reconnecting");
+            }
         }
     }
 
@@ -79,11 +88,17 @@ public sealed class TunnelComponent : IComponent
                     if (_unanswered is not { } u || u.SessionId != session.Id || session.LastAnswerTimestamp > u.Since)
                     {
                         _unanswered = null;
+                        _previousFailure = null;
                         return session;
                     }
                     break;
+                case SshSessionState.Connecting when _previousFailure is { } previous:
+                    // Reconnecting after the last session ended: say why until the new one is up.
+                    status.Failed($"{previous.Reason}; reconnecting");
+                    break;
                 case SshSessionState.Dead or SshSessionState.Closed:
                     var failure = session.Failure ?? new SshFailure(SshFailureKind.ConnectionLost, $"connection to {_key.Host}:{_key.Port} lost");
+                    _previousFailure = failure;
                     context.SetDetail("lastFailure", failure.Kind.ToString());
                     status.Failed(failure.HoldOff is not null || slot.RetryIn is not { } retry
                         ? failure.Reason
