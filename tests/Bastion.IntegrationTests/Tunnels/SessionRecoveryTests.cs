@@ -189,4 +189,70 @@ public sealed class SessionRecoveryTests(ITestOutputHelper output)
             keys.Delete(recursive: true);
         }
     }
+
+    [Fact]
+    public async Task A_black_holed_path_leaves_Running_within_the_probe_budget_and_is_used_again_soon_after_packets_pass_again()
+    {
+        await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
+        await using var proxy = new FreezableProxy(sshd.Port);
+        await using var echo = new EchoServer();
+        var key = await sshd.CreateUserKeyAsync();
+        var yaml = TunnelsYaml(Item("holed", "local", sshd, key, "127.0.0.1:0", $"127.0.0.1:{echo.Port}", probe: FastProbe))
+            .Replace($"port: {sshd.Port}", $"port: {proxy.Port}", StringComparison.Ordinal);
+        await using var daemon = new BastiondProcess(output, yaml);
+        await daemon.StartAndWaitReadyAsync();
+        await daemon.WaitForComponentAsync("holed", "Running");
+        var budget = TimeSpan.FromSeconds(1 * 2 + 0.5 + 1);
+        var slack = TimeSpan.FromSeconds(2);
+
+        var holed = Stopwatch.StartNew();
+        proxy.Freeze();
+        var down = await daemon.WaitForStatusAsync(s => s.Components.Single().State is not ("Running" or "Degraded"), "declared dead", TimeSpan.FromSeconds(20));
+        var left = holed.Elapsed;
+        output.WriteLine($"left Running {left.TotalMilliseconds:F0} ms into the black hole: {down.Components.Single().Reason}");
+        Assert.Contains("server not answering", down.Components.Single().Reason, StringComparison.Ordinal);
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        proxy.Thaw();
+        var open = Stopwatch.StartNew();
+        var running = await daemon.WaitForStatusAsync(s => s.Components.Single() is { State: "Running" } c && c.Details["connects"] == "2", "running on a new session", TimeSpan.FromSeconds(30));
+        await using (var client = await EchoClient.ConnectAsync(int.Parse(running.Components.Single().Details["boundPort"], CultureInfo.InvariantCulture)))
+        {
+            await client.RoundTripAsync();
+        }
+        var back = open.Elapsed;
+        output.WriteLine($"usable again {back.TotalMilliseconds:F0} ms after the path opened");
+        Assert.True(left < budget + slack, $"left Running after {left.TotalMilliseconds:F0} ms; budget {budget.TotalMilliseconds} ms");
+        Assert.True(back < TimeSpan.FromSeconds(1) + slack, $"usable again only {back.TotalMilliseconds:F0} ms after the path opened");
+    }
+
+    [Fact]
+    public async Task A_remote_forward_whose_port_the_thawed_server_still_holds_is_never_called_a_policy_refusal()
+    {
+        await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
+        await using var echo = new EchoServer();
+        var key = await sshd.CreateUserKeyAsync();
+        await using var daemon = new BastiondProcess(output, TunnelsYaml(
+            Item("home", "remote", sshd, key, $"127.0.0.1:{FreePort.Pick()}", $"127.0.0.1:{echo.Port}", probe: FastProbe)));
+        await daemon.StartAndWaitReadyAsync();
+        await daemon.WaitForComponentAsync("home", "Running");
+        sshd.FreezeAll();
+        try
+        {
+            await daemon.WaitForStatusAsync(s => s.Components.Single().State is not ("Running" or "Degraded"), "declared dead", TimeSpan.FromSeconds(20));
+        }
+        finally
+        {
+            sshd.ThawAll();
+        }
+        var reasons = new HashSet<string>();
+        await daemon.WaitForStatusAsync(s =>
+        {
+            var c = s.Components.Single();
+            reasons.Add(c.Reason);
+            return c.State == "Running" && c.Details["connects"] != "1";
+        }, "running again", TimeSpan.FromSeconds(60));
+        output.WriteLine(string.Join("\n", reasons));
+        Assert.DoesNotContain(reasons, r => r.StartsWith("forward rejected by server policy", StringComparison.Ordinal));
+        Assert.DoesNotContain(reasons, r => r.Contains("Exception", StringComparison.Ordinal));
+    }
 }
