@@ -13,6 +13,7 @@ public static partial class LogEvents
     public const int SshPeerDead = 1011;
     public const int SshHostKeyTrusted = 1020;
     public const int SshHostKeyRejected = 1021;
+    public const int SshHostKeyNotPinned = 1022;
     public const int TunnelForwarding = 1030;
     public const int TunnelForwardFailed = 1031;
     public const int TunnelEndToEndFailed = 1032;

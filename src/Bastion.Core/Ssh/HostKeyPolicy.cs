@@ -14,8 +14,11 @@ public sealed record PresentedHostKey(string KeyType, byte[] Blob, PresentedCert
     public override string ToString() => $"{KeyType} {Fingerprint}";
 }
 
-/// <summary>Trusted or not, and why, in words an admin can check against the server.</summary>
-public sealed record HostKeyVerdict(bool Trusted, string Description);
+/// <summary>
+/// Trusted or not, and why, in words an admin can check against the server. <paramref name="OtherKeyMayMatch"/>: the
+/// key was refused only because it is not one of the trusted keys, so another key type of the same server may be.
+/// </summary>
+public sealed record HostKeyVerdict(bool Trusted, string Description, bool OtherKeyMayMatch = false);
 
 /// <summary>
 /// Decides whether a presented host key is the server's: a pinned SHA256 fingerprint, a key in a known_hosts file, or
@@ -77,7 +80,20 @@ public sealed class HostKeyPolicy
                 return new(true, $"{_config.KnownHosts} line {entry.Line}");
             }
         }
-        return new(false, $"host key mismatch: the server presented {presented}; expected {Expected(host, port, entries)}");
+        return new(false, $"host key mismatch: the server presented {presented}; expected {Expected(host, port, entries)}", OtherKeyMayMatch: true);
+    }
+
+    /// <summary>
+    /// The host key algorithms to offer this host (see <see cref="SshAlgorithms.HostKeysFor"/>): the types known_hosts
+    /// lists for it, certificate types when a CA is trusted, any type for a bare fingerprint pin, minus
+    /// <paramref name="refused"/>.
+    /// </summary>
+    public IReadOnlyList<string> HostKeyAlgorithms(string host, int port, IReadOnlySet<string> refused)
+    {
+        var entries = _knownHosts?.For(host, port).ToList() ?? [];
+        var known = entries.Where(e => e.Marker == KnownHostMarker.None).Select(e => e.KeyType).ToHashSet(StringComparer.Ordinal);
+        var hasCa = _caBlob is not null || entries.Any(e => e.Marker == KnownHostMarker.CertAuthority);
+        return SshAlgorithms.HostKeysFor(known, hasCa, !_config.Fingerprints.IsEmpty, refused);
     }
 
     private string? TrustedCa(byte[] caBlob, List<KnownHostEntry> entries)

@@ -37,4 +37,44 @@ public static class SshAlgorithms
         var have = new HashSet<string>(supported, StringComparer.Ordinal);
         return [.. allowed.Where(have.Contains)];
     }
+
+    private const string CertSuffix = "-cert-v01@openssh.com";
+
+    /// <summary>
+    /// The host key algorithms to offer, in <see cref="HostKeys"/> order, so that a server with several host keys presents
+    /// one the policy can trust (as OpenSSH orders them from known_hosts): when known_hosts (or a CA) says which key types
+    /// this host has, only those; a bare fingerprint pin carries no type, so everything is offered except the algorithms a
+    /// previous try of this connect showed to be keys that are not pinned (<paramref name="refused"/>). Empty: nothing
+    /// left to offer, every key the server has was refused.
+    /// </summary>
+    /// <param name="knownTypes">Key types of this host's plain known_hosts entries (<c>ssh-ed25519</c>, <c>ssh-rsa</c>, …).</param>
+    /// <param name="hasCa">A CA is configured (hostKey.ca or an @cert-authority line for this host).</param>
+    /// <param name="hasFingerprints">Bare fingerprints are pinned (any key type may match).</param>
+    /// <param name="refused">Algorithms whose key this server presented and the policy refused.</param>
+    public static IReadOnlyList<string> HostKeysFor(IReadOnlyCollection<string> knownTypes, bool hasCa, bool hasFingerprints, IReadOnlySet<string> refused) =>
+        [.. HostKeys.Where(name => !refused.Contains(name) && Acceptable(name, knownTypes, hasCa, hasFingerprints))];
+
+    private static bool Acceptable(string algorithm, IReadOnlyCollection<string> knownTypes, bool hasCa, bool hasFingerprints)
+    {
+        if (algorithm.EndsWith(CertSuffix, StringComparison.Ordinal))
+        {
+            return hasCa;
+        }
+        return hasFingerprints || knownTypes.Contains(KeyTypeOf(algorithm));
+    }
+
+    /// <summary>The key type an algorithm signs with (<c>rsa-sha2-512</c> is an <c>ssh-rsa</c> key).</summary>
+    public static string KeyTypeOf(string algorithm)
+    {
+        var plain = algorithm.EndsWith(CertSuffix, StringComparison.Ordinal) ? algorithm[..^CertSuffix.Length] : algorithm;
+        return plain.StartsWith("rsa-sha2-", StringComparison.Ordinal) ? "ssh-rsa" : plain;
+    }
+
+    /// <summary>Every offered algorithm that signs with the same key as <paramref name="algorithm"/> (one key, one refusal).</summary>
+    public static IEnumerable<string> SameKey(string algorithm)
+    {
+        var cert = algorithm.EndsWith(CertSuffix, StringComparison.Ordinal);
+        var type = KeyTypeOf(algorithm);
+        return HostKeys.Where(a => a.EndsWith(CertSuffix, StringComparison.Ordinal) == cert && KeyTypeOf(a) == type);
+    }
 }

@@ -16,19 +16,3 @@ public sealed record SshSessionKey(string Host, int Port, string User, string Id
     public override string ToString() =>
         $"{User}@{new Endpoint(Host, Port)}" + (Socks is { } s ? $" via socks {s}" : "");
 }
-
-/// <summary>Consecutive probe results of one session: dead after <see cref="Failures"/> in a row, any answer resets.</summary>
-public sealed class Liveness(int failures)
-{
-    /// <summary>The limit; may change between probes (the session follows the strictest of its tunnels).</summary>
-    public int Failures { get; set; } = failures;
-
-    public int ConsecutiveFailures { get; private set; }
-
-    /// <summary>Records a probe; true when the peer must now be declared dead.</summary>
-    public bool Record(bool answered)
-    {
-        ConsecutiveFailures = answered ? 0 : ConsecutiveFailures + 1;
-        return !answered && ConsecutiveFailures >= Failures;
-    }
-}

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Bastion.Config;
 using Bastion.Ssh;
 using Microsoft.Extensions.Logging;
@@ -8,35 +7,49 @@ using Renci.SshNet.Common;
 namespace Bastion.Daemon.Tunnels;
 
 /// <summary>
-/// One SSH connection attempt and, once connected, its life: a fresh <see cref="SshClient"/> per attempt, host key
-/// checked against the tunnel's policy, a liveness probe that needs an answer from the server (SSH.NET's keepalive
-/// expects none, so it never notices a hung peer), and one <see cref="Died"/> outcome every tunnel on it sees.
-/// Never reused after it died; closing it is bounded by a timeout because SSH.NET's Dispose can hang on a dead peer.
+/// One SSH connection and its life: a fresh <see cref="SshClient"/>, the host key checked against the tunnels' policy,
+/// a liveness probe the server's sshd answers itself (SSH.NET's keepalive expects no answer, so it never notices a hung
+/// peer), and one explicit <see cref="SshSessionState"/> under one lock that every tunnel on it watches. Never reused
+/// after it ended: the pool starts a new one. A dead session is abandoned at once; its client is closed in the
+/// background with a bound, because SSH.NET's Dispose can hang on a dead peer.
 /// </summary>
 #pragma warning disable CA1001 // _stop is only ever cancelled (no timer): nothing to release, and tunnels may still read its state
 internal sealed class SharedSshSession
 #pragma warning restore CA1001
 {
     private static readonly TimeSpan DisposeTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>Where the probe's channel goes: port 0 on the server's loopback, where nothing can listen.</summary>
+    private const string ProbeHost = "127.0.0.1";
+    private const uint ProbePort = 0;
+
+    private readonly Lock _lock = new();
+    private readonly SessionHealth _health = new();
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
-    private readonly TaskCompletionSource _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly TaskCompletionSource<SshFailure> _died = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Func<ProbeConfig> _probe;
     private readonly CancellationTokenSource _stop = new();
-    private readonly List<SshSessionLease> _leases = [];
-    private SshClient? _client;
-    private string? _rejectedHostKey;
-    private long _lastProbeMs = -1;
     private readonly string _name;
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _probeNow = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private SshFailure? _failure;
+    private SshClient? _client;
+    private DirectChannelProbe? _prober;
+    private string? _rejectedHostKey;
+    private (string Verdict, PresentedHostKey Presented)? _pendingRefusal;
+    private long _lastProbeMs = -1;
+    private long _lastAnswer;
+    private long _connectedAt;
+    private long _endedAt;
 
-    public SharedSshSession(SshSessionKey key, long id, ILogger logger, TimeProvider time)
+    public SharedSshSession(SshSessionKey key, long id, Func<ProbeConfig> probe, ILogger logger, TimeProvider time)
     {
         Key = key;
         _name = key.ToString();
         Id = id;
+        _probe = probe;
         _logger = logger;
         _time = time;
-        _connected.Task.ContinueWith(t => _ = t.Exception, TaskScheduler.Default); // observed even if every waiter left
     }
 
     public SshSessionKey Key { get; }
@@ -44,32 +57,62 @@ internal sealed class SharedSshSession
     /// <summary>Distinguishes sessions with the same key: a tunnel counts a reconnect when this changes.</summary>
     public long Id { get; }
 
-    public Task Connected => _connected.Task;
-    public Task<SshFailure> Died => _died.Task;
-    public bool IsDead => _died.Task.IsCompleted;
-    public SshClient Client => _client ?? throw new InvalidOperationException("not connected");
+    public SshSessionState State
+    {
+        get { lock (_lock) { return _health.State; } }
+    }
+
+    /// <summary>Why it ended (Dead or Closed); null while connecting or connected.</summary>
+    public SshFailure? Failure
+    {
+        get { lock (_lock) { return _failure; } }
+    }
+
+    /// <summary>Completes at the next state change (then read <see cref="State"/> again).</summary>
+    public Task Changed
+    {
+        get { lock (_lock) { return _changed.Task; } }
+    }
+
+    public bool IsEnded => State is SshSessionState.Dead or SshSessionState.Closed;
+
+    /// <summary>Probes in a row without an answer (Suspect shows it).</summary>
+    public int ConsecutiveFailures
+    {
+        get { lock (_lock) { return _health.ConsecutiveFailures; } }
+    }
+
+    /// <summary>The client, while the session is connected; null once it ended (it is being closed).</summary>
+    public SshClient? Client => Volatile.Read(ref _client);
+
     public string? HostKeyFingerprint { get; private set; }
     public long LastProbeMs => Interlocked.Read(ref _lastProbeMs);
 
-    internal void Add(SshSessionLease lease)
-    {
-        lock (_leases)
-        {
-            _leases.Add(lease);
-        }
-    }
+    /// <summary><see cref="TimeProvider"/> timestamp of the last answered probe (or of the connect).</summary>
+    public long LastAnswerTimestamp => Interlocked.Read(ref _lastAnswer);
 
-    /// <summary>True when that was the last lease.</summary>
-    internal bool Remove(SshSessionLease lease)
+    /// <summary>How long it was connected before it ended; null if it never connected.</summary>
+    public TimeSpan? UpFor
     {
-        lock (_leases)
+        get
         {
-            _leases.Remove(lease);
-            return _leases.Count == 0;
+            lock (_lock)
+            {
+                return _connectedAt == 0 ? null : _time.GetElapsedTime(_connectedAt, _endedAt == 0 ? _time.GetTimestamp() : _endedAt);
+            }
         }
     }
 
     public void Start() => _ = Task.Run(RunAsync);
+
+    /// <summary>Probes now instead of at the next interval (a tunnel saw a channel open time out).</summary>
+    public void RequestProbe()
+    {
+        lock (_lock)
+        {
+            _probeNow.TrySetResult();
+        }
+    }
 
     private async Task RunAsync()
     {
@@ -86,12 +129,15 @@ internal sealed class SharedSshSession
             {
                 TunnelLog.ConnectFailed(_logger, _name, failure.Reason);
             }
-            _died.TrySetResult(failure);
-            _connected.TrySetException(new SshFailureException(failure));
-            DisposeClient();
+            else if (_pendingRefusal is { } refusal)
+            {
+                // No key of the server is trusted: the first one it presented is the one to check out of band.
+                TunnelLog.HostKeyRejected(_logger, _name, refusal.Verdict, refusal.Presented);
+            }
+            End(SshSessionState.Dead, failure, log: false);
+            DisposeInBackground(Interlocked.Exchange(ref _client, null), Interlocked.Exchange(ref _prober, null));
             return;
         }
-        _connected.TrySetResult();
         try
         {
             await ProbeLoopAsync().ConfigureAwait(false);
@@ -103,23 +149,22 @@ internal sealed class SharedSshSession
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            // Close() may race the probe (Client then throws), or SSH.NET may throw something not classified above.
-            // Either way nobody probes this session any more: declare it dead so the tunnels reconnect, never sit on it.
-            Die(new SshFailure(SshFailureKind.ConnectionLost, $"liveness probe stopped unexpectedly ({e.GetType().Name}: {e.Message}); reconnecting"));
+            End(SshSessionState.Dead, new SshFailure(SshFailureKind.ConnectionLost,
+                $"connection to {Key.Host}:{Key.Port} lost: the liveness probe stopped ({e.GetType().Name}); reconnecting"), log: true);
         }
     }
 
     private async Task ConnectAsync()
     {
         TunnelLog.Connecting(_logger, _name);
-        var started = Stopwatch.GetTimestamp();
+        var started = _time.GetTimestamp();
         // Read per attempt, so an edited known_hosts takes effect at the next reconnect.
         string? knownHosts = null;
         if (Key.HostKey.KnownHosts is { } path)
         {
             try
             {
-                knownHosts = await File.ReadAllTextAsync(path).ConfigureAwait(false);
+                knownHosts = await File.ReadAllTextAsync(path, _stop.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -128,24 +173,69 @@ internal sealed class SharedSshSession
         }
         var policy = new HostKeyPolicy(Key.HostKey, knownHosts);
         using var identity = LoadIdentity();
-        var client = new SshClient(SshConnectionSettings.Create(Key, new PrivateKeyAuthenticationMethod(Key.User, identity)));
-        _client = client;
-        client.HostKeyReceived += (_, e) => CheckHostKey(policy, e);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-        timeout.CancelAfter(SshConnectionSettings.ConnectTimeout);
-        try
+        // A server with several host keys presents the first type both sides offer. A pin names one key without its
+        // type: a key that is not pinned is refused, and the connect is tried again without that type, until a pinned
+        // key is presented or the server has no other type (then it is a mismatch).
+        var refused = new HashSet<string>(StringComparer.Ordinal);
+        while (true)
         {
-            await client.ConnectAsync(timeout.Token).ConfigureAwait(false);
+            var offered = policy.HostKeyAlgorithms(Key.Host, Key.Port, refused);
+            if (offered.Count == 0)
+            {
+                throw new SshFailureException(new SshFailure(SshFailureKind.HostKeyMismatch,
+                    SshFailures.HostKeyMismatchReason(Key, _rejectedHostKey ?? "no host key type the policy can trust is offered")));
+            }
+            var client = new SshClient(SshConnectionSettings.Create(Key, offered, new PrivateKeyAuthenticationMethod(Key.User, identity)));
+            string? otherKeyMayMatch = null;
+            client.HostKeyReceived += (_, e) =>
+            {
+                if (CheckHostKey(policy, e) is { OtherKeyMayMatch: true })
+                {
+                    otherKeyMayMatch = e.HostKeyName;
+                }
+            };
+            Volatile.Write(ref _client, client);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+            timeout.CancelAfter(SshConnectionSettings.ConnectTimeout);
+            try
+            {
+                await client.ConnectAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !_stop.IsCancellationRequested)
+            {
+                throw new TimeoutException();
+            }
+            catch (SshConnectionException) when (otherKeyMayMatch is { } algorithm && !_stop.IsCancellationRequested)
+            {
+                refused.UnionWith(SshAlgorithms.SameKey(algorithm));
+                DisposeInBackground(Interlocked.Exchange(ref _client, null), null);
+                continue;
+            }
+            break;
         }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !_stop.IsCancellationRequested)
-        {
-            throw new TimeoutException();
-        }
-        client.ErrorOccurred += (_, e) => Die(SshFailures.Classify(e.Exception, Key, SshConnectionSettings.ConnectTimeout, null));
-        var info = client.ConnectionInfo;
-        var elapsed = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        var connected = Client!;
+        connected.ErrorOccurred += (_, e) => End(SshSessionState.Dead, SshFailures.Classify(e.Exception, Key, SshConnectionSettings.ConnectTimeout, null), log: true);
+        _prober = DirectChannelProbe.Start(connected, ProbeHost, ProbePort);
+        var info = connected.ConnectionInfo;
+        var elapsed = (long)_time.GetElapsedTime(started).TotalMilliseconds;
         TunnelLog.Connected(_logger, _name, info.CurrentKeyExchangeAlgorithm ?? "?", info.CurrentClientEncryption ?? "?",
             HostKeyFingerprint ?? "?", elapsed);
+        Interlocked.Exchange(ref _lastAnswer, _time.GetTimestamp());
+        TaskCompletionSource? changed = null;
+        lock (_lock)
+        {
+            if (_health.Connected())
+            {
+                _connectedAt = _time.GetTimestamp();
+                changed = SwapChanged();
+            }
+        }
+        if (changed is null)
+        {
+            // Closed while connecting: nobody will use this client.
+            DisposeInBackground(Interlocked.Exchange(ref _client, null), Interlocked.Exchange(ref _prober, null));
+        }
+        changed?.TrySetResult();
     }
 
     /// <summary>The private key; what goes wrong is said without a word of the key's contents.</summary>
@@ -171,7 +261,7 @@ internal sealed class SharedSshSession
         }
     }
 
-    private void CheckHostKey(HostKeyPolicy policy, HostKeyEventArgs e)
+    private HostKeyVerdict CheckHostKey(HostKeyPolicy policy, HostKeyEventArgs e)
     {
         PresentedCertificate? cert = null;
         if (e.Certificate is { } c)
@@ -188,150 +278,175 @@ internal sealed class SharedSshSession
         {
             TunnelLog.HostKeyTrusted(_logger, _name, presented, verdict.Description);
         }
+        else if (verdict.OtherKeyMayMatch)
+        {
+            // Not yet a verdict: the server may have the pinned key in another type (tried next). Logged as a
+            // security event only if none of its keys is trusted (the connect then fails with the first refusal).
+            _rejectedHostKey ??= verdict.Description;
+            _pendingRefusal ??= (verdict.Description, presented);
+            TunnelLog.HostKeyNotPinned(_logger, _name, presented);
+        }
         else
         {
             _rejectedHostKey = verdict.Description;
             TunnelLog.HostKeyRejected(_logger, _name, verdict.Description, presented);
         }
-    }
-
-    /// <summary>Probes with the strictest settings among the tunnels on this session; dead after that many failures in a row.</summary>
-    private async Task ProbeLoopAsync()
-    {
-        var liveness = new Liveness(1);
-        while (true)
-        {
-            var probe = StrictestProbe();
-            liveness.Failures = probe.Failures;
-            await Task.Delay(probe.Interval, _time, _stop.Token).ConfigureAwait(false);
-            var (answered, why) = await ProbeOnceAsync(probe.Timeout).ConfigureAwait(false);
-            if (!answered && IsDead)
-            {
-                return;
-            }
-            var dead = liveness.Record(answered);
-            if (answered)
-            {
-                continue;
-            }
-            TunnelLog.ProbeFailed(_logger, _name, liveness.ConsecutiveFailures, probe.Failures, why);
-            if (dead)
-            {
-                TunnelLog.PeerDead(_logger, _name, liveness.ConsecutiveFailures);
-                Die(new SshFailure(SshFailureKind.NotAnswering,
-                    $"server not answering: {liveness.ConsecutiveFailures} probes in a row got no answer within {Durations.Format(probe.Timeout)} (server hung or network path black-holed)"));
-                return;
-            }
-        }
-    }
-
-    private ProbeConfig StrictestProbe()
-    {
-        ProbeConfig[] probes;
-        lock (_leases)
-        {
-            probes = [.. _leases.Select(l => l.Probe)];
-        }
-        if (probes.Length == 0)
-        {
-            return new ProbeConfig();
-        }
-        return new ProbeConfig
-        {
-            Interval = probes.Min(p => p.Interval),
-            Timeout = probes.Min(p => p.Timeout),
-            Failures = probes.Min(p => p.Failures),
-        };
+        return verdict;
     }
 
     /// <summary>
-    /// Runs <c>true</c> on the server. Any SSH answer counts, also a refusal (a forwarding-only account may not
-    /// run commands): what matters is that the far end's SSH layer responded in time.
+    /// Probes with the strictest settings among the tunnels on this session: Suspect after a probe without an answer,
+    /// Dead after that many in a row; any answer makes it Up again.
     /// </summary>
-    private async Task<(bool Answered, string Why)> ProbeOnceAsync(TimeSpan timeout)
+    private async Task ProbeLoopAsync()
+    {
+        while (true)
+        {
+            var probe = _probe();
+            Task now;
+            lock (_lock)
+            {
+                now = _probeNow.Task;
+            }
+            await Task.WhenAny(Task.Delay(probe.Interval, _time, _stop.Token), now).ConfigureAwait(false);
+            _stop.Token.ThrowIfCancellationRequested();
+            lock (_lock)
+            {
+                if (_probeNow.Task.IsCompleted)
+                {
+                    _probeNow = new(TaskCreationOptions.RunContinuationsAsynchronously);
+                }
+            }
+            var started = _time.GetTimestamp();
+            var outcome = await ProbeOnceAsync(probe.Timeout).ConfigureAwait(false);
+            if (outcome == ProbeOutcome.Answered)
+            {
+                Interlocked.Exchange(ref _lastProbeMs, (long)_time.GetElapsedTime(started).TotalMilliseconds);
+                Interlocked.Exchange(ref _lastAnswer, _time.GetTimestamp());
+            }
+            TaskCompletionSource? changed = null;
+            SshSessionState before, after;
+            int failures;
+            lock (_lock)
+            {
+                before = _health.State;
+                after = _health.Record(outcome, probe.Failures);
+                failures = _health.ConsecutiveFailures;
+                if (after != before && after != SshSessionState.Dead)
+                {
+                    changed = SwapChanged();
+                }
+            }
+            changed?.TrySetResult();
+            if (before is SshSessionState.Dead or SshSessionState.Closed)
+            {
+                return;
+            }
+            switch (outcome)
+            {
+                case ProbeOutcome.ConnectionGone:
+                    End(SshSessionState.Dead, new SshFailure(SshFailureKind.ConnectionLost, $"connection to {Key.Host}:{Key.Port} lost"), log: true, force: true);
+                    return;
+                case ProbeOutcome.NoAnswer:
+                    TunnelLog.ProbeFailed(_logger, _name, failures, probe.Failures, probe.Timeout);
+                    if (after == SshSessionState.Dead)
+                    {
+                        TunnelLog.PeerDead(_logger, _name, failures);
+                        End(SshSessionState.Dead, new SshFailure(SshFailureKind.NotAnswering,
+                            $"server not answering: {failures} probes in a row got no answer within {Durations.Format(probe.Timeout)} (server hung or network path black-holed)"),
+                            log: true, force: true);
+                        return;
+                    }
+                    break;
+            }
+        }
+    }
+
+    /// <summary>A direct-tcpip channel open to port 0 on the server: sshd refuses it itself, at once.</summary>
+    private async Task<ProbeOutcome> ProbeOnceAsync(TimeSpan timeout)
     {
         var client = Client;
-        if (!client.IsConnected)
+        if (client is null || _prober is null || !client.IsConnected)
         {
-            Die(new SshFailure(SshFailureKind.ConnectionLost, $"connection to {Key.Host}:{Key.Port} lost"));
-            return (false, "not connected");
+            return ProbeOutcome.ConnectionGone;
         }
-        var started = Stopwatch.GetTimestamp();
-        using var cts = new CancellationTokenSource();
-        SshCommand? command = null;
-        // Task.Run: opening the channel may block its thread until SSH.NET's own timeout; ours is shorter.
-        var run = Task.Run(async () =>
-        {
-            command = client.CreateCommand("true");
-            await command.ExecuteAsync(cts.Token).ConfigureAwait(false);
-        });
-        var winner = await Task.WhenAny(run, Task.Delay(timeout, _time, _stop.Token)).ConfigureAwait(false);
-        if (winner != run)
-        {
-            await cts.CancelAsync().ConfigureAwait(false);
-            _ = run.ContinueWith(t => { _ = t.Exception; command?.Dispose(); }, TaskScheduler.Default);
-            return (false, $"no answer within {Durations.Format(timeout)}");
-        }
+        bool answered;
         try
         {
-            await run.ConfigureAwait(false);
+            answered = await _prober.AnswersAsync(timeout, _time, _stop.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is SshConnectionException or ObjectDisposedException)
+        catch (System.Net.Sockets.SocketException)
         {
-            Die(SshFailures.Classify(e, Key, SshConnectionSettings.ConnectTimeout, null));
-            return (false, e.Message);
+            return client.IsConnected ? ProbeOutcome.NoAnswer : ProbeOutcome.ConnectionGone;
         }
-        catch (SshOperationTimeoutException e)
+        if (!client.IsConnected)
         {
-            // SSH.NET gave up waiting for the channel (a probe timeout above ConnectTimeout): no answer, not a refusal.
-            return (false, e.Message);
+            return ProbeOutcome.ConnectionGone;
         }
-        catch (SshException)
-        {
-            // refused by the server: still an answer
-        }
-        finally
-        {
-            command?.Dispose();
-        }
-        Interlocked.Exchange(ref _lastProbeMs, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-        return (true, "");
+        return answered ? ProbeOutcome.Answered : ProbeOutcome.NoAnswer;
     }
 
-    private void Die(SshFailure failure)
+    /// <summary>Called with the lock held: the waiters of the current state are released after it is left.</summary>
+    private TaskCompletionSource SwapChanged()
     {
-        if (_died.TrySetResult(failure))
+        var old = _changed;
+        _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        return old;
+    }
+
+    /// <summary>Ends the session (first reason wins), stops the probe and closes the client in the background.</summary>
+    private void End(SshSessionState final, SshFailure failure, bool log, bool force = false)
+    {
+        TaskCompletionSource changed;
+        lock (_lock)
+        {
+            // force: the probe already moved the health to Dead (Record); the reason is set here.
+            if (!_health.End(final) && !(force && _failure is null))
+            {
+                return;
+            }
+            _failure = failure;
+            _endedAt = _time.GetTimestamp();
+            changed = SwapChanged();
+        }
+        if (log)
         {
             TunnelLog.Lost(_logger, _name, failure.Reason);
-            _stop.Cancel();
         }
+        _stop.Cancel();
+        DisposeInBackground(Interlocked.Exchange(ref _client, null), Interlocked.Exchange(ref _prober, null));
+        changed.TrySetResult();
     }
 
-    /// <summary>Called when the last tunnel left: stops the probe and closes the connection (bounded).</summary>
+    /// <summary>Called when the last tunnel left: stops the probe and closes the connection (bounded, in the background).</summary>
     public void Close()
     {
-        _died.TrySetResult(new SshFailure(SshFailureKind.Other, "closed"));
-        _stop.Cancel();
-        if (_connected.Task.IsCompletedSuccessfully)
+        var wasUp = State is SshSessionState.Up or SshSessionState.Suspect;
+        End(SshSessionState.Closed, new SshFailure(SshFailureKind.Other, "closed"), log: false);
+        if (wasUp)
         {
             TunnelLog.Closed(_logger, _name);
         }
-        DisposeClient();
     }
 
-    private void DisposeClient()
+    private void DisposeInBackground(SshClient? client, DirectChannelProbe? prober)
     {
-        if (Interlocked.Exchange(ref _client, null) is not { } client)
+        if (client is null && prober is null)
         {
             return;
         }
-        var dispose = Task.Run(client.Dispose);
-        _ = dispose.WaitAsync(DisposeTimeout).ContinueWith(t =>
+        var dispose = Task.Run(() =>
+        {
+            prober?.Dispose();
+            client?.Dispose();
+        });
+        _ = dispose.WaitAsync(DisposeTimeout, _time).ContinueWith(t =>
         {
             if (t.IsFaulted && t.Exception?.InnerException is TimeoutException)
             {
                 TunnelLog.DisposeTimedOut(_logger, _name, DisposeTimeout);
             }
+            _ = t.Exception;
         }, TaskScheduler.Default);
     }
 }

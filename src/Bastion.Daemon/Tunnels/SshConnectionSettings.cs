@@ -3,12 +3,15 @@ using Renci.SshNet;
 
 namespace Bastion.Daemon.Tunnels;
 
-/// <summary>Builds SSH.NET connection info that offers only <see cref="SshAlgorithms"/>, in their order.</summary>
+/// <summary>
+/// Builds SSH.NET connection info that offers only <see cref="SshAlgorithms"/>, in their order, and of the host key
+/// algorithms only those the host key policy can trust (<see cref="HostKeyPolicy.HostKeyAlgorithms"/>).
+/// </summary>
 internal static class SshConnectionSettings
 {
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(15);
 
-    public static ConnectionInfo Create(SshSessionKey key, params AuthenticationMethod[] auth)
+    public static ConnectionInfo Create(SshSessionKey key, IReadOnlyList<string> hostKeyAlgorithms, params AuthenticationMethod[] auth)
     {
         var info = key.Socks is { } socks
             // SOCKS5 with the host NAME (ATYP 3): tor resolves it, so .onion servers work and no DNS leaks.
@@ -24,7 +27,7 @@ internal static class SshConnectionSettings
         Restrict(info.KeyExchangeAlgorithms, SshAlgorithms.KeyExchange);
         Restrict(info.Encryptions, SshAlgorithms.Ciphers);
         Restrict(info.HmacAlgorithms, SshAlgorithms.Macs);
-        Restrict(info.HostKeyAlgorithms, SshAlgorithms.HostKeys);
+        Restrict(info.HostKeyAlgorithms, hostKeyAlgorithms);
         return info;
     }
 

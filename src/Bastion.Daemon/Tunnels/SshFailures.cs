@@ -23,7 +23,7 @@ internal static class SshFailures
             case SshFailureException f:
                 return f.Failure;
             case SshConnectionException c when c.DisconnectReason == DisconnectReason.HostKeyNotVerifiable || hostKeyVerdict is not null:
-                return new(SshFailureKind.HostKeyMismatch, $"{hostKeyVerdict ?? "host key not trusted"} — refused (retried every 5m; verify the server's key out of band with `bastionctl ssh hostkey {server}`)");
+                return new(SshFailureKind.HostKeyMismatch, HostKeyMismatchReason(key, hostKeyVerdict ?? "host key not trusted"));
             case SshAuthenticationException:
                 return new(SshFailureKind.AuthenticationRejected,
                     $"authentication rejected: {server} did not accept user {key.User} with the key {key.Identity} — add {key.Identity}.pub to that user's authorized_keys (retried every 1m)");
@@ -52,6 +52,9 @@ internal static class SshFailures
                 return new(SshFailureKind.Other, $"{server}: {e.GetType().Name}: {e.Message}");
         }
     }
+
+    public static string HostKeyMismatchReason(SshSessionKey key, string verdict) =>
+        $"{verdict} — refused (retried every 5m; verify the server's key out of band with `bastionctl ssh hostkey {key.Host}:{key.Port}`)";
 
     private static bool IsConnectError(SocketException s) =>
         s.SocketErrorCode is SocketError.ConnectionRefused or SocketError.HostUnreachable or SocketError.NetworkUnreachable;

@@ -6,13 +6,14 @@ namespace Bastion.Daemon.Tunnels;
 
 /// <summary>
 /// The SSH sessions tunnels ride on, shared by key (<see cref="SshSessionKey"/>) and counted by lease: the first
-/// tunnel that needs a server connects, the others join that attempt, the last one to leave closes it. A session
-/// that died is replaced by a fresh one (new SshClient) at the next acquire; its old leases drain on their own.
+/// tunnel that needs a server opens its <see cref="SshSessionSlot"/>, the others join it, the last one to leave closes
+/// it. The slot, not each tunnel, reconnects a session that ended (one schedule per server), so every tunnel on it
+/// sees the new session at the same moment and all of their forwards start together.
 /// </summary>
 internal sealed class SshSessionPool
 {
     private readonly Lock _lock = new();
-    private readonly Dictionary<SshSessionKey, SharedSshSession> _sessions = [];
+    private readonly Dictionary<SshSessionKey, SshSessionSlot> _slots = [];
     private long _nextId;
 
     /// <summary>
@@ -35,66 +36,49 @@ internal sealed class SshSessionPool
 
     public int Count
     {
-        get { lock (_lock) { return _sessions.Count; } }
+        get { lock (_lock) { return _slots.Count; } }
     }
 
-    /// <summary>Waits for a connected session; throws <see cref="SshFailureException"/> when it cannot connect.</summary>
-    public async Task<SshSessionLease> AcquireAsync(SshSessionKey key, ProbeConfig probe, CancellationToken cancellationToken)
+    /// <summary>Joins the slot of <paramref name="key"/> (opening it, and so connecting, if nobody had).</summary>
+    public SshSessionLease Lease(SshSessionKey key, ProbeConfig probe)
     {
-        SharedSshSession session;
-        var lease = new SshSessionLease(this, probe);
         lock (_lock)
         {
-            if (!_sessions.TryGetValue(key, out session!) || session.IsDead)
+            if (!_slots.TryGetValue(key, out var slot))
             {
-                session = new SharedSshSession(key, ++_nextId, LoggerFactory.CreateLogger("Bastion.Tunnels"), Time);
-                _sessions[key] = session;
-                session.Add(lease);
-                session.Start();
+                slot = new SshSessionSlot(key, () => Interlocked.Increment(ref _nextId), LoggerFactory.CreateLogger("Bastion.Tunnels"), Time);
+                _slots[key] = slot;
             }
-            else
-            {
-                session.Add(lease);
-            }
+            var lease = new SshSessionLease(this, slot, probe);
+            slot.Add(lease);
+            return lease;
         }
-        lease.Session = session;
-        try
-        {
-            await session.Connected.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            lease.Dispose();
-            throw;
-        }
-        return lease;
     }
 
     internal void Release(SshSessionLease lease)
     {
-        var session = lease.Session;
-        bool last;
+        var slot = lease.Slot;
         lock (_lock)
         {
-            last = session.Remove(lease);
-            if (last && _sessions.TryGetValue(session.Key, out var current) && current == session)
+            if (!slot.Remove(lease))
             {
-                _sessions.Remove(session.Key);
+                return;
+            }
+            if (_slots.TryGetValue(slot.Key, out var current) && current == slot)
+            {
+                _slots.Remove(slot.Key);
             }
         }
-        if (last)
-        {
-            session.Close();
-        }
+        slot.Close();
     }
 }
 
-/// <summary>One tunnel's hold on a shared session; disposing it lets the session close when nobody else holds it.</summary>
-internal sealed class SshSessionLease(SshSessionPool pool, ProbeConfig probe) : IDisposable
+/// <summary>One tunnel's hold on a server's slot; disposing it lets the slot close when nobody else holds it.</summary>
+internal sealed class SshSessionLease(SshSessionPool pool, SshSessionSlot slot, ProbeConfig probe) : IDisposable
 {
     private int _disposed;
 
-    public SharedSshSession Session { get; internal set; } = null!;
+    public SshSessionSlot Slot { get; } = slot;
     public ProbeConfig Probe { get; } = probe;
 
     public void Dispose()

@@ -3,15 +3,16 @@ using Bastion.Config;
 using Bastion.Ssh;
 using Bastion.Supervision;
 using Microsoft.Extensions.Logging;
+using Renci.SshNet.Common;
 
 namespace Bastion.Daemon.Tunnels;
 
 /// <summary>
-/// A <c>tunnels:</c> entry. One attempt = lease the shared SSH session for its server (connecting it if nobody has),
-/// start a fresh forward on it, then watch: the session dying (reset, failed probes), SSH.NET faulting the forward,
-/// and for remote forwards an end-to-end check through the server's bound port. Any of these ends the attempt with
-/// a reason and the supervisor's backoff starts the next one. Failures that only a human can fix (wrong host key,
-/// key not accepted) hold the attempt in Failed for minutes first, so a broken tunnel never storms the server.
+/// A <c>tunnels:</c> entry. It holds a lease on its server's <see cref="SshSessionSlot"/> for the whole attempt and
+/// starts a fresh forward on every session the slot brings up: the slot reconnects (one schedule per server), so all
+/// tunnels on a server come back together. While there is no usable session the tunnel is Failed with the session's
+/// reason; while a probe goes unanswered it is Degraded. Failures of the forward itself (a busy port, a refusal by the
+/// server, an end-to-end check that keeps failing) end the attempt and the supervisor's backoff starts the next one.
 /// </summary>
 public sealed class TunnelComponent : IComponent
 {
@@ -22,6 +23,15 @@ public sealed class TunnelComponent : IComponent
     private readonly ILogger _logger;
     private long _connects;
     private long _lastSessionId;
+
+    /// <summary>A session on which a request got no answer: not used again until a probe after that time is answered.</summary>
+    private (long SessionId, long Since)? _unanswered;
+
+    /// <summary>Why the last session ended, shown while the next one connects.</summary>
+    private SshFailure? _previousFailure;
+
+    /// <summary>The server granted this forward before (to an earlier session of this component).</summary>
+    private bool _forwardedOnThisServer;
 
     internal TunnelComponent(TunnelConfig tunnel, Endpoint? socks, SshSessionPool pool)
     {
@@ -39,19 +49,11 @@ public sealed class TunnelComponent : IComponent
         {
             context.SetDetail("target", target.ToString());
         }
-        SshSessionLease lease;
-        try
+        using var lease = _pool.Lease(_key, _tunnel.Probe);
+        var status = new StatusReporter(context);
+        while (true)
         {
-            lease = await _pool.AcquireAsync(_key, _tunnel.Probe, cancellationToken).ConfigureAwait(false);
-        }
-        catch (SshFailureException e)
-        {
-            await FailAsync(context, e.Failure, cancellationToken).ConfigureAwait(false);
-            throw; // unreachable: FailAsync throws
-        }
-        using (lease)
-        {
-            var session = lease.Session;
+            var session = await WaitForSessionAsync(context, status, lease.Slot, cancellationToken).ConfigureAwait(false);
             if (session.Id != _lastSessionId)
             {
                 _lastSessionId = session.Id;
@@ -63,87 +65,224 @@ public sealed class TunnelComponent : IComponent
             {
                 context.SetDetail("hostKey", fp);
             }
-            if (session.IsDead)
+            await RunOnSessionAsync(context, status, session, cancellationToken).ConfigureAwait(false);
+            if (session.Failure is { } ended)
             {
-                await FailAsync(context, await session.Died.ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
-            }
-            TunnelForward forward;
-            try
-            {
-                forward = await TunnelForward.StartAsync(_tunnel, session.Client, e => TunnelLog.RelayError(_logger, _tunnel.Name, e)).ConfigureAwait(false);
-            }
-            catch (SshFailureException e)
-            {
-                TunnelLog.ForwardFailed(_logger, _tunnel.Name, e.Failure.Reason);
-                await FailAsync(context, e.Failure, cancellationToken).ConfigureAwait(false);
-                throw;
-            }
-            catch (Exception e) when (e is Renci.SshNet.Common.SshException or InvalidOperationException or ObjectDisposedException or System.Net.Sockets.SocketException)
-            {
-                // The session went away while the forward was being set up.
-                var failure = session.IsDead ? await session.Died.ConfigureAwait(false) : new SshFailure(SshFailureKind.Other, "cannot start the forward: " + e.Message);
-                await FailAsync(context, failure, cancellationToken).ConfigureAwait(false);
-                throw;
-            }
-            await using (forward.ConfigureAwait(false))
-            {
-                context.SetDetail("boundPort", forward.BoundPort.ToString(CultureInfo.InvariantCulture));
-                var what = Describe(forward.BoundPort);
-                TunnelLog.Forwarding(_logger, _tunnel.Name, what);
-                context.ReportRunning(what);
-                await WatchAsync(context, session, forward, what, cancellationToken).ConfigureAwait(false);
+                _previousFailure = ended;
+                context.SetDetail("lastFailure", ended.Kind.ToString());
+                status.Failed($"{ended.Reason}; reconnecting");
             }
         }
     }
 
-    private async Task WatchAsync(IComponentContext context, SharedSshSession session, TunnelForward forward, string running, CancellationToken cancellationToken)
+    /// <summary>Waits for a session that is up (and answered since a request on it went unanswered); reports why not meanwhile.</summary>
+    private async Task<SharedSshSession> WaitForSessionAsync(IComponentContext context, StatusReporter status, SshSessionSlot slot, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var (session, slotChanged) = slot.Current;
+            var sessionChanged = session.Changed;
+            switch (session.State)
+            {
+                case SshSessionState.Up or SshSessionState.Suspect:
+                    if (_unanswered is not { } u || u.SessionId != session.Id || session.LastAnswerTimestamp > u.Since)
+                    {
+                        _unanswered = null;
+                        _previousFailure = null;
+                        return session;
+                    }
+                    break;
+                case SshSessionState.Connecting when _previousFailure is { } previous:
+                    // Reconnecting after the last session ended: say why until the new one is up.
+                    status.Failed($"{previous.Reason}; reconnecting");
+                    break;
+                case SshSessionState.Dead or SshSessionState.Closed:
+                    var failure = session.Failure ?? new SshFailure(SshFailureKind.ConnectionLost, $"connection to {_key.Host}:{_key.Port} lost");
+                    _previousFailure = failure;
+                    context.SetDetail("lastFailure", failure.Kind.ToString());
+                    status.Failed(failure.HoldOff is not null || slot.RetryIn is not { } retry
+                        ? failure.Reason
+                        : retry > TimeSpan.FromSeconds(1)
+                            ? $"{failure.Reason}; reconnecting in {Durations.Format(TimeSpan.FromSeconds(Math.Round(retry.TotalSeconds)))}"
+                            : $"{failure.Reason}; reconnecting");
+                    break;
+            }
+            await Task.WhenAny(sessionChanged, slotChanged, Task.Delay(DetailRefresh, context.Time, cancellationToken)).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    /// <summary>Starts the forward on <paramref name="session"/> and watches it; returns when the session is no longer usable.</summary>
+    private async Task RunOnSessionAsync(IComponentContext context, StatusReporter status, SharedSshSession session, CancellationToken cancellationToken)
+    {
+        if (session.Client is not { } client)
+        {
+            return; // ended meanwhile: the wait reports why
+        }
+        TunnelForward forward;
+        try
+        {
+            forward = await TunnelForward.StartAsync(_tunnel, client, e => TunnelLog.RelayError(_logger, _tunnel.Name, e)).ConfigureAwait(false);
+        }
+        catch (Exception) when (session.IsEnded)
+        {
+            return; // the session went away while the forward was being set up: its reason is the one to show
+        }
+        catch (SshFailureException e)
+        {
+            var failure = e.Failure;
+            if (failure.Kind == SshFailureKind.ForwardRejected && _forwardedOnThisServer)
+            {
+                // The same server granted this very forward to an earlier session: policy did not change, the port is
+                // most likely still held by that session's forward (the server has not noticed it is gone yet).
+                failure = new SshFailure(SshFailureKind.RemotePortBusy, SshFailure.RemotePortBusyReason(_tunnel.Bind.ToString()));
+            }
+            TunnelLog.ForwardFailed(_logger, _tunnel.Name, failure.Reason);
+            await FailAsync(context, failure, cancellationToken).ConfigureAwait(false);
+            throw;
+        }
+        catch (SshOperationTimeoutException)
+        {
+            // The server did not answer the forward request: it may be hung. Do not show Running on it: ask for a probe
+            // and use this session again only once it answered (or take the next session).
+            MarkUnanswered(session, context);
+            status.Degraded($"the server did not answer the request for the forward within {Durations.Format(SshConnectionSettings.ConnectTimeout)}; probing it");
+            return;
+        }
+        catch (Exception e) when (e is SshException or InvalidOperationException or ObjectDisposedException or System.Net.Sockets.SocketException)
+        {
+            var failure = new SshFailure(SshFailureKind.Other, $"cannot start the forward on {_key}: {e.GetType().Name}");
+            await FailAsync(context, failure, cancellationToken).ConfigureAwait(false);
+            throw;
+        }
+        try
+        {
+            _forwardedOnThisServer = true;
+            context.SetDetail("boundPort", forward.BoundPort.ToString(CultureInfo.InvariantCulture));
+            var what = Describe(forward.BoundPort);
+            TunnelLog.Forwarding(_logger, _tunnel.Name, what);
+            await WatchAsync(context, status, session, forward, what, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await AbandonAsync(forward).ConfigureAwait(false);
+        }
+    }
+
+    private void MarkUnanswered(SharedSshSession session, IComponentContext context)
+    {
+        _unanswered = (session.Id, context.Time.GetTimestamp());
+        session.RequestProbe();
+    }
+
+    /// <summary>
+    /// Closes the forward's listener now (so the next forward can bind the same port) and leaves SSH.NET's ports to stop
+    /// in the background: on a dead session their stop waits out its own timeout, which must not delay the reconnect.
+    /// </summary>
+    private static async Task AbandonAsync(TunnelForward forward)
+    {
+        await forward.Relay.DisposeAsync().ConfigureAwait(false);
+        _ = Task.Run(async () => await forward.DisposeAsync().ConfigureAwait(false));
+    }
+
+    private async Task WatchAsync(IComponentContext context, StatusReporter status, SharedSshSession session, TunnelForward forward, string running,
+        CancellationToken cancellationToken)
     {
         var nextEndToEnd = context.Time.GetTimestamp();
         var e2eFailures = 0;
+        EndToEndResult? e2eProblem = null;
+        Exception? handledFault = null;
+        var channelTimeout = false;
         while (true)
         {
             Publish(context, session, forward);
-            if (session.Died.IsCompleted)
+            var state = session.State;
+            if (state is SshSessionState.Dead or SshSessionState.Closed)
             {
-                throw new ComponentFailureException((await session.Died.ConfigureAwait(false)).Reason);
+                return;
             }
-            if (forward.Fault is { } fault)
+            if (forward.Fault is { } fault && !ReferenceEquals(fault, handledFault))
             {
-                throw new ComponentFailureException("the forward failed: " + fault.Message);
-            }
-            if (_tunnel.Kind == TunnelKind.Remote && context.Time.GetTimestamp() >= nextEndToEnd)
-            {
-                var problem = await forward.CheckEndToEndAsync(_tunnel.Bind, _tunnel.Target!, _tunnel.Probe.Timeout, cancellationToken).ConfigureAwait(false);
-                nextEndToEnd = context.Time.GetTimestamp() + (long)(_tunnel.Probe.Interval.TotalSeconds * context.Time.TimestampFrequency);
-                if (problem is null)
+                handledFault = fault;
+                if (fault is SshOperationTimeoutException)
                 {
-                    if (e2eFailures > 0)
-                    {
-                        context.ReportRunning(running);
-                    }
-                    e2eFailures = 0;
-                    context.SetDetail("endToEnd", "ok");
+                    // A channel open through the forward timed out: the server may be hung. The probe decides; until a
+                    // probe answers, the tunnel is not shown Running.
+                    MarkUnanswered(session, context);
+                    channelTimeout = true;
                 }
-                else if (session.Died.IsCompleted)
+                else if (fault is SshConnectionException or ObjectDisposedException)
                 {
-                    continue; // the session's reason is the better one
+                    continue; // the session is going down: its state says so at the next look
+                }
+                else
+                {
+                    throw new ComponentFailureException($"the forward failed: {fault.GetType().Name}: {fault.Message}");
+                }
+            }
+            if (channelTimeout && _unanswered is { } u && session.LastAnswerTimestamp > u.Since)
+            {
+                channelTimeout = false;
+                _unanswered = null;
+            }
+            if (_tunnel.Kind == TunnelKind.Remote && context.Time.GetTimestamp() >= nextEndToEnd && state == SshSessionState.Up && !channelTimeout)
+            {
+                EndToEndResult result;
+                try
+                {
+                    result = await forward.CheckEndToEndAsync(_tunnel.Bind, _tunnel.Target!, _tunnel.Probe.Timeout, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception) when (session.IsEnded)
+                {
+                    return; // the session went away under the check: its reason is the one to show
+                }
+                catch (Exception e) when (e is SshException or InvalidOperationException or ObjectDisposedException)
+                {
+                    result = new(EndToEndOutcome.LocalError, $"cannot open the check's channel through {_key} ({e.GetType().Name})");
+                }
+                nextEndToEnd = context.Time.GetTimestamp() + (long)(_tunnel.Probe.Interval.TotalSeconds * context.Time.TimestampFrequency);
+                if (session.IsEnded)
+                {
+                    return; // the session's reason is the better one
+                }
+                if (result.Outcome == EndToEndOutcome.Ok)
+                {
+                    e2eFailures = 0;
+                    e2eProblem = null;
+                    context.SetDetail("endToEnd", "ok");
                 }
                 else
                 {
                     e2eFailures++;
-                    context.SetDetail("endToEnd", problem);
-                    TunnelLog.EndToEndFailed(_logger, _tunnel.Name, e2eFailures, _tunnel.Probe.Failures, problem);
-                    if (problem.StartsWith("the forward works", StringComparison.Ordinal))
+                    e2eProblem = result;
+                    context.SetDetail("endToEnd", result.Detail);
+                    TunnelLog.EndToEndFailed(_logger, _tunnel.Name, e2eFailures, _tunnel.Probe.Failures, result.Detail);
+                    if (result.Outcome != EndToEndOutcome.TargetRefused && e2eFailures >= _tunnel.Probe.Failures)
                     {
-                        context.ReportDegraded(problem); // the tunnel is fine; restarting it would not help
-                    }
-                    else if (e2eFailures >= _tunnel.Probe.Failures)
-                    {
-                        throw new ComponentFailureException($"end-to-end check failed {e2eFailures} times in a row: {problem}");
+                        throw new ComponentFailureException($"end-to-end check failed {e2eFailures} times in a row: {result.Detail}");
                     }
                 }
             }
-            await Task.WhenAny(session.Died, Task.Delay(DetailRefresh, context.Time, cancellationToken)).ConfigureAwait(false);
+            if (channelTimeout)
+            {
+                status.Degraded($"a connection through the tunnel got no answer from the server within {Durations.Format(SshConnectionSettings.ConnectTimeout)}; probing it");
+            }
+            else if (state == SshSessionState.Suspect)
+            {
+                status.Degraded($"the server did not answer {session.ConsecutiveFailures} liveness probe(s) in a row " +
+                    $"(declared dead after {_tunnel.Probe.Failures}); forwarding {running}");
+            }
+            else if (e2eProblem is { } problem)
+            {
+                // The target refusing is the local service's problem (restarting would not help); other failures below the
+                // limit are shown until the check passes again.
+                status.Degraded(problem.Detail);
+            }
+            else
+            {
+                status.Running(running);
+            }
+            await Task.WhenAny(session.Changed, Task.Delay(DetailRefresh, context.Time, cancellationToken)).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
         }
     }
@@ -157,6 +296,7 @@ public sealed class TunnelComponent : IComponent
         context.SetDetail("connections", Math.Max(0, relay.Total - forward.EndToEndChecks).ToString(CultureInfo.InvariantCulture));
         context.SetDetail("refusedTunnelLimit", relay.Refused(RelayRefusal.TunnelLimit).ToString(CultureInfo.InvariantCulture));
         context.SetDetail("refusedSourceLimit", relay.Refused(RelayRefusal.SourceLimit).ToString(CultureInfo.InvariantCulture));
+        context.SetDetail("sessionState", session.State.ToString());
         if (session.LastProbeMs >= 0)
         {
             context.SetDetail("lastProbeMs", session.LastProbeMs.ToString(CultureInfo.InvariantCulture));
@@ -180,5 +320,36 @@ public sealed class TunnelComponent : IComponent
             await Task.Delay(holdOff, context.Time, cancellationToken).ConfigureAwait(false);
         }
         throw new ComponentFailureException(failure.Reason);
+    }
+
+    /// <summary>Reports a state only when it or its reason changed (the watch loop re-evaluates every second).</summary>
+    private sealed class StatusReporter(IComponentContext context)
+    {
+        private (ComponentState, string)? _last;
+
+        public void Running(string reason) => Report(ComponentState.Running, reason);
+        public void Degraded(string reason) => Report(ComponentState.Degraded, reason);
+        public void Failed(string reason) => Report(ComponentState.Failed, reason);
+
+        private void Report(ComponentState state, string reason)
+        {
+            if (_last == (state, reason))
+            {
+                return;
+            }
+            _last = (state, reason);
+            switch (state)
+            {
+                case ComponentState.Running:
+                    context.ReportRunning(reason);
+                    break;
+                case ComponentState.Degraded:
+                    context.ReportDegraded(reason);
+                    break;
+                default:
+                    context.ReportFailed(reason);
+                    break;
+            }
+        }
     }
 }

@@ -246,9 +246,9 @@ internal sealed class TunnelForward : IAsyncDisposable
 
     /// <summary>
     /// End-to-end check of a remote forward: connect through the server's bound port and wait until this relay has
-    /// reached the local target (or failed to). Null when it worked, else what went wrong.
+    /// reached the local target (or failed to).
     /// </summary>
-    public async Task<string?> CheckEndToEndAsync(Endpoint bind, Endpoint target, TimeSpan timeout, CancellationToken cancellationToken)
+    public async Task<EndToEndResult> CheckEndToEndAsync(Endpoint bind, Endpoint target, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var loopback = EnsureLoopback(bind);
         var (connects, failures) = (Relay.UpstreamConnects, Relay.UpstreamFailures);
@@ -266,22 +266,22 @@ internal sealed class TunnelForward : IAsyncDisposable
             {
                 if (Relay.UpstreamConnects > connects)
                 {
-                    return null;
+                    return EndToEndResult.Ok;
                 }
                 if (Relay.UpstreamFailures > failures)
                 {
-                    return $"the forward works but the local target {target} does not accept connections";
+                    return new(EndToEndOutcome.TargetRefused, $"the forward works but the local target {target} does not accept connections");
                 }
                 await Task.Delay(20, cts.Token).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return $"nothing came back through {bind} on the server within {Durations.Format(timeout)}";
+            return new(EndToEndOutcome.NoAnswerThroughServer, $"nothing came back through {bind} on the server within {Durations.Format(timeout)}");
         }
         catch (SocketException e)
         {
-            return $"local loopback port: {e.SocketErrorCode}";
+            return new(EndToEndOutcome.LocalError, $"local loopback port: {e.SocketErrorCode}");
         }
     }
 

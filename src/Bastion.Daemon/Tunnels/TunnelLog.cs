@@ -23,8 +23,8 @@ internal static partial class TunnelLog
     [LoggerMessage(EventId = LogEvents.SshSessionDisposeTimedOut, Level = LogLevel.Warning, Message = "ssh {Session}: closing did not finish within {Timeout}; abandoned")]
     public static partial void DisposeTimedOut(ILogger logger, string session, TimeSpan timeout);
 
-    [LoggerMessage(EventId = LogEvents.SshProbeFailed, Level = LogLevel.Information, Message = "ssh {Session}: probe {Failures}/{Limit} failed: {Reason}")]
-    public static partial void ProbeFailed(ILogger logger, string session, int failures, int limit, string reason);
+    [LoggerMessage(EventId = LogEvents.SshProbeFailed, Level = LogLevel.Information, Message = "ssh {Session}: probe {Failures}/{Limit} failed: no answer within {Timeout}")]
+    public static partial void ProbeFailed(ILogger logger, string session, int failures, int limit, TimeSpan timeout);
 
     [LoggerMessage(EventId = LogEvents.SshPeerDead, Level = LogLevel.Warning, Message = "ssh {Session}: peer declared dead after {Failures} failed probes; reconnecting")]
     public static partial void PeerDead(ILogger logger, string session, int failures);
@@ -34,6 +34,9 @@ internal static partial class TunnelLog
 
     [LoggerMessage(EventId = LogEvents.SshHostKeyRejected, Level = LogLevel.Error, Message = "SECURITY ssh {Session}: host key REFUSED: {Why}. Presented {Presented}. If the server's key really changed, verify the new fingerprint out of band (bastionctl ssh hostkey) and update hostKey in the config")]
     public static partial void HostKeyRejected(ILogger logger, string session, string why, Bastion.Ssh.PresentedHostKey presented);
+
+    [LoggerMessage(EventId = LogEvents.SshHostKeyNotPinned, Level = LogLevel.Debug, Message = "ssh {Session}: host key {Presented} is not a trusted key; asking the server for another key type")]
+    public static partial void HostKeyNotPinned(ILogger logger, string session, Bastion.Ssh.PresentedHostKey presented);
 
     [LoggerMessage(EventId = LogEvents.TunnelForwarding, Level = LogLevel.Information, Message = "tunnel {Tunnel}: {What}")]
     public static partial void Forwarding(ILogger logger, string tunnel, string what);

@@ -49,21 +49,6 @@ public sealed class SshPolicyTests
     }
 
     [Fact]
-    public void Liveness_declares_the_peer_dead_after_that_many_failures_in_a_row_and_any_answer_resets()
-    {
-        var liveness = new Liveness(3);
-        Assert.False(liveness.Record(false));
-        Assert.False(liveness.Record(false));
-        Assert.False(liveness.Record(true));
-        Assert.False(liveness.Record(false));
-        Assert.False(liveness.Record(false));
-        Assert.True(liveness.Record(false));
-        liveness.Failures = 5; // a stricter tunnel left the session
-        Assert.False(liveness.Record(false));
-        Assert.False(liveness.Record(true));
-    }
-
-    [Fact]
     public void Only_failures_a_retry_cannot_fix_are_held_off_and_only_a_host_key_mismatch_is_a_security_event()
     {
         Assert.Equal(TimeSpan.FromMinutes(5), new SshFailure(SshFailureKind.HostKeyMismatch, "").HoldOff);
