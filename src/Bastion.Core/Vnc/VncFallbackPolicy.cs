@@ -25,6 +25,19 @@ public sealed record VncOverride(VncOverrideAction Action, DateTimeOffset? Until
         + (Force && Action == VncOverrideAction.Stop ? " (forced)" : "");
 }
 
+/// <summary>
+/// The policy part of <c>vnc:</c> — what a reload applies to the running desktop without rebuilding it (vnc.mode between
+/// always and fallback, and vnc.fallback.*). Compared by value.
+/// </summary>
+public sealed record VncPolicySettings(VncMode Mode, string? Check, int Failures, TimeSpan Grace)
+{
+    public static VncPolicySettings From(VncConfig vnc)
+    {
+        ArgumentNullException.ThrowIfNull(vnc);
+        return new(vnc.Mode, vnc.Fallback.Check, vnc.Fallback.Failures, vnc.Fallback.Grace);
+    }
+}
+
 /// <summary>The policy's answer: whether the desktop should be up, why (one line for status), and when to ask again at the latest.</summary>
 public sealed record VncDecision(bool Raised, string Reason, DateTimeOffset? ReviewAt);
 
@@ -56,10 +69,10 @@ public sealed record VncDecision(bool Raised, string Reason, DateTimeOffset? Rev
 /// </remarks>
 public sealed class VncFallbackPolicy
 {
-    private readonly VncMode _mode;
-    private readonly string _check;
-    private readonly int _failures;
-    private readonly TimeSpan _grace;
+    private VncMode _mode;
+    private string _check;
+    private int _failures;
+    private TimeSpan _grace;
     private VncOverride? _override;
     private int _consecutiveFailures;
     private DateTimeOffset? _healthySince;
@@ -73,16 +86,51 @@ public sealed class VncFallbackPolicy
     /// <exception cref="ArgumentException">Mode fallback without a check name, failures below 1, or a negative grace.</exception>
     public VncFallbackPolicy(VncMode mode, string? checkName, int failures, TimeSpan grace)
     {
+        Validate(mode, checkName, failures, grace);
+        _mode = mode;
+        _check = "check/" + (checkName ?? "?");
+        _failures = failures;
+        _grace = grace;
+    }
+
+    public VncFallbackPolicy(VncPolicySettings settings)
+        : this(settings?.Mode ?? throw new ArgumentNullException(nameof(settings)), settings.Check, settings.Failures, settings.Grace)
+    {
+    }
+
+    /// <summary>
+    /// Takes new settings (a reload) and keeps what happened: the override, the probe history (unless the check is another
+    /// one: its history says nothing about the new check), and whether the desktop is up because of failures — so a longer
+    /// or shorter grace counts from the same <see cref="HealthySince"/>, and fewer <c>failures</c> may raise at once.
+    /// </summary>
+    /// <exception cref="ArgumentException">As the constructor.</exception>
+    public void Reconfigure(VncPolicySettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        Validate(settings.Mode, settings.Check, settings.Failures, settings.Grace);
+        var check = "check/" + (settings.Check ?? "?");
+        if (check != _check)
+        {
+            _probed = false;
+            _lastText = null;
+            _consecutiveFailures = 0;
+            _healthySince = null;
+            _failingSince = null;
+        }
+        _mode = settings.Mode;
+        _check = check;
+        _failures = settings.Failures;
+        _grace = settings.Grace;
+    }
+
+    private static void Validate(VncMode mode, string? checkName, int failures, TimeSpan grace)
+    {
         if (mode == VncMode.Fallback && string.IsNullOrEmpty(checkName))
         {
             throw new ArgumentException("vnc.mode fallback needs the name of the check that watches sshd", nameof(checkName));
         }
         ArgumentOutOfRangeException.ThrowIfLessThan(failures, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(grace, TimeSpan.Zero);
-        _mode = mode;
-        _check = "check/" + (checkName ?? "?");
-        _failures = failures;
-        _grace = grace;
     }
 
     public VncOverride? Override => _override;

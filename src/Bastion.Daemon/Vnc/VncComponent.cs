@@ -18,7 +18,7 @@ namespace Bastion.Daemon.Vnc;
 /// restarts Xvnc or the session with backoff when they exit. Standby while lowered, Running while raised and answering,
 /// Degraded while raised but broken; the reason always says which and why.
 /// </summary>
-public sealed partial class VncComponent : IComponent, IVncControl
+public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
 {
     private static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(5);
 
@@ -34,7 +34,8 @@ public sealed partial class VncComponent : IComponent, IVncControl
     private readonly BackoffPolicy _backoff;
     private readonly VncGate _gate;
     private readonly VncFallbackPolicy _policy;
-    private readonly Lock _lock = new(); // guards _policy, _lastCheck, _time
+    private readonly Lock _lock = new(); // guards _policy, _settings, _lastCheck, _replayed, _time
+    private VncPolicySettings _settings;
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TimeProvider _time = TimeProvider.System;
     private CheckResult? _lastCheck;
@@ -51,7 +52,36 @@ public sealed partial class VncComponent : IComponent, IVncControl
         _logger = logger;
         _backoff = new BackoffPolicy(config.Supervision.Backoff);
         _gate = VncGate.For(_endpoint);
-        _policy = new VncFallbackPolicy(_config.Mode, _config.Fallback.Check, _config.Fallback.Failures, _config.Fallback.Grace);
+        _settings = VncPolicySettings.From(_config);
+        _policy = new VncFallbackPolicy(_settings);
+    }
+
+    /// <summary>
+    /// A reload that changed only vnc.mode (always/fallback) or vnc.fallback.*: the running desktop, its connected admins and
+    /// an admin's override stay; the policy decides with the new settings from the next moment on.
+    /// </summary>
+    public void UpdatePolicy(object policy)
+    {
+        var settings = (VncPolicySettings)policy;
+        VncPolicySettings old;
+        lock (_lock)
+        {
+            old = _settings;
+            _policy.Reconfigure(settings);
+            _settings = settings;
+            if (old.Check != settings.Check || old.Mode != settings.Mode)
+            {
+                _lastCheck = null; // the loop subscribes to the (new) check and replays its last result
+                _replayed = false;
+            }
+        }
+        VncLog.PolicyUpdated(_logger, ModeText(settings.Mode), settings.Check ?? "-", settings.Failures, Durations.Format(settings.Grace));
+        Wake();
+    }
+
+    private VncPolicySettings Settings
+    {
+        get { lock (_lock) { return _settings; } }
     }
 
     public async Task RunAsync(IComponentContext context, CancellationToken cancellationToken)
@@ -64,9 +94,6 @@ public sealed partial class VncComponent : IComponent, IVncControl
         SetStaticDetails(context);
         var password = LoadPassword();
         var desktop = new VncDesktop(_config, _paths, _passwordFile, _logger);
-        using var subscription = _config.Mode == VncMode.Fallback && _config.Fallback.Check is { } check
-            ? CheckResults.Subscribe(check, OnCheckResult)
-            : null;
         var run = new Run(context, desktop, password);
         var sandbox = SessionSandbox.Describe();
         context.SetDetail("sessionSandbox", sandbox ?? "none");
@@ -81,6 +108,7 @@ public sealed partial class VncComponent : IComponent, IVncControl
         }
         finally
         {
+            run.Subscription?.Dispose();
             // Stopping (daemon stop, reload) or failing: nothing of the desktop outlives the attempt. An admin working in it
             // loses the session: say so, so that the cut-off is explained in the log.
             if (_gate.Clients is > 0 and var clients)
@@ -112,6 +140,10 @@ public sealed partial class VncComponent : IComponent, IVncControl
         public string ProbeText { get; set; } = "-";
         public string? Problem { get; set; }
 
+        /// <summary>The check whose results feed the policy (fallback mode), and the subscription to it.</summary>
+        public string? SubscribedCheck { get; set; }
+        public IDisposable? Subscription { get; set; }
+
         /// <summary>The session keeps exiting at once or cannot start; cleared once one has run for a while.</summary>
         public string? SessionProblem { get; set; }
     }
@@ -124,6 +156,7 @@ public sealed partial class VncComponent : IComponent, IVncControl
         while (true)
         {
             var wake = ResetWake();
+            Subscribe(run);
             var gateChanged = _gate.Changed;
             var now = time.GetUtcNow();
             VncDecision decision;
@@ -428,10 +461,32 @@ public sealed partial class VncComponent : IComponent, IVncControl
         wake.TrySetResult();
     }
 
+    /// <summary>Follows the settings: the check that feeds the policy in fallback mode, none in always mode.</summary>
+    private void Subscribe(Run run)
+    {
+        var settings = Settings;
+        var wanted = settings.Mode == VncMode.Fallback ? settings.Check : null;
+        if (wanted == run.SubscribedCheck)
+        {
+            return;
+        }
+        run.Subscription?.Dispose();
+        run.Subscription = null;
+        run.SubscribedCheck = wanted;
+        if (wanted is not null)
+        {
+            run.Subscription = CheckResults.Subscribe(wanted, OnCheckResult);
+        }
+    }
+
     private void OnCheckResult(CheckResult result)
     {
         lock (_lock)
         {
+            if (_settings.Mode != VncMode.Fallback || result.Check != _settings.Check)
+            {
+                return; // a result of the check before a reload changed it, delivered late
+            }
             if (result == _lastCheck)
             {
                 return; // the replay, to a later attempt of this component, of a probe the policy has already seen
@@ -444,7 +499,7 @@ public sealed partial class VncComponent : IComponent, IVncControl
             else
             {
                 // The first result may be a replay (the check ran before this component): count the failures it had.
-                var count = _replayed ? 1 : Math.Clamp(result.ConsecutiveFailures, 1, _config.Fallback.Failures);
+                var count = _replayed ? 1 : Math.Clamp(result.ConsecutiveFailures, 1, _settings.Failures);
                 for (var i = 0; i < count; i++)
                 {
                     _policy.ProbeFailed(result.At, result.Text);
