@@ -55,11 +55,16 @@ public sealed record ComponentSpec(ComponentId Id, object Definition, BackoffCon
     public object? Policy { get; init; }
 
     public bool Equals(ComponentSpec? other) =>
-        other is not null && SameExceptPolicy(other) && Equals(Policy, other.Policy);
+        other is not null && SameProcess(other) && Equals(Policy, other.Policy);
 
-    /// <summary>Same id, definition and backoff: a reload needs at most a <see cref="ILivePolicy.UpdatePolicy"/>.</summary>
+    /// <summary>
+    /// Same id, definition and backoff, and both with a policy: a reload needs at most a <see cref="ILivePolicy.UpdatePolicy"/>.
+    /// </summary>
     public bool SameExceptPolicy(ComponentSpec other) =>
-        Id == other.Id && Definition.Equals(other.Definition) && Backoff == other.Backoff && Policy is not null && other.Policy is not null;
+        other is not null && SameProcess(other) && Policy is not null && other.Policy is not null;
+
+    private bool SameProcess(ComponentSpec other) =>
+        Id == other.Id && Definition.Equals(other.Definition) && Backoff == other.Backoff;
 
     public override int GetHashCode() => HashCode.Combine(Id, Definition, Backoff, Policy);
 }

@@ -177,7 +177,11 @@ public sealed class VncFallbackPolicy
     /// <param name="now">The current time.</param>
     /// <param name="raised">Whether the desktop is up now (lowering waits for clients; raising does not).</param>
     /// <param name="clients">Connected clients (TLS connections relayed to the desktop).</param>
-    public VncDecision Decide(DateTimeOffset now, bool raised, int clients)
+    /// <param name="loggedIn">
+    /// Who is logged in on the desktop's console (null: nobody): like a connected client, it holds a raised desktop up —
+    /// lowering would kill the user's shell and whatever it runs — except for a forced stop.
+    /// </param>
+    public VncDecision Decide(DateTimeOffset now, bool raised, int clients, string? loggedIn = null)
     {
         if (_override is { Until: { } until } && now >= until)
         {
@@ -185,31 +189,31 @@ public sealed class VncFallbackPolicy
         }
         if (_override is { } o)
         {
-            return DecideOverride(o, raised, clients);
+            return DecideOverride(o, raised, clients, loggedIn);
         }
         return _mode switch
         {
             VncMode.Always => new VncDecision(true, "raised: vnc.mode is always", null),
-            VncMode.Fallback => DecideFallback(now, raised, clients),
+            VncMode.Fallback => DecideFallback(now, raised, clients, loggedIn),
             _ => new VncDecision(false, "lowered: vnc.mode is off", null),
         };
     }
 
-    private static VncDecision DecideOverride(VncOverride o, bool raised, int clients)
+    private static VncDecision DecideOverride(VncOverride o, bool raised, int clients, string? loggedIn)
     {
         var until = o.Until is { } u ? " until " + Time(u) : " (until bastionctl vnc auto)";
         if (o.Action == VncOverrideAction.Start)
         {
             return new VncDecision(true, $"raised: started by an admin at {Time(o.Since)}{until}", o.Until);
         }
-        if (raised && clients > 0 && !o.Force)
+        if (raised && (clients > 0 || loggedIn is not null) && !o.Force)
         {
-            return new VncDecision(true, $"raised: stopped by an admin at {Time(o.Since)}{until}; lowering once {Clients(clients)} disconnected", o.Until);
+            return new VncDecision(true, $"raised: stopped by an admin at {Time(o.Since)}{until}; lowering once {Holders(clients, loggedIn)}", o.Until);
         }
         return new VncDecision(false, $"lowered: stopped by an admin at {Time(o.Since)}{until}", o.Until);
     }
 
-    private VncDecision DecideFallback(DateTimeOffset now, bool raised, int clients)
+    private VncDecision DecideFallback(DateTimeOffset now, bool raised, int clients, string? loggedIn)
     {
         var up = _tripped || raised;
         if (!_probed)
@@ -243,9 +247,9 @@ public sealed class VncFallbackPolicy
         {
             return new VncDecision(true, $"raised: {_check} healthy since {Time(since)}; lowering at {Time(lowerAt)}", lowerAt);
         }
-        if (raised && clients > 0)
+        if (raised && (clients > 0 || loggedIn is not null))
         {
-            return new VncDecision(true, $"raised: {_check} healthy since {Time(since)}; lowering once {Clients(clients)} disconnected", null);
+            return new VncDecision(true, $"raised: {_check} healthy since {Time(since)}; lowering once {Holders(clients, loggedIn)}", null);
         }
         _tripped = false;
         return new VncDecision(false,
@@ -253,6 +257,15 @@ public sealed class VncFallbackPolicy
             string.Create(CultureInfo.InvariantCulture, $"lowered: {_check} healthy since {Time(since)}; raising after {_failures} failed probe{(_failures == 1 ? "" : "s")} in a row"),
             null);
     }
+
+    /// <summary>"1 client has disconnected", "root has logged out of the desktop", or both joined with "and".</summary>
+    private static string Holders(int clients, string? loggedIn) => (clients, loggedIn) switch
+    {
+        ( > 0, null) => Clients(clients) + " disconnected",
+        (0, { } user) => user + " has logged out of the desktop",
+        ( > 0, { } user) => Clients(clients) + " disconnected and " + user + " has logged out of the desktop",
+        _ => "nothing holds it",
+    };
 
     private static string Clients(int n) => n == 1 ? "1 client has" : string.Create(CultureInfo.InvariantCulture, $"{n} clients have");
 

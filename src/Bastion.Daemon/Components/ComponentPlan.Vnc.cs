@@ -15,13 +15,13 @@ public static partial class ComponentPlan
     /// </summary>
     private sealed record VncDefinition(VncConfig Vnc, PathsConfig Paths);
 
-    private static void AddVnc(BastionConfig config, ILoggerFactory loggers, List<ComponentSpec> specs)
+    private static void AddVnc(BastionConfig config, DaemonRuntime runtime, List<ComponentSpec> specs)
     {
         if (config.Vnc is { Mode: not VncMode.Off } vnc)
         {
             var processes = vnc with { Mode = VncMode.Always, Fallback = new() };
             specs.Add(new(new("vnc", "desktop"), new VncDefinition(processes, config.Paths), config.Supervision.Backoff,
-                () => new VncComponent(config, loggers.CreateLogger("Bastion.Vnc")))
+                () => new VncComponent(config, runtime.Checks, runtime.VncGates, runtime.Loggers.CreateLogger("Bastion.Vnc")))
             {
                 Policy = VncPolicySettings.From(vnc),
             });

@@ -105,6 +105,7 @@ public sealed partial class VncComponent
     private void SetStaticDetails(IComponentContext context)
     {
         context.SetDetail("display", ":" + _config.Display.ToString(CultureInfo.InvariantCulture));
+        context.SetDetail("configuredDisplay", ":" + _config.Display.ToString(CultureInfo.InvariantCulture));
         context.SetDetail("geometry", _config.Geometry);
         context.SetDetail("socket", VncPaths.Socket(_paths));
         context.SetDetail("endpoint", "tls/" + _endpoint);
@@ -151,6 +152,7 @@ public sealed partial class VncComponent
 
     private static void SetProcessDetails(IComponentContext context, VncDesktop desktop)
     {
+        context.SetDetail("display", ":" + desktop.Display.ToString(CultureInfo.InvariantCulture));
         context.SetDetail("xvncPid", desktop.Xvnc is { HasExited: false } x ? x.Pid.ToString(CultureInfo.InvariantCulture) : "-");
         context.SetDetail("sessionPid", desktop.Session is { HasExited: false } s ? s.Pid.ToString(CultureInfo.InvariantCulture) : "-");
     }

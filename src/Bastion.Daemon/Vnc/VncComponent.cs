@@ -32,6 +32,7 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
     private readonly string _endpoint;
     private readonly ILogger _logger;
     private readonly BackoffPolicy _backoff;
+    private readonly CheckResults _checks;
     private readonly VncGate _gate;
     private readonly VncFallbackPolicy _policy;
     private readonly Lock _lock = new(); // guards _policy, _settings, _lastCheck, _replayed, _time
@@ -42,7 +43,7 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
     private bool _replayed;
     private string? _sandboxWarning;
 
-    public VncComponent(BastionConfig config, ILogger logger)
+    public VncComponent(BastionConfig config, CheckResults checks, VncGates gates, ILogger logger)
     {
         _config = config.Vnc ?? throw new ArgumentException("vnc: is not configured", nameof(config));
         _paths = config.Paths;
@@ -51,7 +52,8 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
         _endpoint = _config.Endpoint ?? throw new ArgumentException("vnc.endpoint is not set", nameof(config));
         _logger = logger;
         _backoff = new BackoffPolicy(config.Supervision.Backoff);
-        _gate = VncGate.For(_endpoint);
+        _checks = checks;
+        _gate = gates.For(_endpoint);
         _settings = VncPolicySettings.From(_config);
         _policy = new VncFallbackPolicy(_settings);
     }
@@ -160,9 +162,11 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
             var gateChanged = _gate.Changed;
             var now = time.GetUtcNow();
             VncDecision decision;
+            var loggedIn = run.Raised ? desktop.LoggedInUser() : null;
+            run.Context.SetDetail("loggedIn", loggedIn ?? "-");
             lock (_lock)
             {
-                decision = _policy.Decide(now, run.Raised, _gate.Clients);
+                decision = _policy.Decide(now, run.Raised, _gate.Clients, loggedIn);
             }
             if (decision.Raised && !run.Raised)
             {
@@ -177,7 +181,7 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
                 VncLog.Lowering(_logger, decision.Reason);
                 _gate.Close(decision.Reason);
                 await desktop.StopAsync(time).ConfigureAwait(false);
-                VncLog.Lowered(_logger, _config.Display);
+                VncLog.Lowered(_logger, desktop.Display);
                 run.Raised = false;
                 run.XvncStartDue = run.SessionStartDue = run.ProbeDue = null;
                 run.Probe = null;
@@ -259,7 +263,7 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
         context.SetDetail("desired", "raised");
         if (run.Problem is null)
         {
-            context.ReportDegraded($"{decision.Reason}; starting Xvnc on :{_config.Display}");
+            context.ReportDegraded($"{decision.Reason}; starting Xvnc on :{run.Desktop.Display}");
         }
         run.XvncStartDue = null;
         try
@@ -271,7 +275,7 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
             SetProbe(run, probe);
             run.ProbeDue = time.GetUtcNow() + ProbeInterval;
             run.SessionStartDue = time.GetUtcNow();
-            VncLog.Raised(_logger, _config.Display, _config.Geometry, desktop.Xvnc!.Pid, _endpoint);
+            VncLog.Raised(_logger, desktop.Display, _config.Geometry, desktop.Xvnc!.Pid, _endpoint);
             _gate.Open();
             await WaitForEndpointAsync(time, cancellationToken).ConfigureAwait(false);
         }
@@ -381,26 +385,26 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
         }
         else if (desktop.Xvnc is null)
         {
-            context.ReportDegraded($"{decision.Reason}; starting Xvnc on :{_config.Display}");
+            context.ReportDegraded($"{decision.Reason}; starting Xvnc on :{run.Desktop.Display}");
         }
         else if (run.Probe is not { Health: RfbHealth.Up })
         {
-            context.ReportDegraded($"{decision.Reason}; desktop :{_config.Display} {_config.Geometry} does not answer: probe {run.ProbeText}");
+            context.ReportDegraded($"{decision.Reason}; desktop :{desktop.Display} {_config.Geometry} does not answer: probe {run.ProbeText}");
         }
         else if (run.SessionProblem is { } session)
         {
-            context.ReportDegraded($"{decision.Reason}; desktop :{_config.Display} {_config.Geometry} up but {session}");
+            context.ReportDegraded($"{decision.Reason}; desktop :{desktop.Display} {_config.Geometry} up but {session}");
         }
         else
         {
             var serving = _gate.Serving is { } s ? $"tls/{_endpoint} {s}" : $"tls/{_endpoint} not serving yet";
             if (_sandboxWarning is { } sandboxed)
             {
-                context.ReportDegraded($"{decision.Reason}; desktop :{_config.Display} {_config.Geometry} up; {serving}; but {sandboxed}");
+                context.ReportDegraded($"{decision.Reason}; desktop :{desktop.Display} {_config.Geometry} up; {serving}; but {sandboxed}");
             }
             else
             {
-                context.ReportRunning($"{decision.Reason}; desktop :{_config.Display} {_config.Geometry} up; {serving}");
+                context.ReportRunning($"{decision.Reason}; desktop :{desktop.Display} {_config.Geometry} up; {serving}");
             }
         }
     }
@@ -475,7 +479,7 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
         run.SubscribedCheck = wanted;
         if (wanted is not null)
         {
-            run.Subscription = CheckResults.Subscribe(wanted, OnCheckResult);
+            run.Subscription = _checks.Subscribe(wanted, OnCheckResult);
         }
     }
 
