@@ -116,7 +116,12 @@ public sealed class VncDesktopLifecycleTests(ITestOutputHelper output)
 
         var clock = System.Diagnostics.Stopwatch.StartNew();
         vnc.Daemon.Start();
-        var port = await vnc.WaitRaisedAsync(TimeSpan.FromSeconds(15));
+        // The status file still holds the killed daemon's last words: wait for the new Xvnc and the new endpoint's port.
+        var oldPort = VncTestDaemon.Endpoint(vnc.Daemon.ReadStatus()).Details["boundPort"];
+        var raised = await vnc.WaitAsync(s => VncTestDaemon.Desktop(s).State == "Running" && VncTestDaemon.Endpoint(s).State == "Running"
+            && VncTestDaemon.Pid(VncTestDaemon.Desktop(s), "xvncPid") is { } p && p != xvnc
+            && VncTestDaemon.Endpoint(s).Details.GetValueOrDefault("boundPort") is { } bound && bound != oldPort && bound != "-", "raised by the new bastiond", TimeSpan.FromSeconds(15));
+        var port = int.Parse(VncTestDaemon.Endpoint(raised).Details["boundPort"], CultureInfo.InvariantCulture);
         await using var client = await vnc.ConnectAsync(port);
         Assert.Equal(320, (await client.HandshakeAsync(VncTestDaemon.Password)).Width);
         output.WriteLine($"desktop served {clock.Elapsed.TotalSeconds:F1} s after the new start");
