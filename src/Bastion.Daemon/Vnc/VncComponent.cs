@@ -96,7 +96,11 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
         SetStaticDetails(context);
         var password = LoadPassword();
         var desktop = new VncDesktop(_config, _paths, _passwordFile, _logger);
-        var run = new Run(context, desktop, password);
+        var run = new Run(context, desktop, password)
+        {
+            XvncRestart = new RestartSchedule(_backoff, _backoff.Config.ResetAfter),
+            SessionRestart = new RestartSchedule(_backoff, SessionRanLongEnough),
+        };
         var sandbox = SessionSandbox.Describe();
         context.SetDetail("sessionSandbox", sandbox ?? "none");
         if (sandbox is not null)
@@ -131,12 +135,11 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
         public string Password { get; set; } = password;
         public bool Raised { get; set; }
         public DateTimeOffset? XvncStartDue { get; set; }
-        public int XvncAttempt { get; set; }
-        public DateTimeOffset XvncUpSince { get; set; }
+        /// <summary>Xvnc's and the session's restarts: one rule (see <see cref="RestartSchedule"/>), each its own reset period.</summary>
+        public required RestartSchedule XvncRestart { get; init; }
         public long XvncRestarts { get; set; }
         public DateTimeOffset? SessionStartDue { get; set; }
-        public int SessionAttempt { get; set; }
-        public DateTimeOffset SessionStartedAt { get; set; }
+        public required RestartSchedule SessionRestart { get; init; }
         public DateTimeOffset? ProbeDue { get; set; }
         public RfbProbeResult? Probe { get; set; }
         public string ProbeText { get; set; } = "-";
@@ -172,7 +175,8 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
             {
                 run.Raised = true;
                 run.XvncStartDue = now;
-                run.XvncAttempt = 0;
+                run.XvncRestart.Reset();
+                run.SessionRestart.Reset();
                 run.Problem = null;
                 VncLog.Raising(_logger, decision.Reason);
             }
@@ -225,15 +229,14 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
             if (desktop.Session is { HasExited: true } session)
             {
                 session.Flush();
-                var ranFor = time.GetUtcNow() - run.SessionStartedAt;
-                run.SessionAttempt = ranFor >= SessionRanLongEnough ? 0 : run.SessionAttempt + 1;
-                var delay = _backoff.NextDelay(run.SessionAttempt);
+                var ranLongEnough = run.SessionRestart.RanLongEnough(time.GetUtcNow());
+                var delay = run.SessionRestart.Ended(time.GetUtcNow());
                 // A session that ends at once is broken (a wrong command): its last words say why.
-                var exit = ranFor >= SessionRanLongEnough || session.LastLines.Count == 0
+                var exit = ranLongEnough || session.LastLines.Count == 0
                     ? session.ExitDescription
                     : $"{session.ExitDescription} right after starting: {session.LastLines[^1]}";
                 VncLog.SessionExited(_logger, session.Pid, exit, Durations.Format(delay));
-                if (run.SessionAttempt >= 3)
+                if (run.SessionRestart.QuickEnds >= 3)
                 {
                     run.SessionProblem = $"the session keeps exiting ({exit}); restarting it with backoff — check vnc.session";
                 }
@@ -244,7 +247,7 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
             {
                 StartSession(run);
             }
-            if (desktop.Session is { HasExited: false } && time.GetUtcNow() - run.SessionStartedAt >= SessionRanLongEnough)
+            if (desktop.Session is { HasExited: false } && run.SessionRestart.RanLongEnough(time.GetUtcNow()))
             {
                 run.SessionProblem = null;
             }
@@ -270,7 +273,7 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
         {
             run.Password = ReadPasswordForProbe(run.Password);
             var probe = await desktop.StartXvncAsync(run.Password, time, cancellationToken).ConfigureAwait(false);
-            run.XvncUpSince = time.GetUtcNow();
+            run.XvncRestart.Started(time.GetUtcNow());
             run.Problem = null;
             SetProbe(run, probe);
             run.ProbeDue = time.GetUtcNow() + ProbeInterval;
@@ -282,7 +285,7 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
         catch (DesktopStartException e)
         {
             await desktop.StopAsync(time).ConfigureAwait(false); // a half-started Xvnc is not left behind
-            var delay = _backoff.NextDelay(run.XvncAttempt++);
+            var delay = run.XvncRestart.Ended(time.GetUtcNow());
             run.XvncStartDue = time.GetUtcNow() + delay;
             run.Problem = $"{e.Message}; retrying with backoff"; // the delay is in the log: a stable reason does not churn the state
             VncLog.XvncStartFailed(_logger, e.Message, Durations.Format(delay));
@@ -313,9 +316,7 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
         var time = run.Context.Time;
         dead.Flush();
         var exit = dead.ExitDescription;
-        var upFor = time.GetUtcNow() - run.XvncUpSince;
-        run.XvncAttempt = _backoff.EarnsReset(upFor) ? 0 : run.XvncAttempt + 1;
-        var delay = _backoff.NextDelay(run.XvncAttempt);
+        var delay = run.XvncRestart.Ended(time.GetUtcNow());
         run.Desktop.ForgetXvnc();
         // Nothing to relay to until the new Xvnc answers: the endpoint stops listening meanwhile (its clients are gone with
         // Xvnc anyway), rather than accepting admins only to fail on the socket.
@@ -337,11 +338,11 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
         try
         {
             run.Desktop.StartSession();
-            run.SessionStartedAt = time.GetUtcNow();
+            run.SessionRestart.Started(time.GetUtcNow());
         }
         catch (DesktopStartException e)
         {
-            var delay = _backoff.NextDelay(run.SessionAttempt++);
+            var delay = run.SessionRestart.Ended(time.GetUtcNow());
             run.SessionStartDue = time.GetUtcNow() + delay;
             VncLog.SessionStartFailed(_logger, e.Message, Durations.Format(delay));
             run.SessionProblem = e.Message + "; retrying with backoff";
@@ -370,42 +371,47 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
     /// <summary>"up: 1280x800 'name'", "auth broken: …", "dead: …" (Core's wording, shared with bastionctl vnc probe).</summary>
     internal static string ProbeText(RfbProbeResult probe) => probe.Describe();
 
+    /// <summary>Where the desktop is, derived in one place from the loop's state; status shows it as detail <c>phase</c>.</summary>
+    private DesktopPhase PhaseOf(Run run) =>
+        !run.Raised ? DesktopPhase.Lowered
+        : run.Problem is not null ? DesktopPhase.XvncFailing
+        : run.Desktop.Xvnc is null ? DesktopPhase.StartingXvnc
+        : run.Probe is not { Health: RfbHealth.Up } ? DesktopPhase.NotAnswering
+        : run.SessionProblem is not null ? DesktopPhase.SessionFailing
+        : _sandboxWarning is not null ? DesktopPhase.UpSandboxed
+        : DesktopPhase.Up;
+
     private void Report(Run run, VncDecision decision)
     {
         var context = run.Context;
-        if (!run.Raised)
-        {
-            context.ReportStandby(decision.Reason);
-            return;
-        }
         var desktop = run.Desktop;
-        if (run.Problem is { } problem)
+        var phase = PhaseOf(run);
+        context.SetDetail("phase", phase.ToString());
+        var serving = _gate.Serving is { } s ? $"tls/{_endpoint} {s}" : $"tls/{_endpoint} not serving yet";
+        var screen = $"desktop :{desktop.Display} {_config.Geometry}";
+        switch (phase)
         {
-            context.ReportDegraded($"{decision.Reason}; {problem}");
-        }
-        else if (desktop.Xvnc is null)
-        {
-            context.ReportDegraded($"{decision.Reason}; starting Xvnc on :{run.Desktop.Display}");
-        }
-        else if (run.Probe is not { Health: RfbHealth.Up })
-        {
-            context.ReportDegraded($"{decision.Reason}; desktop :{desktop.Display} {_config.Geometry} does not answer: probe {run.ProbeText}");
-        }
-        else if (run.SessionProblem is { } session)
-        {
-            context.ReportDegraded($"{decision.Reason}; desktop :{desktop.Display} {_config.Geometry} up but {session}");
-        }
-        else
-        {
-            var serving = _gate.Serving is { } s ? $"tls/{_endpoint} {s}" : $"tls/{_endpoint} not serving yet";
-            if (_sandboxWarning is { } sandboxed)
-            {
-                context.ReportDegraded($"{decision.Reason}; desktop :{desktop.Display} {_config.Geometry} up; {serving}; but {sandboxed}");
-            }
-            else
-            {
-                context.ReportRunning($"{decision.Reason}; desktop :{desktop.Display} {_config.Geometry} up; {serving}");
-            }
+            case DesktopPhase.Lowered:
+                context.ReportStandby(decision.Reason);
+                break;
+            case DesktopPhase.XvncFailing:
+                context.ReportDegraded($"{decision.Reason}; {run.Problem}");
+                break;
+            case DesktopPhase.StartingXvnc:
+                context.ReportDegraded($"{decision.Reason}; starting Xvnc on :{desktop.Display}");
+                break;
+            case DesktopPhase.NotAnswering:
+                context.ReportDegraded($"{decision.Reason}; {screen} does not answer: probe {run.ProbeText}");
+                break;
+            case DesktopPhase.SessionFailing:
+                context.ReportDegraded($"{decision.Reason}; {screen} up but {run.SessionProblem}");
+                break;
+            case DesktopPhase.UpSandboxed:
+                context.ReportDegraded($"{decision.Reason}; {screen} up; {serving}; but {_sandboxWarning}");
+                break;
+            default:
+                context.ReportRunning($"{decision.Reason}; {screen} up; {serving}");
+                break;
         }
     }
 
@@ -513,4 +519,29 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
         }
         Wake();
     }
+}
+
+/// <summary>Where the emergency desktop is (one attempt of <c>vnc/desktop</c>); the words are made in Report.</summary>
+internal enum DesktopPhase
+{
+    /// <summary>Lowered: nothing runs, the endpoint does not listen (Standby).</summary>
+    Lowered,
+
+    /// <summary>Raised; Xvnc is being started (Degraded until it answers).</summary>
+    StartingXvnc,
+
+    /// <summary>Raised; Xvnc could not be started or exited, and is restarted with backoff (Degraded, with why).</summary>
+    XvncFailing,
+
+    /// <summary>Raised; Xvnc runs but the RFB probe is not Up (Degraded).</summary>
+    NotAnswering,
+
+    /// <summary>Raised and answering, but the session keeps exiting or cannot start (Degraded).</summary>
+    SessionFailing,
+
+    /// <summary>Up, but the session inherits bastiond's sandbox (Degraded: an admin could repair little).</summary>
+    UpSandboxed,
+
+    /// <summary>Up and served (Running).</summary>
+    Up,
 }
