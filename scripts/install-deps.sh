@@ -36,6 +36,8 @@ packages=(
     gvncviewer                    # gvnccapture: screenshots of the desktop in tests (Debian ships it in gvncviewer)
     xfonts-base xauth             # Xvnc and xterm need core fonts; xauth for the X cookie (recommends we skip)
     xterm                         # default session terminal of the emergency desktop
+    fonts-dejavu-core             # its scalable font (DejaVu Sans Mono, sized to the geometry)
+    x11-utils                     # xwininfo: tests check that the console fills the screen
     xvfb                          # a throwaway X server for viewer tests
     ssvnc stunnel4                # TLS-wrapped VNC from the admin's side
     socat netcat-openbsd          # sd_notify receiver in the lab, TCP/unix plumbing in tests

@@ -11,11 +11,14 @@ public static partial class LogEvents
     public const int VncPasswordGenerated = 5005;
     public const int VncStoppedUnderClients = 5006;
     public const int VncSessionSandboxed = 5007;
+    public const int VncPolicyUpdated = 5008;
+    public const int VncLeftoverReclaimed = 5009;
     public const int VncXvncStarting = 5010;
     public const int VncXvncExited = 5011;
     public const int VncXvncOutput = 5012;
     public const int VncXvncStartFailed = 5013;
     public const int VncProcessKilled = 5014;
+    public const int VncDisplayTaken = 5015;
     public const int VncSessionStarted = 5020;
     public const int VncSessionExited = 5021;
     public const int VncSessionStartFailed = 5022;

@@ -28,6 +28,7 @@ public static partial class LogEvents
     public const int ComponentAdded = 210;
     public const int ComponentRemoved = 211;
     public const int ComponentChanged = 212;
+    public const int ComponentPolicyUpdated = 213;
 
     // Each area keeps its ids in its own part (LogEvents.Tunnels.cs, …), in its own range:
     // 1000–1999 SSH tunnels; 2000–2999 D-Bus; 3000–3999 tor and onion services;

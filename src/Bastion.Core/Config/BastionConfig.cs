@@ -231,8 +231,11 @@ public sealed record VncConfig
     public string Geometry { get; init; } = "1280x800";
     public string Executable { get; init; } = "/usr/bin/Xvnc";
 
-    /// <summary>The desktop's session command; default a terminal running the system login.</summary>
-    public EquatableArray<string> Session { get; init; } = ["/usr/bin/xterm", "-e", "/bin/login"];
+    /// <summary>
+    /// The desktop's session command; empty (the default) = the built-in emergency console (<c>Bastion.Vnc.EmergencyConsole</c>:
+    /// a full-screen xterm running the system login, font sized to the geometry, Ctrl+Shift+N for a second console).
+    /// </summary>
+    public EquatableArray<string> Session { get; init; } = [];
 
     /// <summary>VNC password file (vncpasswd format); generated in the state dir when null. Must be private.</summary>
     public string? PasswordFile { get; init; }

@@ -21,7 +21,7 @@ internal sealed partial class ConfigBinder
         if (sessionAt is { } at && session is { IsEmpty: true })
         {
             errors.Add(at, "is empty",
-                "write the command and its arguments, e.g. [/usr/bin/xterm, -e, /bin/login], or remove session: for that default");
+                "write the command and its arguments, e.g. [/usr/bin/xterm, -e, /bin/login], or remove session: for the built-in full-screen console");
         }
         var endpointAt = Get(m, "endpoint");
         var endpoint = Text(endpointAt);

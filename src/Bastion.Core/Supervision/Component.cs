@@ -33,13 +33,38 @@ public interface IComponentContext
 }
 
 /// <summary>
+/// A component whose policy (thresholds, grace periods, modes: <see cref="ComponentSpec.Policy"/>) can change while it runs.
+/// A reload that changes only the policy hands it the new one instead of replacing the instance, so nothing it holds
+/// (a process, a connected admin, an admin's override) is cut off for a policy change.
+/// </summary>
+public interface ILivePolicy
+{
+    /// <summary>Takes the new policy (the spec's <see cref="ComponentSpec.Policy"/>); thread-safe, quick, never throws.</summary>
+    void UpdatePolicy(object policy);
+}
+
+/// <summary>
 /// The declared form of a component: its id, the definition it was built from (a config record compared by
 /// value) and its restart policy. Two specs are equal when a reload must not touch the running component.
+/// <see cref="Policy"/>, when set, is the part of the config a running <see cref="ILivePolicy"/> component takes live:
+/// specs that differ only there are <see cref="SameExceptPolicy">the same process</see> (a reload updates, not replaces).
 /// </summary>
 public sealed record ComponentSpec(ComponentId Id, object Definition, BackoffConfig Backoff, Func<IComponent> Create)
 {
-    public bool Equals(ComponentSpec? other) =>
-        other is not null && Id == other.Id && Definition.Equals(other.Definition) && Backoff == other.Backoff;
+    /// <summary>Settings the running component takes live (compared by value); null = everything is in the definition.</summary>
+    public object? Policy { get; init; }
 
-    public override int GetHashCode() => HashCode.Combine(Id, Definition, Backoff);
+    public bool Equals(ComponentSpec? other) =>
+        other is not null && SameProcess(other) && Equals(Policy, other.Policy);
+
+    /// <summary>
+    /// Same id, definition and backoff, and both with a policy: a reload needs at most a <see cref="ILivePolicy.UpdatePolicy"/>.
+    /// </summary>
+    public bool SameExceptPolicy(ComponentSpec other) =>
+        other is not null && SameProcess(other) && Policy is not null && other.Policy is not null;
+
+    private bool SameProcess(ComponentSpec other) =>
+        Id == other.Id && Definition.Equals(other.Definition) && Backoff == other.Backoff;
+
+    public override int GetHashCode() => HashCode.Combine(Id, Definition, Backoff, Policy);
 }

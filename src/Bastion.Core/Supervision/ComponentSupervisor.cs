@@ -18,6 +18,7 @@ public sealed partial class ComponentSupervisor : IDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
     private readonly Dictionary<string, string> _details = new(StringComparer.Ordinal);
+    private ComponentSpec _spec;
     private StateRecord _state;
     private IComponent? _component;
     private long _starts;
@@ -31,7 +32,8 @@ public sealed partial class ComponentSupervisor : IDisposable
 
     public ComponentSupervisor(ComponentSpec spec, TimeProvider time, ILogger logger, Func<double>? random = null)
     {
-        Spec = spec;
+        _spec = spec;
+        Id = spec.Id;
         _time = time;
         _logger = logger;
         _backoff = new BackoffPolicy(spec.Backoff, random);
@@ -39,8 +41,37 @@ public sealed partial class ComponentSupervisor : IDisposable
         _state = new StateRecord(ComponentState.Stopped, "not started", time.GetUtcNow());
     }
 
-    public ComponentSpec Spec { get; }
-    public ComponentId Id => Spec.Id;
+    /// <summary>The spec it runs; replaced (same id, definition and backoff) by <see cref="UpdatePolicy"/>.</summary>
+    public ComponentSpec Spec
+    {
+        get { lock (_lock) { return _spec; } }
+        private set { lock (_lock) { _spec = value; } }
+    }
+
+    public ComponentId Id { get; }
+
+    /// <summary>
+    /// Takes a spec that differs from <see cref="Spec"/> only in its policy: the running component (an
+    /// <see cref="ILivePolicy"/>) gets the new policy, and later instances (a restart) are made from the new spec.
+    /// False — nothing changed — when the spec is not the same process or the component cannot take a policy live
+    /// (the caller then replaces it). A component not created yet needs nothing more: it will be made from the new spec.
+    /// </summary>
+    public bool UpdatePolicy(ComponentSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        IComponent? component;
+        lock (_lock)
+        {
+            if (!_spec.SameExceptPolicy(spec) || _component is not (null or ILivePolicy))
+            {
+                return false;
+            }
+            _spec = spec;
+            component = _component;
+        }
+        (component as ILivePolicy)?.UpdatePolicy(spec.Policy!);
+        return true;
+    }
 
     /// <summary>The component instance, created by the first attempt (a factory that throws is a failed attempt, retried).</summary>
     public IComponent? Component
@@ -232,7 +263,7 @@ public sealed partial class ComponentSupervisor : IDisposable
     {
         lock (_lock)
         {
-            return _component ??= Spec.Create();
+            return _component ??= _spec.Create();
         }
     }
 

@@ -42,6 +42,23 @@ public sealed partial class Supervisor
         var current = _components;
         var plan = ReloadPlan.Diff([.. current.Select(c => c.Spec)], desired);
         var byId = current.ToDictionary(c => c.Id);
+        var desiredById = desired.ToDictionary(s => s.Id);
+        // A policy-only change goes to the running component; one that cannot take it live is replaced after all.
+        var updated = new List<ComponentId>();
+        var replaced = plan.Changed.ToList();
+        foreach (var id in plan.Updated)
+        {
+            if (byId[id].UpdatePolicy(desiredById[id]))
+            {
+                LogUpdated(_logger, id);
+                updated.Add(id);
+            }
+            else
+            {
+                replaced.Add(id);
+            }
+        }
+        plan = plan with { Changed = replaced, Updated = updated };
         var changed = plan.Changed.ToHashSet();
 
         var stops = new List<Task>();
@@ -170,6 +187,9 @@ public sealed partial class Supervisor
 
     [LoggerMessage(EventId = LogEvents.ComponentRestarting, Level = LogLevel.Information, Message = "{Component}: restarting ({Reason})")]
     private static partial void LogRestarting(ILogger logger, ComponentId component, string reason);
+
+    [LoggerMessage(EventId = LogEvents.ComponentPolicyUpdated, Level = LogLevel.Information, Message = "{Component}: policy changed; applied live (not restarted)")]
+    private static partial void LogUpdated(ILogger logger, ComponentId component);
 
     [LoggerMessage(EventId = LogEvents.ComponentChanged, Level = LogLevel.Information, Message = "{Component}: changed; restarting it")]
     private static partial void LogChanged(ILogger logger, ComponentId component);

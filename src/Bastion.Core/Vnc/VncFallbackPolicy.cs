@@ -25,6 +25,19 @@ public sealed record VncOverride(VncOverrideAction Action, DateTimeOffset? Until
         + (Force && Action == VncOverrideAction.Stop ? " (forced)" : "");
 }
 
+/// <summary>
+/// The policy part of <c>vnc:</c> — what a reload applies to the running desktop without rebuilding it (vnc.mode between
+/// always and fallback, and vnc.fallback.*). Compared by value.
+/// </summary>
+public sealed record VncPolicySettings(VncMode Mode, string? Check, int Failures, TimeSpan Grace)
+{
+    public static VncPolicySettings From(VncConfig vnc)
+    {
+        ArgumentNullException.ThrowIfNull(vnc);
+        return new(vnc.Mode, vnc.Fallback.Check, vnc.Fallback.Failures, vnc.Fallback.Grace);
+    }
+}
+
 /// <summary>The policy's answer: whether the desktop should be up, why (one line for status), and when to ask again at the latest.</summary>
 public sealed record VncDecision(bool Raised, string Reason, DateTimeOffset? ReviewAt);
 
@@ -56,10 +69,10 @@ public sealed record VncDecision(bool Raised, string Reason, DateTimeOffset? Rev
 /// </remarks>
 public sealed class VncFallbackPolicy
 {
-    private readonly VncMode _mode;
-    private readonly string _check;
-    private readonly int _failures;
-    private readonly TimeSpan _grace;
+    private VncMode _mode;
+    private string _check;
+    private int _failures;
+    private TimeSpan _grace;
     private VncOverride? _override;
     private int _consecutiveFailures;
     private DateTimeOffset? _healthySince;
@@ -73,16 +86,51 @@ public sealed class VncFallbackPolicy
     /// <exception cref="ArgumentException">Mode fallback without a check name, failures below 1, or a negative grace.</exception>
     public VncFallbackPolicy(VncMode mode, string? checkName, int failures, TimeSpan grace)
     {
+        Validate(mode, checkName, failures, grace);
+        _mode = mode;
+        _check = "check/" + (checkName ?? "?");
+        _failures = failures;
+        _grace = grace;
+    }
+
+    public VncFallbackPolicy(VncPolicySettings settings)
+        : this(settings?.Mode ?? throw new ArgumentNullException(nameof(settings)), settings.Check, settings.Failures, settings.Grace)
+    {
+    }
+
+    /// <summary>
+    /// Takes new settings (a reload) and keeps what happened: the override, the probe history (unless the check is another
+    /// one: its history says nothing about the new check), and whether the desktop is up because of failures — so a longer
+    /// or shorter grace counts from the same <see cref="HealthySince"/>, and fewer <c>failures</c> may raise at once.
+    /// </summary>
+    /// <exception cref="ArgumentException">As the constructor.</exception>
+    public void Reconfigure(VncPolicySettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        Validate(settings.Mode, settings.Check, settings.Failures, settings.Grace);
+        var check = "check/" + (settings.Check ?? "?");
+        if (check != _check)
+        {
+            _probed = false;
+            _lastText = null;
+            _consecutiveFailures = 0;
+            _healthySince = null;
+            _failingSince = null;
+        }
+        _mode = settings.Mode;
+        _check = check;
+        _failures = settings.Failures;
+        _grace = settings.Grace;
+    }
+
+    private static void Validate(VncMode mode, string? checkName, int failures, TimeSpan grace)
+    {
         if (mode == VncMode.Fallback && string.IsNullOrEmpty(checkName))
         {
             throw new ArgumentException("vnc.mode fallback needs the name of the check that watches sshd", nameof(checkName));
         }
         ArgumentOutOfRangeException.ThrowIfLessThan(failures, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(grace, TimeSpan.Zero);
-        _mode = mode;
-        _check = "check/" + (checkName ?? "?");
-        _failures = failures;
-        _grace = grace;
     }
 
     public VncOverride? Override => _override;
@@ -129,7 +177,11 @@ public sealed class VncFallbackPolicy
     /// <param name="now">The current time.</param>
     /// <param name="raised">Whether the desktop is up now (lowering waits for clients; raising does not).</param>
     /// <param name="clients">Connected clients (TLS connections relayed to the desktop).</param>
-    public VncDecision Decide(DateTimeOffset now, bool raised, int clients)
+    /// <param name="loggedIn">
+    /// Who is logged in on the desktop's console (null: nobody): like a connected client, it holds a raised desktop up —
+    /// lowering would kill the user's shell and whatever it runs — except for a forced stop.
+    /// </param>
+    public VncDecision Decide(DateTimeOffset now, bool raised, int clients, string? loggedIn = null)
     {
         if (_override is { Until: { } until } && now >= until)
         {
@@ -137,31 +189,31 @@ public sealed class VncFallbackPolicy
         }
         if (_override is { } o)
         {
-            return DecideOverride(o, raised, clients);
+            return DecideOverride(o, raised, clients, loggedIn);
         }
         return _mode switch
         {
             VncMode.Always => new VncDecision(true, "raised: vnc.mode is always", null),
-            VncMode.Fallback => DecideFallback(now, raised, clients),
+            VncMode.Fallback => DecideFallback(now, raised, clients, loggedIn),
             _ => new VncDecision(false, "lowered: vnc.mode is off", null),
         };
     }
 
-    private static VncDecision DecideOverride(VncOverride o, bool raised, int clients)
+    private static VncDecision DecideOverride(VncOverride o, bool raised, int clients, string? loggedIn)
     {
         var until = o.Until is { } u ? " until " + Time(u) : " (until bastionctl vnc auto)";
         if (o.Action == VncOverrideAction.Start)
         {
             return new VncDecision(true, $"raised: started by an admin at {Time(o.Since)}{until}", o.Until);
         }
-        if (raised && clients > 0 && !o.Force)
+        if (raised && (clients > 0 || loggedIn is not null) && !o.Force)
         {
-            return new VncDecision(true, $"raised: stopped by an admin at {Time(o.Since)}{until}; lowering once {Clients(clients)} disconnected", o.Until);
+            return new VncDecision(true, $"raised: stopped by an admin at {Time(o.Since)}{until}; lowering once {Holders(clients, loggedIn)}", o.Until);
         }
         return new VncDecision(false, $"lowered: stopped by an admin at {Time(o.Since)}{until}", o.Until);
     }
 
-    private VncDecision DecideFallback(DateTimeOffset now, bool raised, int clients)
+    private VncDecision DecideFallback(DateTimeOffset now, bool raised, int clients, string? loggedIn)
     {
         var up = _tripped || raised;
         if (!_probed)
@@ -195,9 +247,9 @@ public sealed class VncFallbackPolicy
         {
             return new VncDecision(true, $"raised: {_check} healthy since {Time(since)}; lowering at {Time(lowerAt)}", lowerAt);
         }
-        if (raised && clients > 0)
+        if (raised && (clients > 0 || loggedIn is not null))
         {
-            return new VncDecision(true, $"raised: {_check} healthy since {Time(since)}; lowering once {Clients(clients)} disconnected", null);
+            return new VncDecision(true, $"raised: {_check} healthy since {Time(since)}; lowering once {Holders(clients, loggedIn)}", null);
         }
         _tripped = false;
         return new VncDecision(false,
@@ -205,6 +257,15 @@ public sealed class VncFallbackPolicy
             string.Create(CultureInfo.InvariantCulture, $"lowered: {_check} healthy since {Time(since)}; raising after {_failures} failed probe{(_failures == 1 ? "" : "s")} in a row"),
             null);
     }
+
+    /// <summary>"1 client has disconnected", "root has logged out of the desktop", or both joined with "and".</summary>
+    private static string Holders(int clients, string? loggedIn) => (clients, loggedIn) switch
+    {
+        ( > 0, null) => Clients(clients) + " disconnected",
+        (0, { } user) => user + " has logged out of the desktop",
+        ( > 0, { } user) => Clients(clients) + " disconnected and " + user + " has logged out of the desktop",
+        _ => "nothing holds it",
+    };
 
     private static string Clients(int n) => n == 1 ? "1 client has" : string.Create(CultureInfo.InvariantCulture, $"{n} clients have");
 

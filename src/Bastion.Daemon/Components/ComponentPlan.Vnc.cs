@@ -1,21 +1,30 @@
 using Bastion.Config;
 using Bastion.Daemon.Vnc;
 using Bastion.Supervision;
+using Bastion.Vnc;
 using Microsoft.Extensions.Logging;
 
 namespace Bastion.Daemon.Components;
 
 public static partial class ComponentPlan
 {
-    /// <summary>What the desktop is built from: a change to vnc: or to the paths restarts it on reload (an override is then dropped).</summary>
+    /// <summary>
+    /// What the desktop's processes are built from: a change here (display, geometry, session, password file, endpoint,
+    /// executable, paths) rebuilds it on reload (connected admins are cut off, an override is dropped). The policy part
+    /// (vnc.mode always/fallback, vnc.fallback.*) is left out: it is the spec's Policy, applied live.
+    /// </summary>
     private sealed record VncDefinition(VncConfig Vnc, PathsConfig Paths);
 
     private static void AddVnc(BastionConfig config, DaemonRuntime runtime, List<ComponentSpec> specs)
     {
         if (config.Vnc is { Mode: not VncMode.Off } vnc)
         {
-            specs.Add(new(new("vnc", "desktop"), new VncDefinition(vnc, config.Paths), config.Supervision.Backoff,
-                () => new VncComponent(config, runtime.Checks, runtime.VncGates, runtime.Loggers.CreateLogger("Bastion.Vnc"))));
+            var processes = vnc with { Mode = VncMode.Always, Fallback = new() };
+            specs.Add(new(new("vnc", "desktop"), new VncDefinition(processes, config.Paths), config.Supervision.Backoff,
+                () => new VncComponent(config, runtime.Checks, runtime.VncGates, runtime.Loggers.CreateLogger("Bastion.Vnc")))
+            {
+                Policy = VncPolicySettings.From(vnc),
+            });
         }
     }
 }

@@ -7,14 +7,22 @@ namespace Bastion.Daemon.Vnc;
 
 /// <summary>
 /// One process of the emergency desktop (Xvnc or the session), started through <c>setsid</c> so it runs in its own session
-/// and process group (a Ctrl-C or SIGHUP meant for bastiond's terminal does not reach it; bastiond stops it in order).
-/// <c>setsid</c> execs in place (its caller is not a group leader), so the pid we hold is the program's own.
+/// and process group (a Ctrl-C or SIGHUP meant for bastiond's terminal does not reach it; bastiond stops it in order),
+/// and through <c>setpriv --pdeathsig KILL</c> (util-linux) so that it dies with bastiond — also when bastiond is SIGKILLed
+/// outside systemd's cgroup cleanup (OOM killer, a crash): no orphaned desktop blocks the next bastiond.
+/// <c>setsid</c> and <c>setpriv</c> exec in place (the caller is not a group leader), so the pid we hold is the program's own.
 /// Stopped by pid only: SIGTERM, then SIGKILL after <see cref="KillAfter"/>. Its output goes line by line to a callback.
 /// </summary>
+/// <remarks>
+/// The kernel sends the parent-death signal when the <em>thread</em> that forked the child ends, not the process: a
+/// thread-pool thread that retires after idling would kill the desktop. So every desktop process is forked by one
+/// dedicated thread that lives as long as bastiond (<see cref="Spawner"/>).
+/// </remarks>
 internal sealed partial class DesktopProcess : IDisposable
 {
     public static readonly TimeSpan KillAfter = TimeSpan.FromSeconds(5);
     private const string SetsidPath = "/usr/bin/setsid";
+    private const string SetprivPath = "/usr/bin/setpriv";
     private const int KeepLines = 16;
     private const int SIGTERM = 15;
     private const int SIGKILL = 9;
@@ -28,9 +36,16 @@ internal sealed partial class DesktopProcess : IDisposable
         _process = process;
         Exited = exited;
         Pid = process.Id;
+        StartTime = ProcessStartTime(Pid);
     }
 
     public int Pid { get; }
+
+    /// <summary>The kernel's start time of the process (clock ticks since boot, /proc/PID/stat field 22): with the pid, its identity.</summary>
+    public long? StartTime { get; }
+
+    /// <summary>Whether it dies with bastiond (setpriv was there to arrange it).</summary>
+    public bool DiesWithDaemon { get; private init; }
 
     /// <summary>Completes when the process has exited (never faults).</summary>
     public Task Exited { get; }
@@ -60,8 +75,15 @@ internal sealed partial class DesktopProcess : IDisposable
     }
 
     /// <exception cref="System.ComponentModel.Win32Exception">The program cannot be started (missing, not executable).</exception>
-    public static DesktopProcess Start(string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string> environment, Action<string> onLine)
+    /// <param name="file">The program.</param>
+    /// <param name="arguments">Its arguments.</param>
+    /// <param name="environment">Its whole environment.</param>
+    /// <param name="onLine">Gets each line of output (standard error, and standard output unless <paramref name="onStdout"/> is set).</param>
+    /// <param name="onStdout">When set, standard output lines go here: Xvnc's -displayfd 1.</param>
+    public static DesktopProcess Start(string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string> environment, Action<string> onLine,
+        Action<string>? onStdout = null)
     {
+        var diesWithDaemon = File.Exists(SetprivPath);
         var psi = new ProcessStartInfo(File.Exists(SetsidPath) ? SetsidPath : "setsid")
         {
             RedirectStandardOutput = true,
@@ -71,6 +93,13 @@ internal sealed partial class DesktopProcess : IDisposable
             WorkingDirectory = "/",
         };
         psi.ArgumentList.Add("--");
+        if (diesWithDaemon)
+        {
+            psi.ArgumentList.Add(SetprivPath);
+            psi.ArgumentList.Add("--pdeathsig");
+            psi.ArgumentList.Add("KILL");
+            psi.ArgumentList.Add("--");
+        }
         psi.ArgumentList.Add(file);
         foreach (var argument in arguments)
         {
@@ -86,10 +115,10 @@ internal sealed partial class DesktopProcess : IDisposable
         {
             throw new System.ComponentModel.Win32Exception(2, $"{file} does not exist");
         }
-        var process = Process.Start(psi) ?? throw new System.ComponentModel.Win32Exception($"cannot start {file}");
-        var started = new DesktopProcess(process, process.WaitForExitAsync());
+        var process = Spawner.Start(psi);
+        var started = new DesktopProcess(process, process.WaitForExitAsync()) { DiesWithDaemon = diesWithDaemon };
         process.StandardInput.Close();
-        process.OutputDataReceived += (_, e) => started.Line(e.Data, onLine);
+        process.OutputDataReceived += (_, e) => started.Line(e.Data, onStdout ?? onLine);
         process.ErrorDataReceived += (_, e) => started.Line(e.Data, onLine);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -164,6 +193,64 @@ internal sealed partial class DesktopProcess : IDisposable
     }
 
     public void Dispose() => _process.Dispose();
+
+    /// <summary>Field 22 of /proc/PID/stat (after the parenthesised command, which may hold spaces); null when unreadable.</summary>
+    public static long? ProcessStartTime(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            // fields[0] is field 3 (state): field 22 is fields[19].
+            return fields.Length > 19 && long.TryParse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks) ? ticks : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Sends a signal by pid (a leftover proven ours); false when there is no such process.</summary>
+    public static bool Signal(int pid, bool kill) => Kill(pid, kill ? SIGKILL : SIGTERM) == 0;
+
+    /// <summary>
+    /// Forks every desktop process from one thread that lives as long as bastiond (see the remarks on the class). Process-wide
+    /// on purpose: the parent-death signal is bound to a thread of this process, whatever component asks.
+    /// </summary>
+    private static class Spawner
+    {
+        private static readonly System.Collections.Concurrent.BlockingCollection<(ProcessStartInfo Info, TaskCompletionSource<Process> Done)> Requests = [];
+
+        static Spawner()
+        {
+            var thread = new Thread(Run) { IsBackground = true, Name = "bastion-desktop-spawner" };
+            thread.Start();
+        }
+
+        public static Process Start(ProcessStartInfo info)
+        {
+            var done = new TaskCompletionSource<Process>(TaskCreationOptions.RunContinuationsAsynchronously);
+            Requests.Add((info, done));
+            return done.Task.GetAwaiter().GetResult(); // Process.Start is quick (fork+exec); the caller's thread just waits for it
+        }
+
+        private static void Run()
+        {
+            foreach (var (info, done) in Requests.GetConsumingEnumerable())
+            {
+                try
+                {
+                    done.TrySetResult(Process.Start(info) ?? throw new System.ComponentModel.Win32Exception($"cannot start {info.FileName}"));
+                }
+#pragma warning disable CA1031 // handed to the caller, who sees it as if it had called Process.Start itself
+                catch (Exception e)
+#pragma warning restore CA1031
+                {
+                    done.TrySetException(e);
+                }
+            }
+        }
+    }
 
     private static string Printable(string line)
     {

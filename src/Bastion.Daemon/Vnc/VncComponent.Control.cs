@@ -39,7 +39,7 @@ public sealed partial class VncComponent
                     break;
                 case VncCommandAction.Auto:
                     _policy.SetOverride(null);
-                    message = "back to automatic (vnc.mode " + ModeText(_config.Mode) + "): "
+                    message = "back to automatic (vnc.mode " + ModeText(_settings.Mode) + "): "
                         + _policy.Decide(now, _gate.IsOpen, _gate.Clients).Reason;
                     break;
                 default:
@@ -104,9 +104,8 @@ public sealed partial class VncComponent
 
     private void SetStaticDetails(IComponentContext context)
     {
-        context.SetDetail("mode", ModeText(_config.Mode));
-        context.SetDetail("check", _config.Mode == VncMode.Fallback && _config.Fallback.Check is { } check ? "check/" + check : "-");
         context.SetDetail("display", ":" + _config.Display.ToString(CultureInfo.InvariantCulture));
+        context.SetDetail("configuredDisplay", ":" + _config.Display.ToString(CultureInfo.InvariantCulture));
         context.SetDetail("geometry", _config.Geometry);
         context.SetDetail("socket", VncPaths.Socket(_paths));
         context.SetDetail("endpoint", "tls/" + _endpoint);
@@ -129,17 +128,21 @@ public sealed partial class VncComponent
         int failures;
         DateTimeOffset? healthySince;
         CheckResult? check;
+        VncPolicySettings settings;
         lock (_lock)
         {
+            settings = _settings;
             current = _policy.Override;
             failures = _policy.ConsecutiveFailures;
             healthySince = _policy.HealthySince;
             check = _lastCheck;
         }
+        context.SetDetail("mode", ModeText(settings.Mode));
+        context.SetDetail("check", settings.Mode == VncMode.Fallback && settings.Check is { } name ? "check/" + name : "-");
         context.SetDetail("desired", decision.Raised ? "raised" : "lowered");
         context.SetDetail("override", current?.Describe() ?? "none");
         context.SetDetail("clients", _gate.Clients.ToString(CultureInfo.InvariantCulture));
-        if (_config.Mode == VncMode.Fallback)
+        if (settings.Mode == VncMode.Fallback)
         {
             context.SetDetail("sshd", check is null ? "-" : (check.Ok ? "ok: " : "failed: ") + check.Text);
             context.SetDetail("consecutiveFailures", failures.ToString(CultureInfo.InvariantCulture));
@@ -149,6 +152,7 @@ public sealed partial class VncComponent
 
     private static void SetProcessDetails(IComponentContext context, VncDesktop desktop)
     {
+        context.SetDetail("display", ":" + desktop.Display.ToString(CultureInfo.InvariantCulture));
         context.SetDetail("xvncPid", desktop.Xvnc is { HasExited: false } x ? x.Pid.ToString(CultureInfo.InvariantCulture) : "-");
         context.SetDetail("sessionPid", desktop.Session is { HasExited: false } s ? s.Pid.ToString(CultureInfo.InvariantCulture) : "-");
     }

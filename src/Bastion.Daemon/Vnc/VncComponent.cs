@@ -18,7 +18,7 @@ namespace Bastion.Daemon.Vnc;
 /// restarts Xvnc or the session with backoff when they exit. Standby while lowered, Running while raised and answering,
 /// Degraded while raised but broken; the reason always says which and why.
 /// </summary>
-public sealed partial class VncComponent : IComponent, IVncControl
+public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
 {
     private static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(5);
 
@@ -35,7 +35,8 @@ public sealed partial class VncComponent : IComponent, IVncControl
     private readonly CheckResults _checks;
     private readonly VncGate _gate;
     private readonly VncFallbackPolicy _policy;
-    private readonly Lock _lock = new(); // guards _policy, _lastCheck, _time
+    private readonly Lock _lock = new(); // guards _policy, _settings, _lastCheck, _replayed, _time
+    private VncPolicySettings _settings;
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TimeProvider _time = TimeProvider.System;
     private CheckResult? _lastCheck;
@@ -53,7 +54,36 @@ public sealed partial class VncComponent : IComponent, IVncControl
         _backoff = new BackoffPolicy(config.Supervision.Backoff);
         _checks = checks;
         _gate = gates.For(_endpoint);
-        _policy = new VncFallbackPolicy(_config.Mode, _config.Fallback.Check, _config.Fallback.Failures, _config.Fallback.Grace);
+        _settings = VncPolicySettings.From(_config);
+        _policy = new VncFallbackPolicy(_settings);
+    }
+
+    /// <summary>
+    /// A reload that changed only vnc.mode (always/fallback) or vnc.fallback.*: the running desktop, its connected admins and
+    /// an admin's override stay; the policy decides with the new settings from the next moment on.
+    /// </summary>
+    public void UpdatePolicy(object policy)
+    {
+        var settings = (VncPolicySettings)policy;
+        VncPolicySettings old;
+        lock (_lock)
+        {
+            old = _settings;
+            _policy.Reconfigure(settings);
+            _settings = settings;
+            if (old.Check != settings.Check || old.Mode != settings.Mode)
+            {
+                _lastCheck = null; // the loop subscribes to the (new) check and replays its last result
+                _replayed = false;
+            }
+        }
+        VncLog.PolicyUpdated(_logger, ModeText(settings.Mode), settings.Check ?? "-", settings.Failures, Durations.Format(settings.Grace));
+        Wake();
+    }
+
+    private VncPolicySettings Settings
+    {
+        get { lock (_lock) { return _settings; } }
     }
 
     public async Task RunAsync(IComponentContext context, CancellationToken cancellationToken)
@@ -66,10 +96,11 @@ public sealed partial class VncComponent : IComponent, IVncControl
         SetStaticDetails(context);
         var password = LoadPassword();
         var desktop = new VncDesktop(_config, _paths, _passwordFile, _logger);
-        using var subscription = _config.Mode == VncMode.Fallback && _config.Fallback.Check is { } check
-            ? _checks.Subscribe(check, OnCheckResult)
-            : null;
-        var run = new Run(context, desktop, password);
+        var run = new Run(context, desktop, password)
+        {
+            XvncRestart = new RestartSchedule(_backoff, _backoff.Config.ResetAfter),
+            SessionRestart = new RestartSchedule(_backoff, SessionRanLongEnough),
+        };
         var sandbox = SessionSandbox.Describe();
         context.SetDetail("sessionSandbox", sandbox ?? "none");
         if (sandbox is not null)
@@ -83,6 +114,7 @@ public sealed partial class VncComponent : IComponent, IVncControl
         }
         finally
         {
+            run.Subscription?.Dispose();
             // Stopping (daemon stop, reload) or failing: nothing of the desktop outlives the attempt. An admin working in it
             // loses the session: say so, so that the cut-off is explained in the log.
             if (_gate.Clients is > 0 and var clients)
@@ -103,16 +135,19 @@ public sealed partial class VncComponent : IComponent, IVncControl
         public string Password { get; set; } = password;
         public bool Raised { get; set; }
         public DateTimeOffset? XvncStartDue { get; set; }
-        public int XvncAttempt { get; set; }
-        public DateTimeOffset XvncUpSince { get; set; }
+        /// <summary>Xvnc's and the session's restarts: one rule (see <see cref="RestartSchedule"/>), each its own reset period.</summary>
+        public required RestartSchedule XvncRestart { get; init; }
         public long XvncRestarts { get; set; }
         public DateTimeOffset? SessionStartDue { get; set; }
-        public int SessionAttempt { get; set; }
-        public DateTimeOffset SessionStartedAt { get; set; }
+        public required RestartSchedule SessionRestart { get; init; }
         public DateTimeOffset? ProbeDue { get; set; }
         public RfbProbeResult? Probe { get; set; }
         public string ProbeText { get; set; } = "-";
         public string? Problem { get; set; }
+
+        /// <summary>The check whose results feed the policy (fallback mode), and the subscription to it.</summary>
+        public string? SubscribedCheck { get; set; }
+        public IDisposable? Subscription { get; set; }
 
         /// <summary>The session keeps exiting at once or cannot start; cleared once one has run for a while.</summary>
         public string? SessionProblem { get; set; }
@@ -126,18 +161,22 @@ public sealed partial class VncComponent : IComponent, IVncControl
         while (true)
         {
             var wake = ResetWake();
+            Subscribe(run);
             var gateChanged = _gate.Changed;
             var now = time.GetUtcNow();
             VncDecision decision;
+            var loggedIn = run.Raised ? desktop.LoggedInUser() : null;
+            run.Context.SetDetail("loggedIn", loggedIn ?? "-");
             lock (_lock)
             {
-                decision = _policy.Decide(now, run.Raised, _gate.Clients);
+                decision = _policy.Decide(now, run.Raised, _gate.Clients, loggedIn);
             }
             if (decision.Raised && !run.Raised)
             {
                 run.Raised = true;
                 run.XvncStartDue = now;
-                run.XvncAttempt = 0;
+                run.XvncRestart.Reset();
+                run.SessionRestart.Reset();
                 run.Problem = null;
                 VncLog.Raising(_logger, decision.Reason);
             }
@@ -146,7 +185,7 @@ public sealed partial class VncComponent : IComponent, IVncControl
                 VncLog.Lowering(_logger, decision.Reason);
                 _gate.Close(decision.Reason);
                 await desktop.StopAsync(time).ConfigureAwait(false);
-                VncLog.Lowered(_logger, _config.Display);
+                VncLog.Lowered(_logger, desktop.Display);
                 run.Raised = false;
                 run.XvncStartDue = run.SessionStartDue = run.ProbeDue = null;
                 run.Probe = null;
@@ -190,15 +229,14 @@ public sealed partial class VncComponent : IComponent, IVncControl
             if (desktop.Session is { HasExited: true } session)
             {
                 session.Flush();
-                var ranFor = time.GetUtcNow() - run.SessionStartedAt;
-                run.SessionAttempt = ranFor >= SessionRanLongEnough ? 0 : run.SessionAttempt + 1;
-                var delay = _backoff.NextDelay(run.SessionAttempt);
+                var ranLongEnough = run.SessionRestart.RanLongEnough(time.GetUtcNow());
+                var delay = run.SessionRestart.Ended(time.GetUtcNow());
                 // A session that ends at once is broken (a wrong command): its last words say why.
-                var exit = ranFor >= SessionRanLongEnough || session.LastLines.Count == 0
+                var exit = ranLongEnough || session.LastLines.Count == 0
                     ? session.ExitDescription
                     : $"{session.ExitDescription} right after starting: {session.LastLines[^1]}";
                 VncLog.SessionExited(_logger, session.Pid, exit, Durations.Format(delay));
-                if (run.SessionAttempt >= 3)
+                if (run.SessionRestart.QuickEnds >= 3)
                 {
                     run.SessionProblem = $"the session keeps exiting ({exit}); restarting it with backoff — check vnc.session";
                 }
@@ -209,7 +247,7 @@ public sealed partial class VncComponent : IComponent, IVncControl
             {
                 StartSession(run);
             }
-            if (desktop.Session is { HasExited: false } && time.GetUtcNow() - run.SessionStartedAt >= SessionRanLongEnough)
+            if (desktop.Session is { HasExited: false } && run.SessionRestart.RanLongEnough(time.GetUtcNow()))
             {
                 run.SessionProblem = null;
             }
@@ -228,26 +266,26 @@ public sealed partial class VncComponent : IComponent, IVncControl
         context.SetDetail("desired", "raised");
         if (run.Problem is null)
         {
-            context.ReportDegraded($"{decision.Reason}; starting Xvnc on :{_config.Display}");
+            context.ReportDegraded($"{decision.Reason}; starting Xvnc on :{run.Desktop.Display}");
         }
         run.XvncStartDue = null;
         try
         {
             run.Password = ReadPasswordForProbe(run.Password);
             var probe = await desktop.StartXvncAsync(run.Password, time, cancellationToken).ConfigureAwait(false);
-            run.XvncUpSince = time.GetUtcNow();
+            run.XvncRestart.Started(time.GetUtcNow());
             run.Problem = null;
             SetProbe(run, probe);
             run.ProbeDue = time.GetUtcNow() + ProbeInterval;
             run.SessionStartDue = time.GetUtcNow();
-            VncLog.Raised(_logger, _config.Display, _config.Geometry, desktop.Xvnc!.Pid, _endpoint);
+            VncLog.Raised(_logger, desktop.Display, _config.Geometry, desktop.Xvnc!.Pid, _endpoint);
             _gate.Open();
             await WaitForEndpointAsync(time, cancellationToken).ConfigureAwait(false);
         }
         catch (DesktopStartException e)
         {
             await desktop.StopAsync(time).ConfigureAwait(false); // a half-started Xvnc is not left behind
-            var delay = _backoff.NextDelay(run.XvncAttempt++);
+            var delay = run.XvncRestart.Ended(time.GetUtcNow());
             run.XvncStartDue = time.GetUtcNow() + delay;
             run.Problem = $"{e.Message}; retrying with backoff"; // the delay is in the log: a stable reason does not churn the state
             VncLog.XvncStartFailed(_logger, e.Message, Durations.Format(delay));
@@ -278,9 +316,7 @@ public sealed partial class VncComponent : IComponent, IVncControl
         var time = run.Context.Time;
         dead.Flush();
         var exit = dead.ExitDescription;
-        var upFor = time.GetUtcNow() - run.XvncUpSince;
-        run.XvncAttempt = _backoff.EarnsReset(upFor) ? 0 : run.XvncAttempt + 1;
-        var delay = _backoff.NextDelay(run.XvncAttempt);
+        var delay = run.XvncRestart.Ended(time.GetUtcNow());
         run.Desktop.ForgetXvnc();
         // Nothing to relay to until the new Xvnc answers: the endpoint stops listening meanwhile (its clients are gone with
         // Xvnc anyway), rather than accepting admins only to fail on the socket.
@@ -302,11 +338,11 @@ public sealed partial class VncComponent : IComponent, IVncControl
         try
         {
             run.Desktop.StartSession();
-            run.SessionStartedAt = time.GetUtcNow();
+            run.SessionRestart.Started(time.GetUtcNow());
         }
         catch (DesktopStartException e)
         {
-            var delay = _backoff.NextDelay(run.SessionAttempt++);
+            var delay = run.SessionRestart.Ended(time.GetUtcNow());
             run.SessionStartDue = time.GetUtcNow() + delay;
             VncLog.SessionStartFailed(_logger, e.Message, Durations.Format(delay));
             run.SessionProblem = e.Message + "; retrying with backoff";
@@ -335,42 +371,47 @@ public sealed partial class VncComponent : IComponent, IVncControl
     /// <summary>"up: 1280x800 'name'", "auth broken: …", "dead: …" (Core's wording, shared with bastionctl vnc probe).</summary>
     internal static string ProbeText(RfbProbeResult probe) => probe.Describe();
 
+    /// <summary>Where the desktop is, derived in one place from the loop's state; status shows it as detail <c>phase</c>.</summary>
+    private DesktopPhase PhaseOf(Run run) =>
+        !run.Raised ? DesktopPhase.Lowered
+        : run.Problem is not null ? DesktopPhase.XvncFailing
+        : run.Desktop.Xvnc is null ? DesktopPhase.StartingXvnc
+        : run.Probe is not { Health: RfbHealth.Up } ? DesktopPhase.NotAnswering
+        : run.SessionProblem is not null ? DesktopPhase.SessionFailing
+        : _sandboxWarning is not null ? DesktopPhase.UpSandboxed
+        : DesktopPhase.Up;
+
     private void Report(Run run, VncDecision decision)
     {
         var context = run.Context;
-        if (!run.Raised)
-        {
-            context.ReportStandby(decision.Reason);
-            return;
-        }
         var desktop = run.Desktop;
-        if (run.Problem is { } problem)
+        var phase = PhaseOf(run);
+        context.SetDetail("phase", phase.ToString());
+        var serving = _gate.Serving is { } s ? $"tls/{_endpoint} {s}" : $"tls/{_endpoint} not serving yet";
+        var screen = $"desktop :{desktop.Display} {_config.Geometry}";
+        switch (phase)
         {
-            context.ReportDegraded($"{decision.Reason}; {problem}");
-        }
-        else if (desktop.Xvnc is null)
-        {
-            context.ReportDegraded($"{decision.Reason}; starting Xvnc on :{_config.Display}");
-        }
-        else if (run.Probe is not { Health: RfbHealth.Up })
-        {
-            context.ReportDegraded($"{decision.Reason}; desktop :{_config.Display} {_config.Geometry} does not answer: probe {run.ProbeText}");
-        }
-        else if (run.SessionProblem is { } session)
-        {
-            context.ReportDegraded($"{decision.Reason}; desktop :{_config.Display} {_config.Geometry} up but {session}");
-        }
-        else
-        {
-            var serving = _gate.Serving is { } s ? $"tls/{_endpoint} {s}" : $"tls/{_endpoint} not serving yet";
-            if (_sandboxWarning is { } sandboxed)
-            {
-                context.ReportDegraded($"{decision.Reason}; desktop :{_config.Display} {_config.Geometry} up; {serving}; but {sandboxed}");
-            }
-            else
-            {
-                context.ReportRunning($"{decision.Reason}; desktop :{_config.Display} {_config.Geometry} up; {serving}");
-            }
+            case DesktopPhase.Lowered:
+                context.ReportStandby(decision.Reason);
+                break;
+            case DesktopPhase.XvncFailing:
+                context.ReportDegraded($"{decision.Reason}; {run.Problem}");
+                break;
+            case DesktopPhase.StartingXvnc:
+                context.ReportDegraded($"{decision.Reason}; starting Xvnc on :{desktop.Display}");
+                break;
+            case DesktopPhase.NotAnswering:
+                context.ReportDegraded($"{decision.Reason}; {screen} does not answer: probe {run.ProbeText}");
+                break;
+            case DesktopPhase.SessionFailing:
+                context.ReportDegraded($"{decision.Reason}; {screen} up but {run.SessionProblem}");
+                break;
+            case DesktopPhase.UpSandboxed:
+                context.ReportDegraded($"{decision.Reason}; {screen} up; {serving}; but {_sandboxWarning}");
+                break;
+            default:
+                context.ReportRunning($"{decision.Reason}; {screen} up; {serving}");
+                break;
         }
     }
 
@@ -430,10 +471,32 @@ public sealed partial class VncComponent : IComponent, IVncControl
         wake.TrySetResult();
     }
 
+    /// <summary>Follows the settings: the check that feeds the policy in fallback mode, none in always mode.</summary>
+    private void Subscribe(Run run)
+    {
+        var settings = Settings;
+        var wanted = settings.Mode == VncMode.Fallback ? settings.Check : null;
+        if (wanted == run.SubscribedCheck)
+        {
+            return;
+        }
+        run.Subscription?.Dispose();
+        run.Subscription = null;
+        run.SubscribedCheck = wanted;
+        if (wanted is not null)
+        {
+            run.Subscription = _checks.Subscribe(wanted, OnCheckResult);
+        }
+    }
+
     private void OnCheckResult(CheckResult result)
     {
         lock (_lock)
         {
+            if (_settings.Mode != VncMode.Fallback || result.Check != _settings.Check)
+            {
+                return; // a result of the check before a reload changed it, delivered late
+            }
             if (result == _lastCheck)
             {
                 return; // the replay, to a later attempt of this component, of a probe the policy has already seen
@@ -446,7 +509,7 @@ public sealed partial class VncComponent : IComponent, IVncControl
             else
             {
                 // The first result may be a replay (the check ran before this component): count the failures it had.
-                var count = _replayed ? 1 : Math.Clamp(result.ConsecutiveFailures, 1, _config.Fallback.Failures);
+                var count = _replayed ? 1 : Math.Clamp(result.ConsecutiveFailures, 1, _settings.Failures);
                 for (var i = 0; i < count; i++)
                 {
                     _policy.ProbeFailed(result.At, result.Text);
@@ -456,4 +519,29 @@ public sealed partial class VncComponent : IComponent, IVncControl
         }
         Wake();
     }
+}
+
+/// <summary>Where the emergency desktop is (one attempt of <c>vnc/desktop</c>); the words are made in Report.</summary>
+internal enum DesktopPhase
+{
+    /// <summary>Lowered: nothing runs, the endpoint does not listen (Standby).</summary>
+    Lowered,
+
+    /// <summary>Raised; Xvnc is being started (Degraded until it answers).</summary>
+    StartingXvnc,
+
+    /// <summary>Raised; Xvnc could not be started or exited, and is restarted with backoff (Degraded, with why).</summary>
+    XvncFailing,
+
+    /// <summary>Raised; Xvnc runs but the RFB probe is not Up (Degraded).</summary>
+    NotAnswering,
+
+    /// <summary>Raised and answering, but the session keeps exiting or cannot start (Degraded).</summary>
+    SessionFailing,
+
+    /// <summary>Up, but the session inherits bastiond's sandbox (Degraded: an admin could repair little).</summary>
+    UpSandboxed,
+
+    /// <summary>Up and served (Running).</summary>
+    Up,
 }

@@ -29,6 +29,15 @@ internal static partial class VncLog
     [LoggerMessage(EventId = LogEvents.VncSessionSandboxed, Level = LogLevel.Warning, Message = "vnc/desktop: {Warning}")]
     public static partial void SessionSandboxed(ILogger logger, string warning);
 
+    [LoggerMessage(EventId = LogEvents.VncPolicyUpdated, Level = LogLevel.Information, Message = "vnc/desktop: policy updated live (mode {Mode}, check {Check}, failures {Failures}, grace {Grace}); the desktop, its clients and any override are kept")]
+    public static partial void PolicyUpdated(ILogger logger, string mode, string check, int failures, string grace);
+
+    [LoggerMessage(EventId = LogEvents.VncLeftoverReclaimed, Level = LogLevel.Warning, Message = "vnc/desktop: stopped the {What} (pid {Pid}) an earlier bastiond left running; its pid file in {Directory} and the process's start time prove it ours")]
+    public static partial void LeftoverReclaimed(ILogger logger, string what, int pid, string directory);
+
+    [LoggerMessage(EventId = LogEvents.VncDisplayTaken, Level = LogLevel.Warning, Message = "vnc/desktop: display :{Display} is taken ({Why}); trying :{Next}")]
+    public static partial void DisplayTaken(ILogger logger, int display, string why, int next);
+
     [LoggerMessage(EventId = LogEvents.VncXvncStarting, Level = LogLevel.Information, Message = "vnc/desktop: starting {Executable} :{Display} on {Socket}")]
     public static partial void XvncStarting(ILogger logger, string executable, int display, string socket);
 

@@ -85,4 +85,30 @@ public sealed class VncReloadTests(ITestOutputHelper output)
         var init = await client.HandshakeAsync(VncTestDaemon.Password);
         Assert.Equal((400, 300), (init.Width, init.Height));
     }
+
+    [Fact]
+    public async Task A_reload_that_changes_only_the_grace_and_failures_keeps_the_desktop_and_the_connected_admin()
+    {
+        var closed = FreePort.Pick(); // nothing listens: the check fails and the desktop is raised
+        await using var vnc = await VncTestDaemon.StartAsync(output, "fallback", sshdPort: closed, grace: "2s");
+        var port = await vnc.WaitRaisedAsync();
+        var xvnc = VncTestDaemon.Pid(VncTestDaemon.Desktop(await vnc.WaitAsync(s => VncTestDaemon.Pid(VncTestDaemon.Desktop(s), "xvncPid") is not null, "xvncPid")), "xvncPid")!.Value;
+        await using var admin = await vnc.ConnectAsync(port);
+        await admin.HandshakeAsync(VncTestDaemon.Password);
+        await vnc.WaitAsync(s => VncTestDaemon.Desktop(s).Details["clients"] == "1", "1 client");
+
+        vnc.Daemon.WriteConfig(vnc.Config.Replace("grace: 2s", "grace: 45s", StringComparison.Ordinal).Replace("failures: 2\n    grace", "failures: 4\n    grace", StringComparison.Ordinal));
+        vnc.Daemon.Signal(Posix.SIGHUP);
+        await vnc.Daemon.WaitForLogAsync("vnc/desktop: policy changed; applied live");
+        await vnc.Daemon.WaitForLogAsync("policy updated live (mode fallback, check sshd, failures 4, grace 45s)");
+
+        Assert.False(await admin.WaitForCloseAsync(TimeSpan.FromSeconds(3)), "the admin was cut off by a policy change\n" + vnc.Daemon.Log);
+        var (_, uniform) = await admin.ReadFramebufferAsync(TimeSpan.FromSeconds(15)); // the same session still serves him
+        Assert.False(uniform);
+        var status = await vnc.WaitAsync(s => VncTestDaemon.Desktop(s).State == "Running", "desktop Running");
+        Assert.Equal(xvnc, VncTestDaemon.Pid(VncTestDaemon.Desktop(status), "xvncPid"));
+        Assert.Equal("1", VncTestDaemon.Desktop(status).Details["clients"]);
+        Assert.DoesNotContain(vnc.Daemon.Log.Lines, l => l.Contains("vnc/desktop: changed; restarting it", StringComparison.Ordinal)
+            || l.Contains("stopping the desktop", StringComparison.Ordinal));
+    }
 }

@@ -49,7 +49,7 @@ internal sealed class VncTestDaemon : IAsyncDisposable
     /// <param name="beforeStart">Runs after the daemon's dirs are chosen, before it starts (a test that prepares them).</param>
     public static async Task<VncTestDaemon> StartAsync(ITestOutputHelper output, string mode, int? sshdPort = null, string grace = "2s",
         bool generatedPassword = false, string tlsExtra = "", int? display = null, string vncExtra = "", Action<BastiondProcess>? beforeStart = null,
-        string session = "[/usr/bin/xterm, -geometry, \"30x6+8+8\", -e, /bin/sh, -c, \"echo emergency desktop; exec sleep 3600\"]")
+        string session = "[/usr/bin/xterm, -geometry, \"30x6+8+8\", -e, /bin/sh, -c, \"echo emergency desktop; exec sleep 3600\"]", string geometry = Geometry)
     {
         var pki = new TestPki();
         var n = display ?? FreeDisplay();
@@ -78,8 +78,8 @@ internal sealed class VncTestDaemon : IAsyncDisposable
             vnc:
               mode: {mode}
               display: {n}
-              geometry: {Geometry}
-              session: {session}
+              geometry: {geometry}
+            {(session.Length == 0 ? "" : "  session: " + session)}
               endpoint: vnc
             {(passwordFile is null ? "" : "  passwordFile: " + passwordFile)}
             {vncExtra}
