@@ -129,7 +129,7 @@ stop_container() {
 }
 
 # c CMD...: runs CMD inside the container (all its namespaces), with a clean environment.
-c() { nsenter -t "$pid1" -a -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 SYSTEMD_COLORS=0 SYSTEMD_PAGER= "$@"; }
+c() { nsenter -t "$pid1" -a -- env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 SYSTEMD_COLORS=0 SYSTEMD_PAGER= "$@"; }
 prop() { c systemctl show -P "$1" bastion.service; }
 
 fail() {
