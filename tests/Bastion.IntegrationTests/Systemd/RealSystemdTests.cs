@@ -26,6 +26,7 @@ public sealed class RealSystemdTests(ITestOutputHelper output)
         "the hardening drop-in: the daemon starts under the full sandbox and reaches READY",
         "systemctl stop: inactive, nothing of the unit left",
         "reboot: active again (enabled), and bastiond stops before the bus goes away",
+        "SIGKILL of bastiond with the desktop raised: systemd cleans the cgroup, the desktop comes back",
         "apt-get purge: the service, the files and the state are gone",
         "install.sh from source: the group before the policy, dbus reloaded, an admin allowed at once",
     ];

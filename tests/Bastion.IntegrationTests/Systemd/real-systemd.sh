@@ -62,7 +62,7 @@ systemd-id128 new >"$root/etc/machine-id"
 echo "$machine" >"$root/etc/hostname"
 for unit in tor.service tor@default.service postgresql.service stunnel.target stunnel4.service e2scrub_reap.service \
     systemd-timesyncd.service systemd-pstore.service getty@tty1.service apt-daily.timer apt-daily-upgrade.timer \
-    dpkg-db-backup.timer e2scrub_all.timer fstrim.timer man-db.timer machines.target remote-fs.target; do
+    dpkg-db-backup.timer e2scrub_all.timer fstrim.timer man-db.timer machines.target remote-fs.target packagekit.service; do
     ln -sfn /dev/null "$root/etc/systemd/system/$unit"
 done
 # A persistent journal, so the reboot step can read the previous boot's shutdown.
@@ -292,6 +292,45 @@ grep -q "Stopped Bastion\|bastion.service: Deactivated" <<<"$previous" || fail "
 if grep "dbus: lost the connection" <<<"$previous"; then
     fail "at shutdown bastiond lost the bus while still running"
 fi
+ok
+
+step "SIGKILL of bastiond with the desktop raised: systemd cleans the cgroup, the desktop comes back"
+c bastionctl pki --dir /etc/bastion/pki init --name "Bastion test CA" >/dev/null 2>&1 || fail "bastionctl pki init failed"
+c bastionctl pki --dir /etc/bastion/pki issue server vnc --ip 127.0.0.1 >/dev/null 2>&1 || fail "bastionctl pki issue failed"
+cp "$root/etc/bastion/bastion.yaml" "$work/good.yaml"
+cat >>"$root/etc/bastion/bastion.yaml" <<'YAML'
+vnc:
+  mode: always
+  display: 55
+  endpoint: vnc
+pki:
+  dir: pki
+tls:
+  - name: vnc
+    mode: listen
+    address: 127.0.0.1:5443
+    certificate: pki/issued/vnc.crt
+    key: pki/issued/vnc.key
+YAML
+c bastiond --check-config --config /etc/bastion/bastion.yaml >/dev/null 2>&1 || fail "the desktop config is refused: $(c bastiond --check-config --config /etc/bastion/bastion.yaml 2>&1)"
+c systemctl restart bastion.service || fail "restart with the desktop failed"
+desktop() { c jq -r '.components[] | select(.kind == "vnc") | "\(.state) \(.details.xvncPid // "")"' /run/bastion/status.json; }
+desktop_up() { [[ $(desktop) =~ ^Running\ [0-9]+$ ]]; }
+wait_until 60 "the desktop raised" desktop_up
+xvnc=$(desktop | cut -d' ' -f2)
+pid=$(prop MainPID)
+restarts=$(prop NRestarts)
+c kill -KILL "$pid"
+xvnc_gone() { ! c kill -0 "$xvnc"; }
+wait_until 30 "Xvnc ($xvnc) killed with the rest of the cgroup" xvnc_gone
+restarted() { [[ $(prop NRestarts) -gt $restarts ]] && is_active && [[ $(prop MainPID) != "$pid" ]]; }
+wait_until 40 "bastiond restarted" restarted
+wait_until 60 "the desktop raised again" desktop_up
+[[ $(desktop | cut -d' ' -f2) != "$xvnc" ]] || fail "the same Xvnc pid after the restart"
+cp "$work/good.yaml" "$root/etc/bastion/bastion.yaml"
+c systemctl restart bastion.service || fail "restart without the desktop failed"
+# The admin's own CA is not the package's to purge: removed here, so the purge step sees only what the package made.
+rm -r "$root/etc/bastion/pki"
 ok
 
 step "apt-get purge: the service, the files and the state are gone"
