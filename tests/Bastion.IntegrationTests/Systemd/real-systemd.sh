@@ -51,6 +51,18 @@ trap cleanup EXIT
 
 mount -t tmpfs -o mode=0700,size=2g bastion-nspawn "$work"
 mkdir "$work/upper" "$work/work" "$work/root" "$work/deb"
+# No .NET in the container: the package must not need it. Whiteouts (character devices 0:0 in the upper layer) hide
+# the SDK and the dotnet command of the host.
+# (A directory in the upper layer lends the merged one its owner and mode: copied from the host's.)
+for hidden in usr/share/dotnet usr/bin/dotnet root/.dotnet; do
+    for dir in usr usr/share usr/bin root; do
+        [[ $hidden == "$dir"/* && ! -d $work/upper/$dir ]] || continue
+        mkdir "$work/upper/$dir"
+        chown --reference="/$dir" "$work/upper/$dir"
+        chmod --reference="/$dir" "$work/upper/$dir"
+    done
+    mknod "$work/upper/$hidden" c 0 0
+done
 mount -t overlay overlay -o "lowerdir=/,upperdir=$work/upper,workdir=$work/work" "$work/root"
 mkdir -p /run/systemd/nspawn
 mount -t tmpfs -o mode=0755 nspawn-locks /run/systemd/nspawn
@@ -67,6 +79,8 @@ for unit in tor.service tor@default.service postgresql.service stunnel.target st
 done
 # A persistent journal, so the reboot step can read the previous boot's shutdown.
 mkdir -p "$root/var/log/journal"
+# dpkg's man-db trigger rebuilds the whole manual page index at every install and purge (tens of seconds): off.
+rm -f "$root/var/lib/man-db/auto-update"
 # This container is the server the package is for: apt may start services in it (the host keeps its policy-rc.d).
 rm -f "$root/usr/sbin/policy-rc.d"
 # No leftovers of a bastion the host itself may have.
@@ -165,6 +179,7 @@ boot
 ok
 
 step "the .deb installs with dpkg inside (no .NET there needed) and starts the daemon"
+c sh -c '! command -v dotnet && ! test -e /usr/share/dotnet' >/dev/null || fail "the container has .NET"
 c dpkg -i /mnt/deb/bastion.deb >"$work/dpkg.log" 2>&1 || fail "dpkg -i failed: $(cat "$work/dpkg.log")"
 [[ -x $root/usr/sbin/bastiond && -x $root/usr/bin/bastionctl && -f $root/lib/systemd/system/bastion.service ]] ||
     fail "bastiond, bastionctl or the unit are not where the package puts them"
