@@ -47,7 +47,12 @@ packages=(
     systemd                       # systemd-analyze verify (already part of Debian)
     procps iproute2               # ps, pgrep -P; ss (is a port free?)
     clang zlib1g-dev              # NativeAOT: the compiler driver and linker, and libz, for scripts/build.sh
+    lintian                       # scripts/package.sh checks the .deb with it (errors fail)
+    util-linux                    # unshare, nsenter: the real-systemd test's private mount namespace and commands
 )
+# systemd-nspawn boots a real systemd as PID 1 for the real-systemd test (tests/.../Systemd/RealSystemdTests.cs).
+# It must be the version of the installed systemd: a newer systemd-container would upgrade libsystemd-shared
+# under the running system. Installed below with that version pinned.
 # Installed when this Debian release has them (bookworm ships vncpasswd in tigervnc-tools).
 optional_packages=(tigervnc-tools)
 
@@ -59,7 +64,13 @@ missing_packages() {
     done
 }
 
+systemd_version="$(dpkg-query -W -f='${Version}' systemd)"
 mapfile -t missing < <(missing_packages "${packages[@]}")
+if [[ -n $(missing_packages systemd-container) ]]; then
+    missing+=("systemd-container=$systemd_version")
+elif [[ $(dpkg-query -W -f='${Version}' systemd-container) != "$systemd_version" ]]; then
+    die "systemd-container $(dpkg-query -W -f='${Version}' systemd-container) does not match systemd $systemd_version: apt-get install systemd-container=$systemd_version"
+fi
 mapfile -t missing_optional < <(missing_packages "${optional_packages[@]}")
 
 if ((${#missing[@]} + ${#missing_optional[@]} > 0)); then

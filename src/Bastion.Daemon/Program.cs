@@ -1,5 +1,6 @@
 using Bastion.Config;
 using Bastion.Daemon.Hosting;
+using Bastion.Daemon.Logging;
 
 namespace Bastion.Daemon;
 
@@ -70,12 +71,15 @@ internal static class Program
         var result = ConfigLoader.LoadFile(configPath ?? ConfigLoader.DefaultPath);
         if (!result.Ok)
         {
+            // Under systemd these lines go to the journal, which files a line without a prefix at priority info:
+            // `journalctl -p err -u bastion` would show only "Failed to start". <3> makes each one an error.
+            var prefix = LogSetup.UnderJournald ? "<3>" : "";
             foreach (var error in result.Errors)
             {
-                Console.Error.WriteLine(error.ToString());
+                Console.Error.WriteLine(prefix + error.ToString());
             }
             var n = result.Errors.Count;
-            Console.Error.WriteLine($"bastiond: {n} error{(n == 1 ? "" : "s")} in the config; {(checkOnly ? "it is not valid" : "not starting")}");
+            Console.Error.WriteLine($"{prefix}bastiond: {n} error{(n == 1 ? "" : "s")} in the config; {(checkOnly ? "it is not valid" : "not starting")}");
             return 1;
         }
         if (checkOnly)

@@ -28,10 +28,12 @@ public static class AtomicFile
                 UnixCreateMode = mode,
             }))
             {
+                // The umask may have narrowed a public mode. Through the handle, not the path: whatever the name
+                // points to by now, only the file this process created is changed.
+                File.SetUnixFileMode(stream.SafeFileHandle, mode);
                 stream.Write(content);
                 stream.Flush(flushToDisk: true);
             }
-            File.SetUnixFileMode(temp, mode); // the umask may have narrowed a public mode
             File.Move(temp, full, overwrite: true);
         }
         finally

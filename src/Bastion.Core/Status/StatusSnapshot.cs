@@ -1,5 +1,7 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Bastion.IO;
 
 namespace Bastion.Status;
 
@@ -74,16 +76,11 @@ public static class StatusFile
         JsonSerializer.Deserialize(json, StatusJsonContext.Default.StatusSnapshot);
 
     /// <summary>
-    /// Writes via a temp file in the same directory and rename, so readers never see half a file. The file is
-    /// made world-readable explicitly (it holds no secret): the unit's UMask=0077 would otherwise leave it 0600
-    /// and admins' <c>bastionctl status</c> could not read it.
+    /// Writes through <see cref="AtomicFile"/> (an unpredictable temp name created exclusively, so a planted symlink is
+    /// never followed; fsync; rename), so readers never see half a file. The file is made world-readable explicitly (it
+    /// holds no secret): the unit's UMask=0077 would otherwise leave it 0600 and admins' <c>bastionctl status</c> could
+    /// not read it.
     /// </summary>
-    public static void WriteAtomically(string path, StatusSnapshot snapshot)
-    {
-        var dir = Path.GetDirectoryName(path) ?? ".";
-        var tmp = Path.Combine(dir, "." + Path.GetFileName(path) + "." + Environment.ProcessId + ".tmp");
-        File.WriteAllText(tmp, Serialize(snapshot));
-        File.SetUnixFileMode(tmp, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
-        File.Move(tmp, path, overwrite: true);
-    }
+    public static void WriteAtomically(string path, StatusSnapshot snapshot) =>
+        AtomicFile.Write(path, Encoding.UTF8.GetBytes(Serialize(snapshot)), AtomicFile.Public);
 }

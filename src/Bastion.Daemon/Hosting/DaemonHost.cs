@@ -84,7 +84,18 @@ internal static class DaemonHost
                     UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
                     UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
             }
-            if ((File.GetUnixFileMode(paths.StateDir) & (UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute)) != 0)
+            // StrictModes for directories: refused unless ours and not writable by group or others.
+            var uid = DirectoryCheck.EffectiveUid;
+            foreach (var dir in new[] { paths.StateDir, paths.RuntimeDir })
+            {
+                var (problem, ownership, error) = DirectoryCheck.Check(dir, uid);
+                if (problem != IO.DirectoryProblem.None)
+                {
+                    log.Fatal("not starting: {Problem}", IO.DirectoryTrust.Describe(dir, problem, ownership, uid, error));
+                    return false;
+                }
+            }
+            if ((File.GetUnixFileMode(paths.StateDir) & (UnixFileMode.OtherRead | UnixFileMode.OtherExecute)) != 0)
             {
                 log.Warning("state directory {StateDir} is accessible by others; it holds private keys — chmod 700 {StateDir}", paths.StateDir, paths.StateDir);
             }

@@ -9,8 +9,8 @@ namespace Bastion.IntegrationTests.Systemd;
 /// </summary>
 public sealed class ServiceUnitTests
 {
-    /// <summary>Where scripts/install.sh puts the daemon; the copy under test points at the binary under test instead.</summary>
-    private const string InstalledBinary = "/usr/local/lib/bastion/bastiond";
+    /// <summary>Where the Debian package puts the daemon; the copy under test points at the binary under test instead.</summary>
+    private const string InstalledBinary = "/usr/sbin/bastiond";
 
     private static readonly TimeSpan VerifyTimeout = TimeSpan.FromMinutes(1);
 
@@ -102,11 +102,80 @@ public sealed class ServiceUnitTests
         Assert.True(values.Contains(value, StringComparer.Ordinal), $"[Service] {key}= is [{string.Join(", ", values)}], expected {value}");
     }
 
+    // At shutdown units stop in the reverse order of After=: bastiond must stop before the system bus goes away.
+    [Fact]
+    public void The_unit_is_ordered_after_dbus_without_depending_on_it()
+    {
+        var after = SectionValues("[Unit]", "After").SelectMany(v => v.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("dbus.service", after);
+        foreach (var key in new[] { "Requires", "BindsTo", "Requisite" })
+        {
+            Assert.DoesNotContain(SectionValues("[Unit]", key), v => v.Contains("dbus", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public void The_unit_bounds_its_tasks()
+    {
+        var value = Assert.Single(ServiceValues("TasksMax"));
+        Assert.InRange(int.Parse(value, System.Globalization.CultureInfo.InvariantCulture), 256, 16384);
+    }
+
     [Fact]
     public void The_unit_has_a_watchdog_and_starts_the_installed_daemon_with_the_default_config()
     {
         Assert.Single(ServiceValues("WatchdogSec"));
         Assert.Equal([InstalledBinary + " --config /etc/bastion/bastion.yaml"], ServiceValues("ExecStart"));
+    }
+
+    // The exposure systemd-analyze security scores (0 best, 10 worst), offline on the unit as shipped. README "Exposure"
+    // has the figures and why each directive is in or out. Lower is fine (update these and the README); higher fails.
+    [Fact]
+    public async Task The_shipped_unit_scores_at_most_8_8_in_systemd_analyze_security()
+    {
+        Assert.InRange(await ExposureAsync(File.ReadAllText(UnitPath)), 0.0, 8.8);
+    }
+
+    [Fact]
+    public async Task With_the_hardening_drop_in_the_unit_scores_at_most_4_4_in_systemd_analyze_security()
+    {
+        Assert.InRange(await ExposureAsync(File.ReadAllText(UnitPath), File.ReadAllText(HardeningPath)), 0.0, 4.4);
+    }
+
+    // Guards the two above: the score is read from a real run and moves when a directive changes.
+    [Fact]
+    public async Task The_exposure_score_as_read_here_drops_when_a_sandbox_directive_is_added()
+    {
+        var unit = File.ReadAllText(UnitPath);
+        var shipped = await ExposureAsync(unit);
+        var tighter = await ExposureAsync(unit.Replace("[Install]", "PrivateNetwork=yes\n\n[Install]", StringComparison.Ordinal));
+        Assert.True(tighter < shipped, $"PrivateNetwork=yes scored {tighter}, the shipped unit {shipped}");
+    }
+
+    private static async Task<double> ExposureAsync(string unitText, string? dropIn = null)
+    {
+        var dir = Directory.CreateTempSubdirectory("bastion-unit-");
+        try
+        {
+            File.WriteAllText(Path.Combine(dir.FullName, "bastion.service"), unitText);
+            if (dropIn is not null)
+            {
+                var dropInDir = Directory.CreateDirectory(Path.Combine(dir.FullName, "bastion.service.d"));
+                File.WriteAllText(Path.Combine(dropInDir.FullName, "hardening.conf"), dropIn);
+            }
+            var result = await ExternalCommand.RunAsync(
+                "systemd-analyze", ["security", "--offline=true", "--no-pager", "bastion.service"], VerifyTimeout,
+                new Dictionary<string, string> { ["SYSTEMD_COLORS"] = "0", ["SYSTEMD_PAGER"] = "", ["SYSTEMD_UNIT_PATH"] = dir.FullName + ":" },
+                dir.FullName);
+            Assert.False(result.TimedOut, result.Describe());
+            var match = System.Text.RegularExpressions.Regex.Match(result.StdOut, @"Overall exposure level for bastion\.service: (\d+\.\d)");
+            Assert.True(match.Success, result.Describe());
+            return double.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
     }
 
     // verify logs an unknown capability name only at debug level, so a typo would silently drop it.
@@ -163,7 +232,10 @@ public sealed class ServiceUnitTests
     }
 
     /// <summary>Every value of KEY in the [Service] section, in order (comments and other sections ignored).</summary>
-    private static List<string> ServiceValues(string key, string? path = null)
+    private static List<string> ServiceValues(string key, string? path = null) => SectionValues("[Service]", key, path);
+
+    /// <summary>Every value of KEY in SECTION, in order.</summary>
+    private static List<string> SectionValues(string wanted, string key, string? path = null)
     {
         var values = new List<string>();
         var section = "";
@@ -180,7 +252,7 @@ public sealed class ServiceUnitTests
                 continue;
             }
             var eq = line.IndexOf('=', StringComparison.Ordinal);
-            if (section == "[Service]" && eq > 0 && line[..eq].Trim() == key)
+            if (section == wanted && eq > 0 && line[..eq].Trim() == key)
             {
                 values.Add(line[(eq + 1)..].Trim());
             }
