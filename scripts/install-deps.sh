@@ -45,6 +45,8 @@ packages=(
     systemd                       # systemd-analyze verify (already part of Debian)
     procps iproute2               # ps, pgrep -P; ss (is a port free?)
     clang zlib1g-dev              # NativeAOT: the compiler driver and linker, and libz, for scripts/build.sh
+    prometheus                    # a private Prometheus scrapes bastiond in the metrics tests; promtool checks rules
+    prometheus-node-exporter      # scripts/bench/metrics.sh: node_exporter's /metrics as the reference scrape
 )
 # Installed when this Debian release has them (bookworm ships vncpasswd in tigervnc-tools).
 optional_packages=(tigervnc-tools)
@@ -88,7 +90,7 @@ if ((${#missing[@]} + ${#missing_optional[@]} > 0)); then
     started=()
     while read -r pid ppid comm; do
         case "$comm" in
-            sshd | tor | dbus-daemon | stunnel4 | stunnel | Xvnc | Xtigervnc | Xvfb) ;;
+            sshd | tor | dbus-daemon | stunnel4 | stunnel | Xvnc | Xtigervnc | Xvfb | prometheus | prometheus-node*) ;;
             *) continue ;;
         esac
         [[ $ppid == 1 ]] || continue
