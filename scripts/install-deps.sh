@@ -47,6 +47,7 @@ packages=(
     clang zlib1g-dev              # NativeAOT: the compiler driver and linker, and libz, for scripts/build.sh
     prometheus                    # a private Prometheus scrapes bastiond in the metrics tests; promtool checks rules
     prometheus-node-exporter      # scripts/bench/metrics.sh: node_exporter's /metrics as the reference scrape
+    curl                          # scrapes /metrics in scripts/lab.sh and scripts/bench/metrics.sh
 )
 # Installed when this Debian release has them (bookworm ships vncpasswd in tigervnc-tools).
 optional_packages=(tigervnc-tools)
