@@ -56,15 +56,17 @@ scrape_loop() {
     for ((i = 0; i < DURATION; i++)); do
         curl -s -o /dev/null -w '%{time_total}\n' --max-time 10 "$url" >>"$out" || echo "fail" >>"$out"
         next=$(awk -v n="$next" 'BEGIN { printf "%.6f", n + 1 }')
-        sleep "$(awk -v n="$next" -v now="$EPOCHREALTIME" 'BEGIN { d = n - now; printf "%.3f", d > 0 ? d : 0 }')"
+        sleep "$(awk -v n="$next" -v now="$EPOCHREALTIME" 'BEGIN { d = n - now; printf "%.3f", (d > 0 ? d : 0) }')"
     done
 }
 
-# percentiles FILE: "p50_ms p95_ms failures"
+# percentiles FILE: "p50_ms p95_ms failures" (nearest rank; mawk has no asort, so sort does the sorting)
 percentiles() {
-    awk '$1 == "fail" { f++; next } { v[n++] = $1 * 1000 }
-        END { if (n == 0) { print "nan nan " f + 0; exit }
-              asort(v); printf "%.2f %.2f %d\n", v[int((n - 1) * 0.5) + 1], v[int((n - 1) * 0.95) + 1], f + 0 }' "$1"
+    local fails
+    fails=$(grep -c '^fail$' "$1" || true)
+    grep -v '^fail$' "$1" | sort -g | awk -v f="$fails" '{ v[n++] = $1 * 1000 }
+        END { if (n == 0) { print "nan nan " f; exit }
+              printf "%.2f %.2f %d\n", v[int((n - 1) * 0.5)], v[int((n - 1) * 0.95)], f }'
 }
 
 cpu_pct() { awk -v c="$1" -v t="$TICKS" -v s="$DURATION" 'BEGIN { printf "%.2f", c / t / s * 100 }'; }
