@@ -49,6 +49,9 @@ packages=(
     clang zlib1g-dev              # NativeAOT: the compiler driver and linker, and libz, for scripts/build.sh
     lintian                       # scripts/package.sh checks the .deb with it (errors fail)
     util-linux                    # unshare, nsenter: the real-systemd test's private mount namespace and commands
+    prometheus                    # a private Prometheus scrapes bastiond in the metrics tests; promtool checks rules
+    prometheus-node-exporter      # scripts/bench/metrics.sh: node_exporter's /metrics as the reference scrape
+    curl                          # scrapes /metrics in scripts/lab.sh and scripts/bench/metrics.sh
 )
 # systemd-nspawn boots a real systemd as PID 1 for the real-systemd test (tests/.../Systemd/RealSystemdTests.cs).
 # It must be the version of the installed systemd: a newer systemd-container would upgrade libsystemd-shared
@@ -101,7 +104,7 @@ if ((${#missing[@]} + ${#missing_optional[@]} > 0)); then
     started=()
     while read -r pid ppid comm; do
         case "$comm" in
-            sshd | tor | dbus-daemon | stunnel4 | stunnel | Xvnc | Xtigervnc | Xvfb) ;;
+            sshd | tor | dbus-daemon | stunnel4 | stunnel | Xvnc | Xtigervnc | Xvfb | prometheus | prometheus-node*) ;;
             *) continue ;;
         esac
         [[ $ppid == 1 ]] || continue

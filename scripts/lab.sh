@@ -226,6 +226,11 @@ show_status() {
     echo
     "$BASTIONCTL" status --runtime-dir "$LAB_RUNTIME" || { log "bastionctl status failed"; return 1; }
     echo
+    # Prometheus metrics (config/lab.yaml: metrics.listen on a Unix socket in the runtime dir); informative only.
+    echo "metrics: curl --unix-socket $LAB_RUNTIME/metrics.sock http://bastion/metrics"
+    echo "  $(curl -s --max-time 5 --unix-socket "$LAB_RUNTIME/metrics.sock" http://bastion/metrics 2>/dev/null |
+        grep -m1 '^bastion_component_up{kind="check"' || echo '(no answer)')"
+    echo
 }
 
 explain() {

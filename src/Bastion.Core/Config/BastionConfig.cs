@@ -23,6 +23,9 @@ public sealed record BastionConfig
     public EquatableArray<TlsEndpointConfig> Tls { get; init; } = [];
     public DbusConfig Dbus { get; init; } = new();
 
+    /// <summary><c>metrics:</c> the Prometheus endpoint; null (absent) means none.</summary>
+    public MetricsConfig? Metrics { get; init; }
+
     public static BastionConfig Empty { get; } = new();
 }
 
@@ -318,4 +321,14 @@ public sealed record DbusConfig
 
     /// <summary>With <c>bus: address</c>: an explicit D-Bus address (tests).</summary>
     public string? Address { get; init; }
+}
+
+/// <summary><c>metrics:</c> where GET /metrics is served (Prometheus text format, or OpenMetrics when asked for).</summary>
+public sealed record MetricsConfig
+{
+    /// <summary><c>metrics.listen</c>: <c>host:port</c> or <c>unix:/path</c>.</summary>
+    public required BackendAddress Listen { get; init; }
+
+    /// <summary><c>metrics.includeAddresses</c>: also export onion addresses (<c>bastion_onion_info</c>). Default false.</summary>
+    public bool IncludeAddresses { get; init; }
 }

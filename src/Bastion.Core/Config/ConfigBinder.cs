@@ -46,6 +46,7 @@ internal sealed partial class ConfigBinder(ConfigErrorList errors, string baseDi
             Pki = BindPki(m),
             Tls = BindTls(m),
             Dbus = BindDbus(Section(m, "dbus")),
+            Metrics = BindMetrics(Section(m, "metrics")),
         };
         ConfigValidator.Validate(_facts, errors);
         return config;

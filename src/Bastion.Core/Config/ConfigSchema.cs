@@ -90,9 +90,10 @@ internal static class ConfigSchema
         var tls = new KeySet("tls[]",
             ["name", "mode", "address", "interval", "backend", "certificate", "key", "ca", "pins", "maxFailedHandshakesPerMinute"]);
         var dbus = new KeySet("dbus", ["bus", "address"]);
+        var metrics = new KeySet("metrics", ["listen", "includeAddresses"]);
 
         return new KeySet("",
-            ["paths", "logging", "supervision", "checks", "tunnels", "onion", "vnc", "pki", "tls", "dbus"],
-            paths, logging, supervision, checks, tunnels, onion, vnc, pki, tls, dbus);
+            ["paths", "logging", "supervision", "checks", "tunnels", "onion", "vnc", "pki", "tls", "dbus", "metrics"],
+            paths, logging, supervision, checks, tunnels, onion, vnc, pki, tls, dbus, metrics);
     }
 }

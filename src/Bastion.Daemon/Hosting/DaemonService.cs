@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Bastion.Config;
 using Bastion.Daemon.Components;
 using Bastion.Daemon.DBus;
+using Bastion.Daemon.Metrics;
 using Bastion.Daemon.Systemd;
 using Bastion.Daemon.Vnc;
 using Bastion.Status;
@@ -57,6 +58,7 @@ internal sealed class DaemonService(
     private string _daemonState = "starting";
     private string _lastSummary = "";
     private BastionBusApi? _bus;
+    private readonly MetricsHost _metrics = new(supervisor, runtime, time, loggers.CreateLogger("Bastion.Metrics"));
     private volatile bool _acceptingRequests = true;
     private readonly List<(ComponentId Id, StateRecord State)> _transitions = [];
 
@@ -86,6 +88,7 @@ internal sealed class DaemonService(
             await supervisor.ApplyAsync(ComponentPlan.Build(_config, runtime)).ConfigureAwait(false);
             _daemonState = "running";
             var summary = Publish();
+            _metrics.Apply(_config.Metrics);
             _bus = BastionBusApi.Start(_config.Dbus, _status.Last!, this, loggers.CreateLogger("Bastion.DBus"));
             if (_bus is not null)
             {
@@ -121,6 +124,7 @@ internal sealed class DaemonService(
             supervisor.StateChanged -= OnStateChanged;
             FailPendingRequests(); // one that slipped in while the loop was ending
             _bus?.Dispose();
+            _metrics.Dispose();
         }
     }
 
@@ -276,6 +280,7 @@ internal sealed class DaemonService(
                 }
                 DaemonLog.ReloadRefused(logger, result.Errors.Count);
                 _refusedReloadErrors = [.. result.Errors.Select(e => e.ToString())];
+                _metrics.ReloadRefused();
                 return new ReloadOutcome(false, _refusedReloadErrors);
             }
             var config = result.Config!;
@@ -297,6 +302,8 @@ internal sealed class DaemonService(
             var plan = await supervisor.ApplyAsync(ComponentPlan.Build(config, runtime)).ConfigureAwait(false);
             _config = config;
             _refusedReloadErrors = [];
+            _metrics.Apply(config.Metrics);
+            _metrics.ReloadApplied();
             DaemonLog.ReloadApplied(logger, plan);
             return new ReloadOutcome(true, []);
         }
