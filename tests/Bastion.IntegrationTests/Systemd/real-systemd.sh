@@ -77,6 +77,14 @@ for unit in tor.service tor@default.service postgresql.service stunnel.target st
     dpkg-db-backup.timer e2scrub_all.timer fstrim.timer man-db.timer machines.target remote-fs.target packagekit.service; do
     ln -sfn /dev/null "$root/etc/systemd/system/$unit"
 done
+# And whatever else the host has enabled (a package installed later, e.g. prometheus, enables its service even
+# though policy-rc.d keeps it from starting on the host): only ssh and dbus run in the container.
+for wanted in /etc/systemd/system/*.wants/*; do
+    unit=${wanted##*/}
+    [[ -e $wanted || -L $wanted ]] || continue
+    case $unit in ssh.service | sshd.service | dbus.service | dbus.socket | bastion.service) continue ;; esac
+    ln -sfn /dev/null "$root/etc/systemd/system/$unit"
+done
 # A persistent journal, so the reboot step can read the previous boot's shutdown.
 mkdir -p "$root/var/log/journal"
 # dpkg's man-db trigger rebuilds the whole manual page index at every install and purge (tens of seconds): off.
