@@ -88,7 +88,7 @@ internal static class ConfigSchema
             ["dir", "algorithm", "caLifetime", "serverLifetime", "clientLifetime", "renewBefore"]);
         var tls = new KeySet("tls[]",
             ["name", "mode", "address", "interval", "backend", "certificate", "key", "ca", "pins", "maxFailedHandshakesPerMinute"]);
-        var dbus = new KeySet("dbus", ["bus", "address"]);
+        var dbus = new KeySet("dbus", ["bus", "address", "adminGroup"]);
 
         return new KeySet("",
             ["paths", "logging", "supervision", "checks", "tunnels", "onion", "vnc", "pki", "tls", "dbus"],
