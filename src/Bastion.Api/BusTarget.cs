@@ -3,7 +3,7 @@ namespace Bastion.Api;
 public enum BusTargetKind { System, Session, Address }
 
 /// <summary>
-/// Which bus to connect to: the system bus (<c>DBUS_SYSTEM_BUS_ADDRESS</c> honoured, as by sd-bus and busctl), the session
+/// Which bus to connect to: the system bus (<c>DBUS_SYSTEM_BUS_ADDRESS</c> honoured, as by busctl), the session
 /// bus (<c>DBUS_SESSION_BUS_ADDRESS</c>), or an explicit address such as <c>unix:path=/run/x/bus</c> (tests, private buses).
 /// </summary>
 public sealed record BusTarget(BusTargetKind Kind, string? Address = null)

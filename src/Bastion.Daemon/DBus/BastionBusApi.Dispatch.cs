@@ -279,7 +279,7 @@ internal sealed partial class BastionBusApi
         }
     }
 
-    /// <summary>The arguments' types as the call declares them must be the method's, as sd-bus checked them before (same message).</summary>
+    /// <summary>The arguments' types as the call declares them must be the method's (the message is sd-bus's, which callers may know).</summary>
     private static void CheckSignature(Message request, string expected, string iface)
     {
         var signature = request.SignatureAsString ?? "";
