@@ -41,6 +41,21 @@ public sealed class DbusResilienceTests(ITestOutputHelper output)
         Assert.False(env.Daemon.Process.HasExited);
     }
 
+    [Fact]
+    public async Task Without_a_bus_the_daemon_still_becomes_ready_and_logs_why_the_api_is_missing()
+    {
+        var address = "unix:path=" + Path.Combine(Path.GetTempPath(), "bastion-no-bus-" + Guid.NewGuid().ToString("N"), "bus");
+        await using var daemon = new BastiondProcess(output, $"dbus:\n  bus: address\n  address: {address}\n" + BastionOnBus.DeadCheck("web"));
+
+        await daemon.StartAndWaitReadyAsync();
+        var line = await daemon.Log.WaitForLineAsync(l => l.Contains($"dbus: cannot connect to the bus at {address}", StringComparison.Ordinal),
+            BastiondProcess.Patience, "the missing bus logged");
+
+        Assert.Contains(" WRN ", line, StringComparison.Ordinal);
+        Assert.Equal("running", daemon.ReadStatus().Daemon.State);
+        Assert.False(daemon.Process.HasExited);
+    }
+
     private sealed record BastionctlRunSummary(int ExitCode, string Stdout, string Stderr);
 
     [Fact]
