@@ -3,7 +3,7 @@ using System.CommandLine.Parsing;
 using System.Globalization;
 using System.Text.Json;
 using Bastion.Config;
-using Bastion.SdBus;
+using Bastion.Api;
 using Bastion.Status;
 
 namespace Bastion.Cli;

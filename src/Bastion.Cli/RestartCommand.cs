@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Bastion.SdBus;
+using Bastion.Api;
 
 namespace Bastion.Cli;
 
@@ -89,7 +89,7 @@ internal sealed class RestartCommand(GlobalOptions globalOptions, CliConsole con
     internal static CommandException Failure(BusException e, string what) => e.Name switch
     {
         BusErrors.AccessDenied => new(ExitCodes.Failed,
-            $"not allowed to {what} bastiond's components: the D-Bus policy allows it to root and to members of the group bastion-admin ({e.Message})"),
+            $"not allowed to {what} bastiond's components: only root and members of its admin group may (the D-Bus policy and bastiond both check): {e.Message}"),
         BusErrors.NoReply => new(ExitCodes.Failed, $"bastiond did not confirm the {what} in time ({e.Message}) — check: bastionctl status"),
         BastionApi.ErrorUnknownComponent => new(ExitCodes.Failed, e.Message),
         BastionApi.ErrorNotRunning => new(ExitCodes.Failed, e.Message),

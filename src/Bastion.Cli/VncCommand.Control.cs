@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Bastion.Config;
-using Bastion.SdBus;
+using Bastion.Api;
 using Bastion.Vnc;
 
 namespace Bastion.Cli;
@@ -73,7 +73,7 @@ internal sealed partial class VncCommand
             {
                 BastionApi.ErrorVncNotConfigured => new CommandException(ExitCodes.Failed, "the emergency desktop is not configured: " + e.Message),
                 BusErrors.AccessDenied => new CommandException(ExitCodes.Failed,
-                    $"not allowed to {action} the emergency desktop: the D-Bus policy allows it to root and to members of the group bastion-admin ({e.Message})"),
+                    $"not allowed to {action} the emergency desktop: only root and members of bastiond's admin group may (the D-Bus policy and bastiond both check): {e.Message}"),
                 BusErrors.NoReply => new CommandException(ExitCodes.Failed, $"bastiond did not confirm vnc {action} in time ({e.Message}) — check: bastionctl vnc status"),
                 BusErrors.Failed or BastionApi.ErrorNotRunning => new CommandException(ExitCodes.Failed, $"vnc {action}: {e.Message}"),
                 _ => new CommandException(ExitCodes.Failed, $"vnc {action} failed: {e.Name}: {e.Message}"),

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
-using Bastion.SdBus;
+using Bastion.Api;
 using Bastion.Status;
 
 namespace Bastion.Cli;

@@ -10,6 +10,7 @@ public static partial class LogEvents
     public const int DbusDisabled = 2004;
     public const int DbusConfigNeedsRestart = 2005;
     public const int DbusRequest = 2010;
+    public const int DbusRequestRefused = 2011;
 
     /// <summary>A component restarted on request (Supervisor.RestartAsync), e.g. by RestartComponent over D-Bus.</summary>
     public const int ComponentRestarting = 2100;

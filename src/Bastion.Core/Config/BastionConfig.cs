@@ -321,6 +321,12 @@ public sealed record DbusConfig
 
     /// <summary>With <c>bus: address</c>: an explicit D-Bus address (tests).</summary>
     public string? Address { get; init; }
+
+    /// <summary>
+    /// <c>adminGroup</c>: besides root, the members of this local group may make mutating calls (Reload, RestartComponent,
+    /// ControlVnc); the daemon checks every such caller's uid itself, whatever the bus policy let through.
+    /// </summary>
+    public string AdminGroup { get; init; } = "bastion-admin";
 }
 
 /// <summary><c>metrics:</c> where GET /metrics is served (Prometheus text format, or OpenMetrics when asked for).</summary>

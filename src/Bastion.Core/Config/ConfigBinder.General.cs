@@ -89,8 +89,19 @@ internal sealed partial class ConfigBinder
                 errors.Add(at, "is only used with bus: address", "remove it, or set bus: address");
             }
         }
-        return new DbusConfig { Bus = bus ?? d.Bus, Address = address };
+        var groupAt = Get(m, "adminGroup");
+        var group = Text(groupAt);
+        if (groupAt is { } badGroup && group is not null && !IsGroupName(group))
+        {
+            errors.Add(badGroup, $"'{group}' is not a group name",
+                "write the name of a local group (letters, digits, '_', '-', '.'), e.g. adminGroup: bastion-admin");
+            group = null;
+        }
+        return new DbusConfig { Bus = bus ?? d.Bus, Address = address, AdminGroup = group ?? d.AdminGroup };
     }
+
+    private static bool IsGroupName(string name) =>
+        name.Length is > 0 and <= 32 && name[0] != '-' && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.');
 
     private static bool LooksLikeDbusAddress(string address)
     {

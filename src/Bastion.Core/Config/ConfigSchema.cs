@@ -89,7 +89,7 @@ internal static class ConfigSchema
             ["dir", "algorithm", "caLifetime", "serverLifetime", "clientLifetime", "renewBefore"]);
         var tls = new KeySet("tls[]",
             ["name", "mode", "address", "interval", "backend", "certificate", "key", "ca", "pins", "maxFailedHandshakesPerMinute"]);
-        var dbus = new KeySet("dbus", ["bus", "address"]);
+        var dbus = new KeySet("dbus", ["bus", "address", "adminGroup"]);
         var metrics = new KeySet("metrics", ["listen", "includeAddresses"]);
 
         return new KeySet("",

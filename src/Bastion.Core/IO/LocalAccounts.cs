@@ -40,4 +40,43 @@ public static class LocalAccounts
         }
         return null;
     }
+
+    public const string GroupPath = "/etc/group";
+
+    /// <summary>
+    /// Whether <paramref name="uid"/> belongs to <paramref name="group"/> in the local files: the group is its primary group
+    /// (/etc/passwd) or lists its name (/etc/group). False when either file cannot be read, or there is no such account or group.
+    /// </summary>
+    public static bool IsMemberOf(uint uid, string group, string passwdPath = PasswdPath, string groupPath = GroupPath)
+    {
+        try
+        {
+            return IsMemberOf(File.ReadLines(passwdPath).ToList(), File.ReadLines(groupPath), uid, group);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    public static bool IsMemberOf(IReadOnlyList<string> passwdLines, IEnumerable<string> groupLines, uint uid, string group)
+    {
+        var wanted = uid.ToString(CultureInfo.InvariantCulture);
+        var account = passwdLines.Select(l => l.Split(':'))
+            .FirstOrDefault(f => f.Length >= 4 && f[2] == wanted && f[0].Length > 0 && f[0][0] is not ('+' or '-' or '#'));
+        if (account is null || group.Length == 0)
+        {
+            return false;
+        }
+        foreach (var line in groupLines)
+        {
+            // name:password:gid:member,member
+            var fields = line.Split(':');
+            if (fields.Length >= 4 && fields[0] == group)
+            {
+                return fields[2] == account[3] || fields[3].Split(',').Contains(account[0], StringComparer.Ordinal);
+            }
+        }
+        return false;
+    }
 }

@@ -31,4 +31,8 @@ internal static partial class DbusLog
     /// <summary>The same line as a warning: a mutating call the audit could not attribute (it is carried out all the same).</summary>
     [LoggerMessage(EventId = LogEvents.DbusRequest, Level = LogLevel.Warning, Message = "dbus: {Member} {Target} requested by {Caller}")]
     public static partial void RequestUnidentified(ILogger logger, string member, string target, string caller);
+
+    /// <summary>A mutating call the daemon's own gate refused (not root, not in the admin group, or not identifiable).</summary>
+    [LoggerMessage(EventId = LogEvents.DbusRequestRefused, Level = LogLevel.Warning, Message = "dbus: {Member} {Target} refused for {Caller}: {Reason}")]
+    public static partial void RequestRefused(ILogger logger, string member, string target, string caller, string reason);
 }

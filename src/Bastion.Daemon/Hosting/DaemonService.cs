@@ -89,7 +89,7 @@ internal sealed class DaemonService(
             _daemonState = "running";
             var summary = Publish();
             _metrics.Apply(_config.Metrics);
-            _bus = BastionBusApi.Start(_config.Dbus, _status.Last!, this, loggers.CreateLogger("Bastion.DBus"));
+            _bus = BastionBusApi.Start(_config.Dbus, _status.Last!, this, loggers.CreateLogger("Bastion.DBus"), time);
             if (_bus is not null)
             {
                 // The API is there when READY says so, unless the bus is not: then READY does not wait for it.
@@ -245,7 +245,7 @@ internal sealed class DaemonService(
     /// </summary>
     private void AnswerVncCommand(VncControlMessage message)
     {
-        var desktop = supervisor.Components.FirstOrDefault(c => c.Id.Kind == SdBus.BastionApi.VncKind);
+        var desktop = supervisor.Components.FirstOrDefault(c => c.Id.Kind == Api.BastionApi.VncKind);
         if (desktop is null)
         {
             message.Done.TrySetResult(null);

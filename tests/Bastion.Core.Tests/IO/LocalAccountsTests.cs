@@ -1,5 +1,5 @@
 using Bastion.IO;
-using Bastion.SdBus;
+using Bastion.Api;
 
 namespace Bastion.Tests.IO;
 

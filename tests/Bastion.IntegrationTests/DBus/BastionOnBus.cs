@@ -17,10 +17,10 @@ internal sealed class BastionOnBus : IAsyncDisposable
     public BastiondProcess Daemon { get; }
 
     /// <summary>Starts both and returns once READY was sent and the daemon serves its name.</summary>
-    public static async Task<BastionOnBus> StartAsync(ITestOutputHelper output, string configBody)
+    public static async Task<BastionOnBus> StartAsync(ITestOutputHelper output, string configBody, bool permissiveBus = false, string? adminGroup = null)
     {
-        var bus = await DbusDaemon.StartAsync(output);
-        var daemon = new BastiondProcess(output, bus.ConfigSection + configBody);
+        var bus = await DbusDaemon.StartAsync(output, permissiveBus);
+        var daemon = new BastiondProcess(output, bus.ConfigSection + (adminGroup is null ? "" : $"  adminGroup: {adminGroup}\n") + configBody);
         var both = new BastionOnBus(bus, daemon);
         try
         {

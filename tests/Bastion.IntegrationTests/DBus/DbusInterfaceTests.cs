@@ -1,5 +1,5 @@
 using Bastion.IntegrationTests.Infrastructure;
-using Bastion.SdBus;
+using Bastion.Api;
 using Xunit.Abstractions;
 
 namespace Bastion.IntegrationTests.DBus;

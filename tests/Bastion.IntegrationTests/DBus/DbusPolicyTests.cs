@@ -1,6 +1,6 @@
 using Bastion.IntegrationTests.Infrastructure;
 using System.Text.RegularExpressions;
-using Bastion.SdBus;
+using Bastion.Api;
 using Xunit.Abstractions;
 
 namespace Bastion.IntegrationTests.DBus;

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Bastion.IntegrationTests.Infrastructure;
-using Bastion.SdBus;
+using Bastion.Api;
 using Xunit.Abstractions;
 
 namespace Bastion.IntegrationTests.DBus;
@@ -39,6 +39,21 @@ public sealed class DbusResilienceTests(ITestOutputHelper output)
             $"bastionctl never got the status over D-Bus again: {last}\ndaemon log:\n{env.Daemon.Log}");
         Assert.True(restart.ExitCode == 0, restart.ToString());
         Assert.False(env.Daemon.Process.HasExited);
+    }
+
+    [Fact]
+    public async Task Without_a_bus_the_daemon_still_becomes_ready_and_logs_why_the_api_is_missing()
+    {
+        var address = "unix:path=" + Path.Combine(Path.GetTempPath(), "bastion-no-bus-" + Guid.NewGuid().ToString("N"), "bus");
+        await using var daemon = new BastiondProcess(output, $"dbus:\n  bus: address\n  address: {address}\n" + BastionOnBus.DeadCheck("web"));
+
+        await daemon.StartAndWaitReadyAsync();
+        var line = await daemon.Log.WaitForLineAsync(l => l.Contains($"dbus: cannot connect to the bus at {address}", StringComparison.Ordinal),
+            BastiondProcess.Patience, "the missing bus logged");
+
+        Assert.Contains(" WRN ", line, StringComparison.Ordinal);
+        Assert.Equal("running", daemon.ReadStatus().Daemon.State);
+        Assert.False(daemon.Process.HasExited);
     }
 
     private sealed record BastionctlRunSummary(int ExitCode, string Stdout, string Stderr);
@@ -80,7 +95,7 @@ public sealed class DbusResilienceTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task A_restart_from_a_caller_that_left_before_it_could_be_identified_is_carried_out_and_logged_as_uid_unknown()
+    public async Task A_restart_from_a_caller_that_left_before_it_could_be_identified_is_refused_and_logged_as_uid_unknown()
     {
         await using var env = await BastionOnBus.StartAsync(output, BastionOnBus.DeadCheck("web"));
         var before = env.Daemon.ReadStatus().Components.Single().Instance;
@@ -113,10 +128,14 @@ public sealed class DbusResilienceTests(ITestOutputHelper output)
             await ExternalCommand.RunAsync("kill", ["-CONT", env.Daemon.Pid.ToString(CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(15));
         }
 
-        var line = await env.Daemon.Log.WaitForLineAsync(l => l.Contains("dbus: RestartComponent check/web requested by ", StringComparison.Ordinal),
-            BastiondProcess.Patience, "the unattributed request logged");
-        Assert.Matches(@" WRN .*requested by uid \? pid \? :1\.[0-9]+ \(it left the bus before it could be identified\)$", line);
-        await env.Daemon.WaitForStatusAsync(s => s.Components.Single().Instance != before, "the restart carried out all the same");
+        // The daemon's own gate: a mutating call whose caller cannot be identified is not carried out.
+        var line = await env.Daemon.Log.WaitForLineAsync(l => l.Contains("dbus: RestartComponent check/web refused for ", StringComparison.Ordinal),
+            BastiondProcess.Patience, "the unattributed request refused");
+        Assert.Matches(@" WRN .*refused for uid \? pid \? :1\.[0-9]+ \(it left the bus before it could be identified\): RestartComponent needs a caller the bus can identify", line);
+        var status = await env.Bus.BusctlAsync("call", BastionApi.BusName, BastionApi.ObjectPath, BastionApi.Interface, "GetStatus");
+        Assert.True(status.ExitCode == 0, status.Describe());
+        Assert.Equal(before, env.Daemon.ReadStatus().Components.Single().Instance);
+        Assert.DoesNotContain(env.Daemon.Log.Lines, l => l.Contains("requested by", StringComparison.Ordinal));
         Assert.False(env.Daemon.Process.HasExited);
     }
 

@@ -22,7 +22,7 @@ internal sealed class DbusDaemon : IAsyncDisposable
     private readonly string _config;
     private Process? _process;
 
-    private DbusDaemon(ITestOutputHelper output)
+    private DbusDaemon(ITestOutputHelper output, bool permissive)
     {
         _output = output;
         _dir = Directory.CreateTempSubdirectory("bastion-dbus-").FullName;
@@ -30,9 +30,17 @@ internal sealed class DbusDaemon : IAsyncDisposable
         SocketPath = Path.Combine(_dir, "bus");
         Address = "unix:path=" + SocketPath;
         _config = Path.Combine(_dir, "bus.conf");
+        var policy = PolicyFile;
+        if (permissive)
+        {
+            // Instead of the shipped policy: anybody may own any name and call anything (what the daemon's own gate is for).
+            policy = Path.Combine(_dir, "allow-everything.conf");
+            File.WriteAllText(policy, "<busconfig><policy context=\"default\"><allow own=\"*\"/><allow send_type=\"method_call\"/>"
+                + "<allow send_destination=\"*\"/></policy></busconfig>\n");
+        }
         File.WriteAllText(_config, File.ReadAllText(ConfigTemplate)
             .Replace("@LISTEN@", Address, StringComparison.Ordinal)
-            .Replace("@POLICY@", PolicyFile, StringComparison.Ordinal));
+            .Replace("@POLICY@", policy, StringComparison.Ordinal));
     }
 
     public static string PolicyFile => Path.Combine(Binaries.RepositoryRoot, "systemd", "org.bastion.Bastion1.conf");
@@ -47,11 +55,12 @@ internal sealed class DbusDaemon : IAsyncDisposable
     /// <summary>The bastiond config section that puts the daemon on this bus.</summary>
     public string ConfigSection => $"dbus:\n  bus: address\n  address: {Address}\n";
 
-    public static async Task<DbusDaemon> StartAsync(ITestOutputHelper output)
+    /// <summary>Starts a bus with the shipped policy, or with <paramref name="permissive"/> one that allows everything to everybody.</summary>
+    public static async Task<DbusDaemon> StartAsync(ITestOutputHelper output, bool permissive = false)
     {
         // The policy names the group: dbus-daemon ignores rules for a group that does not exist.
         await TestUsers.EnsureAsync();
-        var daemon = new DbusDaemon(output);
+        var daemon = new DbusDaemon(output, permissive);
         try
         {
             await daemon.StartAsync();

@@ -1,6 +1,6 @@
-using Bastion.SdBus;
+using Bastion.Api;
 
-namespace Bastion.Tests.SdBus;
+namespace Bastion.Tests.Api;
 
 public sealed class InterfaceDescriptionTests
 {
@@ -71,9 +71,15 @@ public sealed class InterfaceDescriptionTests
     }
 
     [Fact]
-    public void Parameter_names_are_each_followed_by_a_nul_as_sd_bus_reads_them()
+    public void The_introspection_answer_made_from_the_declaration_has_its_shape_argument_names_and_const_annotations()
     {
-        Assert.Equal("kind\0name\0instance\0", VTable.ParameterNames([new("kind", "s"), new("name", "s"), new("instance", "s")]));
-        Assert.Equal("", VTable.ParameterNames([]));
+        var api = Shipped();
+
+        var xml = api.ToIntrospectionXml();
+        var parsed = InterfaceDescription.Parse("<node>" + xml + "</node>", BastionApi.Interface);
+
+        Assert.True(api.SameShapeAs(parsed), string.Join('\n', InterfaceDescription.Shape(parsed)));
+        Assert.Contains("<arg type=\"s\" name=\"kind\" direction=\"in\"/>", xml, StringComparison.Ordinal);
+        Assert.Equal(3, xml.Split("value=\"const\"").Length - 1);
     }
 }

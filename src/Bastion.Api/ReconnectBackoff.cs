@@ -1,4 +1,4 @@
-namespace Bastion.SdBus;
+namespace Bastion.Api;
 
 /// <summary>
 /// How long to wait before the next connection attempt after that many failed ones: 100 ms, doubling,

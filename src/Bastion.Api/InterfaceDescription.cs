@@ -1,6 +1,6 @@
 using System.Xml;
 
-namespace Bastion.SdBus;
+namespace Bastion.Api;
 
 /// <summary>One argument of a method or signal: its name and D-Bus type signature.</summary>
 public sealed record BusArgument(string Name, string Type);
@@ -21,7 +21,7 @@ public sealed record BusProperty(string Name, string Type, bool Const);
 
 /// <summary>
 /// One D-Bus interface as its introspection XML declares it. The XML file is the single declaration of an interface:
-/// the exported vtable is built from it, and a test compares it with what the bus shows.
+/// bastiond's dispatch table is checked against it and its Introspect answer made from it, and a test compares it with what the bus shows.
 /// </summary>
 public sealed record InterfaceDescription(
     string Name, IReadOnlyList<BusMethod> Methods, IReadOnlyList<BusProperty> Properties, IReadOnlyList<BusSignal> Signals)
@@ -69,6 +69,56 @@ public sealed record InterfaceDescription(
         }
         return new InterfaceDescription(interfaceName, methods, properties, signals);
     }
+
+    /// <summary>
+    /// The <c>&lt;interface&gt;</c> element as the object's Introspect answers it, made from this description (so the XML file
+    /// stays the one declaration): arguments written type, name, direction; constant properties annotated <c>const</c>, the
+    /// others without annotation (they emit PropertiesChanged, the default).
+    /// </summary>
+    public string ToIntrospectionXml()
+    {
+        var sb = new System.Text.StringBuilder();
+        sb.Append(" <interface name=\"").Append(Escape(Name)).Append("\">\n");
+        foreach (var m in Methods)
+        {
+            sb.Append("  <method name=\"").Append(Escape(m.Name)).Append("\">\n");
+            AppendArgs(sb, m.In, "in");
+            AppendArgs(sb, m.Out, "out");
+            sb.Append("  </method>\n");
+        }
+        foreach (var s in Signals)
+        {
+            sb.Append("  <signal name=\"").Append(Escape(s.Name)).Append("\">\n");
+            AppendArgs(sb, s.Args, null);
+            sb.Append("  </signal>\n");
+        }
+        foreach (var p in Properties)
+        {
+            sb.Append("  <property name=\"").Append(Escape(p.Name)).Append("\" type=\"").Append(Escape(p.Type)).Append("\" access=\"read\">\n");
+            if (p.Const)
+            {
+                sb.Append("   <annotation name=\"").Append(EmitsChanged).Append("\" value=\"const\"/>\n");
+            }
+            sb.Append("  </property>\n");
+        }
+        sb.Append(" </interface>\n");
+        return sb.ToString();
+    }
+
+    private static void AppendArgs(System.Text.StringBuilder sb, IEnumerable<BusArgument> args, string? direction)
+    {
+        foreach (var a in args)
+        {
+            sb.Append("   <arg type=\"").Append(Escape(a.Type)).Append("\" name=\"").Append(Escape(a.Name)).Append('"');
+            if (direction is not null)
+            {
+                sb.Append(" direction=\"").Append(direction).Append('"');
+            }
+            sb.Append("/>\n");
+        }
+    }
+
+    private static string Escape(string value) => System.Security.SecurityElement.Escape(value);
 
     /// <summary>Equal members, signatures and argument names (what a client relies on), whatever the order in the XML.</summary>
     public bool SameShapeAs(InterfaceDescription other) =>

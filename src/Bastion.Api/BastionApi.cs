@@ -1,4 +1,4 @@
-namespace Bastion.SdBus;
+namespace Bastion.Api;
 
 /// <summary>
 /// Names of bastiond's D-Bus API, shared by the daemon and bastionctl. The interface itself is declared in
