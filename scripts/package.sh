@@ -96,9 +96,10 @@ bastion: embedded-library zlib [usr/sbin/bastiond]
 TEXT
 chmod 0644 "$stage/usr/share/lintian/overrides/bastion"
 
-# The executables link only libc and libm (readelf -d); libssl (TLS, SSH) and libsystemd (sd_notify, sd-bus) are
-# loaded at run time with dlopen, so they are named here rather than found by dpkg-shlibdeps. passwd: groupadd.
-depends='libc6 (>= 2.34), libssl3, libsystemd0, passwd'
+# The executables link only libc and libm (readelf -d); libssl (TLS, SSH) is loaded at run time with dlopen, so it
+# is named here rather than found by dpkg-shlibdeps (D-Bus is managed code, sd_notify a datagram: no libsystemd).
+# passwd: groupadd.
+depends='libc6 (>= 2.34), libssl3, passwd'
 installed_size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
 cat >"$stage/DEBIAN/control" <<TEXT
 Package: bastion
