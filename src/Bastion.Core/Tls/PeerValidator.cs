@@ -6,8 +6,11 @@ namespace Bastion.Tls;
 /// <summary>The outcome of checking one peer: accepted or not, why, and who it claimed to be (for the log).</summary>
 public sealed record PeerVerdict(bool Accepted, string Reason, string Subject, string Serial)
 {
+    /// <summary>False when the peer presented no certificate at all.</summary>
+    public bool Presented { get; init; } = true;
+
     public static PeerVerdict Refused(string reason, X509Certificate2? cert = null) =>
-        new(false, reason, cert?.Subject ?? "-", cert?.SerialNumber ?? "-");
+        new(false, reason, cert?.Subject ?? "-", cert?.SerialNumber ?? "-") { Presented = cert is not null };
 
     public override string ToString() => $"{Subject} serial {Serial}";
 }
