@@ -32,20 +32,27 @@ public enum HandshakeFailure
 }
 
 /// <summary>The limiter's bounds.</summary>
-/// <param name="MaxPending">Handshakes in progress at once, all addresses together.</param>
+/// <param name="MaxSilent">Connections that have sent nothing yet, all addresses together: cheap (a socket and a waiting
+/// receive, no TLS state), so the budget is large — an admin's connection must survive this many newer idle ones from its
+/// own address before its ClientHello arrives.</param>
+/// <param name="MaxSilentPerAddress">The same, from one address.</param>
+/// <param name="MaxPending">Handshakes in progress (bytes received) at once, all addresses together.</param>
 /// <param name="MaxPendingPerAddress">Handshakes in progress at once from one address.</param>
 /// <param name="MaxFailuresPerMinute">Refused certificates (or wrong VNC passwords of one certificate) in a minute past which
 /// the address (or certificate) is marked as misbehaving.</param>
 /// <param name="MaxTrackedKeys">Addresses (and serials) remembered; the least recently seen are forgotten first.</param>
-public sealed record HandshakeLimits(int MaxPending = 128, int MaxPendingPerAddress = 32, int MaxFailuresPerMinute = 10, int MaxTrackedKeys = 4096);
+public sealed record HandshakeLimits(int MaxSilent = 1024, int MaxSilentPerAddress = 256, int MaxPending = 128, int MaxPendingPerAddress = 32,
+    int MaxFailuresPerMinute = 10, int MaxTrackedKeys = 4096);
 
 /// <summary>
 /// Keeps the endpoint's handshakes bounded without letting anyone who has no certificate lock out anyone who has one.
 /// <list type="bullet">
-/// <item>Pending handshakes are bounded globally and per address. When a budget is full, a new connection is still admitted:
-/// the oldest pending handshake that has not presented a certificate gives way (silent sockets first, then handshakes from
-/// addresses that presented bad certificates, then the oldest). A flood of idle sockets therefore cannot starve an admin's
-/// handshake: the newest connection always gets in, and an admin's handshake reaches its certificate in milliseconds.</item>
+/// <item>Pending connections are bounded globally and per address, in two budgets: silent (nothing received yet: cheap, so
+/// large) and in handshake (TLS state: smaller). When a budget is full, the newcomer is still admitted: in the silent budget
+/// the oldest silent connection gives way; in the handshake budget the oldest handshake without a certificate (one from a
+/// suspect address first). A flood of idle sockets therefore cannot starve an admin: it would have to open
+/// <see cref="HandshakeLimits.MaxSilentPerAddress"/> connections between the admin's connect and its ClientHello, and once
+/// the admin has presented its certificate nothing evicts it.</item>
 /// <item>Failures are counted by kind: only a refused certificate is evidence against an address; silence, timeouts and
 /// protocol failures are not. An address past the limit is <see cref="IsSuspect">suspect</see>: its pending handshakes
 /// give way first, and its refusals are logged in aggregate — but a handshake that presents a valid certificate is never
@@ -61,7 +68,8 @@ public sealed class HandshakeLimiter
     private static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
 
     private readonly List<PendingHandshake> _pending = []; // oldest first
-    private readonly Dictionary<IPAddress, int> _pendingPerAddress = [];
+    private readonly StageCounts _silent = new();
+    private readonly StageCounts _talking = new(); // bytes received, certificate or not
     private readonly SlidingCounter<IPAddress> _addressFailures;
     private readonly SlidingCounter<string> _passwordFailures;
     private readonly TimeProvider _time;
@@ -80,7 +88,7 @@ public sealed class HandshakeLimiter
 
     public int MaxFailuresPerMinute => Limits.MaxFailuresPerMinute;
 
-    /// <summary>Handshakes pending now.</summary>
+    /// <summary>Connections pending now (silent or in their handshake).</summary>
     public int Pending
     {
         get
@@ -96,54 +104,92 @@ public sealed class HandshakeLimiter
     public int TrackedAddresses => _addressFailures.Count;
 
     /// <summary>
-    /// Admits a new connection from <paramref name="address"/>. When a budget is full, the pending handshake that gives way
-    /// is returned in <paramref name="evicted"/> (already removed and its <see cref="PendingHandshake.Evicted"/> token
-    /// cancelled: the caller only logs it). Returns null only when every pending handshake in the full budget has presented
-    /// a certificate (they finish within milliseconds); the caller closes the new connection.
+    /// Admits a new connection from <paramref name="address"/> as silent. When the silent budget is full, the oldest silent
+    /// connection (of that address, or of all) gives way: it is returned in <paramref name="evicted"/>, already removed and
+    /// its <see cref="PendingHandshake.Evicted"/> token cancelled (the caller only logs it). Returns null only when none of
+    /// the connections in the full budget is silent any more (the caller closes the new connection).
     /// </summary>
-    public PendingHandshake? Admit(IPAddress address, out PendingHandshake? evicted)
+    /// <param name="address">Where the connection comes from.</param>
+    /// <param name="evicted">The pending connection that gave way, if any.</param>
+    /// <param name="hasSpoken">Asked of a still-silent connection before it is chosen to give way: true when bytes are
+    /// waiting that the connection's task has not looked at yet (on a loaded machine the task may run late; an admin's
+    /// ClientHello must not be taken for silence).</param>
+    public PendingHandshake? Admit(IPAddress address, out PendingHandshake? evicted, Func<bool>? hasSpoken = null)
     {
         address = Normalize(address);
         evicted = null;
         PendingHandshake admitted;
         lock (_gate)
         {
-            var fromAddress = _pendingPerAddress.GetValueOrDefault(address);
-            if (fromAddress >= Limits.MaxPendingPerAddress)
+            var full = _silent.Of(address) >= Limits.MaxSilentPerAddress || _silent.Total >= Limits.MaxSilent;
+            if (full)
             {
-                evicted = PickVictim(address);
-            }
-            else if (_pending.Count >= Limits.MaxPending)
-            {
-                evicted = PickVictim(null);
-            }
-            if ((fromAddress >= Limits.MaxPendingPerAddress || _pending.Count >= Limits.MaxPending) && evicted is null)
-            {
-                return null;
-            }
-            if (evicted is not null)
-            {
+                evicted = PickVictim(_silent.Of(address) >= Limits.MaxSilentPerAddress ? address : null, HandshakeStage.Silent);
+                if (evicted is null)
+                {
+                    return null;
+                }
                 RemoveLocked(evicted);
             }
-            admitted = new PendingHandshake(this, address, _order++, _time.GetUtcNow());
+            admitted = new PendingHandshake(this, address, _order++, _time.GetUtcNow(), hasSpoken);
             _pending.Add(admitted);
-            _pendingPerAddress[address] = _pendingPerAddress.GetValueOrDefault(address) + 1;
+            _silent.Add(address);
         }
         evicted?.Evict();
         return admitted;
     }
 
-    private PendingHandshake? PickVictim(IPAddress? from)
+    /// <summary>
+    /// The connection sent its first bytes: it moves from the silent budget to the handshake budget. When that is full,
+    /// the oldest handshake without a certificate gives way (one from a suspect address first); false when none can (every
+    /// handshake in the full budget has presented a certificate): the caller closes this connection.
+    /// </summary>
+    internal bool Talking(PendingHandshake handshake)
+    {
+        PendingHandshake? evicted = null;
+        lock (_gate)
+        {
+            if (handshake.Stage != HandshakeStage.Silent || !_pending.Contains(handshake))
+            {
+                return !handshake.WasEvicted;
+            }
+            var address = handshake.Address;
+            if (_talking.Of(address) >= Limits.MaxPendingPerAddress || _talking.Total >= Limits.MaxPending)
+            {
+                evicted = PickVictim(_talking.Of(address) >= Limits.MaxPendingPerAddress ? address : null, HandshakeStage.Talking);
+                if (evicted is null)
+                {
+                    return false;
+                }
+                RemoveLocked(evicted);
+            }
+            _silent.Remove(address);
+            handshake.Stage = HandshakeStage.Talking;
+            _talking.Add(address);
+        }
+        evicted?.Evict();
+        return true;
+    }
+
+    private PendingHandshake? PickVictim(IPAddress? from, HandshakeStage stage)
     {
         PendingHandshake? best = null;
         var bestRank = int.MaxValue;
         foreach (var p in _pending) // oldest first: the first of the best rank wins
         {
-            if (p.Stage == HandshakeStage.Certificate || (from is not null && !p.Address.Equals(from)))
+            if (p.Stage != stage || (from is not null && !p.Address.Equals(from)))
             {
                 continue;
             }
-            var rank = p.Stage == HandshakeStage.Silent ? 0 : _addressFailures.IsOver(p.Address) ? 1 : 2;
+            if (stage == HandshakeStage.Silent)
+            {
+                if (!p.HasSpoken())
+                {
+                    return p;
+                }
+                continue;
+            }
+            var rank = _addressFailures.IsOver(p.Address) ? 0 : 1;
             if (rank < bestRank)
             {
                 best = p;
@@ -157,13 +203,13 @@ public sealed class HandshakeLimiter
         return best;
     }
 
-    internal void Advance(PendingHandshake handshake, HandshakeStage stage)
+    internal void CertificatePresented(PendingHandshake handshake)
     {
         lock (_gate)
         {
-            if (handshake.Stage < stage)
+            if (handshake.Stage == HandshakeStage.Talking)
             {
-                handshake.Stage = stage;
+                handshake.Stage = HandshakeStage.Certificate; // still counts in the handshake budget; never evicted
             }
         }
     }
@@ -182,14 +228,36 @@ public sealed class HandshakeLimiter
         {
             return;
         }
-        var left = _pendingPerAddress[handshake.Address] - 1;
-        if (left == 0)
+        (handshake.Stage == HandshakeStage.Silent ? _silent : _talking).Remove(handshake.Address);
+    }
+
+    /// <summary>Connections per address in one stage, and in all.</summary>
+    private sealed class StageCounts
+    {
+        private readonly Dictionary<IPAddress, int> _perAddress = [];
+
+        public int Total { get; private set; }
+
+        public int Of(IPAddress address) => _perAddress.GetValueOrDefault(address);
+
+        public void Add(IPAddress address)
         {
-            _pendingPerAddress.Remove(handshake.Address);
+            _perAddress[address] = Of(address) + 1;
+            Total++;
         }
-        else
+
+        public void Remove(IPAddress address)
         {
-            _pendingPerAddress[handshake.Address] = left;
+            var left = Of(address) - 1;
+            if (left <= 0)
+            {
+                _perAddress.Remove(address);
+            }
+            else
+            {
+                _perAddress[address] = left;
+            }
+            Total--;
         }
     }
 
@@ -220,10 +288,12 @@ public sealed class PendingHandshake : IDisposable
 {
     private readonly HandshakeLimiter _owner;
     private readonly CancellationTokenSource _evicted = new();
+    private readonly Func<bool>? _hasSpoken;
 
-    internal PendingHandshake(HandshakeLimiter owner, IPAddress address, long order, DateTimeOffset since)
+    internal PendingHandshake(HandshakeLimiter owner, IPAddress address, long order, DateTimeOffset since, Func<bool>? hasSpoken)
     {
         _owner = owner;
+        _hasSpoken = hasSpoken;
         Address = address;
         Order = order;
         Since = since;
@@ -239,11 +309,26 @@ public sealed class PendingHandshake : IDisposable
 
     public bool WasEvicted => _evicted.IsCancellationRequested;
 
-    /// <summary>The peer sent its first bytes.</summary>
-    public void Talking() => _owner.Advance(this, HandshakeStage.Talking);
+    /// <summary>
+    /// The peer sent its first bytes: the connection moves into the handshake budget. False when that is full of handshakes
+    /// that have all presented certificates (close the connection).
+    /// </summary>
+    public bool Talking() => _owner.Talking(this);
 
     /// <summary>The peer presented a certificate: from now on this handshake is never evicted.</summary>
-    public void CertificatePresented() => _owner.Advance(this, HandshakeStage.Certificate);
+    public void CertificatePresented() => _owner.CertificatePresented(this);
+
+    internal bool HasSpoken()
+    {
+        try
+        {
+            return _hasSpoken?.Invoke() == true;
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+    }
 
     internal void Evict()
     {

@@ -224,10 +224,10 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
         var ip = remote?.Address ?? IPAddress.None;
         var address = remote?.ToString() ?? "?";
         using var ssl = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
-        using var pending = limiter.Admit(ip, out var evicted);
+        using var pending = limiter.Admit(ip, out _, () => socket.Available > 0);
         if (pending is null)
         {
-            Refuse(context, ip, address, null, $"{limiter.Pending} handshakes pending, all past their certificate; try again", HandshakeFailure.Silent);
+            Refuse(context, ip, address, null, $"{limiter.Pending} connections pending, none of them silent; try again", HandshakeFailure.Silent);
             return false;
         }
         TlsCredentials credentials;
@@ -270,7 +270,11 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
                     return false;
                 }
                 silent = false;
-                pending.Talking();
+                if (!pending.Talking())
+                {
+                    Refuse(context, ip, address, null, $"{limiter.Limits.MaxPendingPerAddress} handshakes in progress from this address (or {limiter.Limits.MaxPending} in all), each with a certificate being checked; try again", HandshakeFailure.Silent);
+                    return false;
+                }
                 await ssl.AuthenticateAsServerAsync(options, deadline.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException or SocketException)
@@ -360,7 +364,8 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
         foreach (var summary in _digest?.Flush() ?? [])
         {
             var from = summary.Address.Equals(IPAddress.None) ? "other addresses" : summary.Address.ToString();
-            TlsLog.RefusalsSummary(logger, Name, from, summary.Count, Durations.Format(summary.Interval), summary.LastReason);
+            var interval = TimeSpan.FromSeconds(Math.Round(summary.Interval.TotalSeconds));
+            TlsLog.RefusalsSummary(logger, Name, from, summary.Count, Durations.Format(interval), summary.LastReason);
         }
     }
 
@@ -396,7 +401,9 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
         }
         if (evicted)
         {
-            return ($"gave way to a newer connection ({limiter.Limits.MaxPendingPerAddress} handshakes pending from this address or {limiter.Limits.MaxPending} in all; {(silent ? "this one had sent nothing" : "this one had presented no certificate yet")})",
+            return (silent
+                ? $"gave way to a newer connection (this one had sent nothing; {limiter.Limits.MaxSilentPerAddress} silent connections from one address, or {limiter.Limits.MaxSilent} in all, are kept)"
+                : $"gave way to a newer handshake (this one had presented no certificate yet; {limiter.Limits.MaxPendingPerAddress} handshakes from one address, or {limiter.Limits.MaxPending} in all, are kept)",
                 Bastion.Tls.HandshakeFailure.Silent);
         }
         if (e is OperationCanceledException)

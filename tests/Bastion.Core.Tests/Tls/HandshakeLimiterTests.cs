@@ -10,8 +10,8 @@ public sealed class HandshakeLimiterTests
     private static readonly IPAddress A = IPAddress.Parse("192.0.2.1");
     private static readonly IPAddress B = IPAddress.Parse("192.0.2.2");
 
-    private HandshakeLimiter Limiter(int maxPending = 8, int perAddress = 4, int failures = 3, int tracked = 4096) =>
-        new(new HandshakeLimits(maxPending, perAddress, failures, tracked), _time);
+    private HandshakeLimiter Limiter(int silent = 8, int silentPerAddress = 4, int maxPending = 8, int perAddress = 4, int failures = 3, int tracked = 4096) =>
+        new(new HandshakeLimits(silent, silentPerAddress, maxPending, perAddress, failures, tracked), _time);
 
     [Fact]
     public void Only_refused_certificates_make_an_address_suspect_and_the_mark_ages_out()
@@ -68,7 +68,7 @@ public sealed class HandshakeLimiterTests
     [Fact]
     public void A_flood_of_idle_sockets_never_keeps_a_new_connection_out_the_oldest_silent_one_gives_way()
     {
-        var limiter = Limiter(maxPending: 8, perAddress: 4);
+        var limiter = Limiter(silent: 8, silentPerAddress: 4);
         var idle = Enumerable.Range(0, 4).Select(i => limiter.Admit(A, out _)!).ToList();
         Assert.Equal(4, limiter.Pending);
 
@@ -79,63 +79,89 @@ public sealed class HandshakeLimiterTests
         Assert.True(idle[0].Evicted.IsCancellationRequested);
         Assert.Equal(4, limiter.Pending);
 
-        // The admin sends its ClientHello; more idle sockets keep arriving: only silent ones give way.
-        admin!.Talking();
+        // The admin sends its ClientHello (it leaves the silent budget); idle sockets keep arriving: only silent ones give way.
+        Assert.True(admin!.Talking());
         for (var i = 0; i < 100; i++)
         {
             var next = limiter.Admit(A, out var gone);
             Assert.NotNull(next);
             Assert.NotSame(admin, gone);
-            Assert.Equal(HandshakeStage.Silent, gone!.Stage);
+            Assert.Equal(HandshakeStage.Silent, gone?.Stage ?? HandshakeStage.Silent);
         }
+        Assert.False(admin.WasEvicted);
+        Assert.Equal(5, limiter.Pending); // 4 silent + the admin's handshake: bounded
+    }
+
+    [Fact]
+    public void The_silent_budget_of_all_addresses_is_bounded_too()
+    {
+        var limiter = Limiter(silent: 3, silentPerAddress: 3);
+        var a = limiter.Admit(A, out _)!;
+        limiter.Admit(B, out _);
+        limiter.Admit(B, out _);
+        limiter.Admit(IPAddress.Loopback, out var evicted);
+        Assert.Same(a, evicted);
+        Assert.Equal(3, limiter.Pending);
+    }
+
+    [Fact]
+    public void A_handshake_whose_bytes_are_waiting_unread_is_not_taken_for_silence()
+    {
+        var limiter = Limiter(silent: 8, silentPerAddress: 2);
+        var spoke = false;
+        var admin = limiter.Admit(A, out _, () => spoke)!; // its task has not run yet on a loaded machine
+        var idle = limiter.Admit(A, out _, () => false)!;
+        spoke = true; // the ClientHello is in the socket's buffer
+
+        limiter.Admit(A, out var evicted, () => false);
+        Assert.Same(idle, evicted);
         Assert.False(admin.WasEvicted);
     }
 
     [Fact]
-    public void A_handshake_that_presented_a_certificate_is_never_evicted_and_only_then_a_new_connection_is_refused()
+    public void A_handshake_that_presented_a_certificate_is_never_evicted_and_only_then_a_talking_connection_is_refused()
     {
         var limiter = Limiter(maxPending: 8, perAddress: 2);
         var first = limiter.Admit(A, out _)!;
         var second = limiter.Admit(A, out _)!;
+        Assert.True(first.Talking());
         first.CertificatePresented();
-        second.Talking();
+        Assert.True(second.Talking());
 
-        var third = limiter.Admit(A, out var evicted);
-        Assert.NotNull(third);
-        Assert.Same(second, evicted); // talking without a certificate gives way; the certified one stays
+        var third = limiter.Admit(A, out var evicted)!;
+        Assert.Null(evicted); // the silent budget has room
+        Assert.True(third.Talking());
+        Assert.True(second.WasEvicted); // talking without a certificate gives way; the certified one stays
 
-        third!.CertificatePresented();
-        Assert.Null(limiter.Admit(A, out evicted)); // both places hold certificates being checked: milliseconds
-        Assert.Null(evicted);
+        third.CertificatePresented();
+        var fourth = limiter.Admit(A, out _)!;
+        Assert.False(fourth.Talking()); // both places hold certificates being checked: milliseconds
         Assert.False(first.WasEvicted);
 
         first.Dispose();
-        Assert.NotNull(limiter.Admit(A, out _));
+        var fifth = limiter.Admit(A, out _)!;
+        Assert.True(fifth.Talking());
     }
 
     [Fact]
-    public void The_global_budget_evicts_across_addresses_silent_first_then_suspect_addresses()
+    public void The_global_handshake_budget_evicts_across_addresses_a_suspect_addresss_first()
     {
-        var limiter = Limiter(maxPending: 3, perAddress: 3, failures: 1);
+        var limiter = Limiter(maxPending: 2, perAddress: 2, failures: 1);
         limiter.RecordFailure(B, HandshakeFailure.Certificate); // B presented a bad certificate: suspect
         var a1 = limiter.Admit(A, out _)!;
         var b1 = limiter.Admit(B, out _)!;
-        var a2 = limiter.Admit(A, out _)!;
-        a1.Talking();
-        b1.Talking();
+        Assert.True(a1.Talking());
+        Assert.True(b1.Talking());
 
-        limiter.Admit(IPAddress.Loopback, out var evicted)!.Talking();
-        Assert.Same(a2, evicted); // the only silent one, although younger
-
-        limiter.Admit(IPAddress.Loopback, out evicted);
-        Assert.Same(b1, evicted); // then the suspect address's, although a1 is older
+        Assert.True(limiter.Admit(IPAddress.Loopback, out _)!.Talking());
+        Assert.True(b1.WasEvicted); // the suspect address's, although a1 is older
         Assert.False(a1.WasEvicted);
     }
 
     [Fact]
     public void Released_handshakes_free_their_place_once_even_if_disposed_twice()
     {
-        var limiter = Limiter(maxPending: 2, perAddress: 2);
+        var limiter = Limiter(silent: 2, silentPerAddress: 2);
         var h = limiter.Admit(A, out _)!;
         h.Dispose();
         h.Dispose();

@@ -57,7 +57,7 @@ public sealed class TlsFloodTests(ITestOutputHelper output)
         await WaitUntilAsync(() => Volatile.Read(ref opened) >= 300, "300 idle sockets opened");
 
         await AdminGetsInAsync(port, pki, 5);
-        var run = await OpenSslClient.RunAsync(port, pki.CaPath, pki.Admin.CertificatePath, pki.Admin.KeyPath); // the outside judge
+        var run = await OpenSslClient.EchoAsync(port, pki.CaPath, pki.Admin.CertificatePath, pki.Admin.KeyPath); // the outside judge
         Assert.Contains("ping-through-tls", run.Output, StringComparison.Ordinal);
         await stop.CancelAsync();
         await flood.WaitAsync(TimeSpan.FromSeconds(20));
@@ -99,7 +99,7 @@ public sealed class TlsFloodTests(ITestOutputHelper output)
         await WaitUntilAsync(() => Volatile.Read(ref failed) >= 100, "100 failed handshakes");
 
         await AdminGetsInAsync(port, pki, 5);
-        var run = await OpenSslClient.RunAsync(port, pki.CaPath, pki.Admin.CertificatePath, pki.Admin.KeyPath);
+        var run = await OpenSslClient.EchoAsync(port, pki.CaPath, pki.Admin.CertificatePath, pki.Admin.KeyPath);
         Assert.Contains("ping-through-tls", run.Output, StringComparison.Ordinal);
         await stop.CancelAsync();
         await Task.WhenAll(floods).WaitAsync(TimeSpan.FromSeconds(30));

@@ -206,7 +206,7 @@ public sealed class TlsRefusalTests(ITestOutputHelper output)
         await daemon.WaitForLogAsync("127.0.0.1 presented 2 refused certificates in a minute");
 
         // The address is shared (NAT, a tunnel, the onion service): the admin's valid certificate is never refused for it.
-        var run = await OpenSslClient.RunAsync(port, pki.CaPath, pki.Admin.CertificatePath, pki.Admin.KeyPath);
+        var run = await OpenSslClient.EchoAsync(port, pki.CaPath, pki.Admin.CertificatePath, pki.Admin.KeyPath);
         Assert.Contains("ping-through-tls", run.Output, StringComparison.Ordinal);
         var status = await daemon.WaitForStatusAsync(s => TlsDaemon.Endpoint(s, "vnc")!.Details.GetValueOrDefault("accepted") == "1", "accepted 1");
         Assert.Equal("2", TlsDaemon.Endpoint(status, "vnc")!.Details["refused"]);
