@@ -48,6 +48,11 @@ internal sealed class ConnectCommand(CliConsole console)
         });
         command.SetAction(async (parseResult, cancellationToken) =>
         {
+            // Before anything uses cryptography: OpenSSL reads its groups once, at its first use (see TlsKeyExchange).
+            if (TlsKeyExchange.Apply() is { } notApplied)
+            {
+                console.Message($"TLS key exchange not limited to {TlsKeyExchange.Groups}: {notApplied}");
+            }
             try
             {
                 var settings = new Settings(
