@@ -264,7 +264,16 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
             {
                 // Wait for the first byte without consuming it: an idle socket stays Silent (the first to give way when the
                 // pending budget is full) and costs no TLS work.
-                if (await socket.ReceiveAsync(new byte[1], SocketFlags.Peek, deadline.Token).ConfigureAwait(false) == 0)
+                var firstByte = socket.ReceiveAsync(new byte[1], SocketFlags.Peek, deadline.Token).AsTask();
+                if (definition.FrontsVnc && _config.Mode == Config.TlsMode.Listen
+                    && await Task.WhenAny(firstByte, Task.Delay(StockViewerWait, context.Time, deadline.Token)).ConfigureAwait(false) != firstByte)
+                {
+                    // A stock VNC viewer waits for the server to speak; a TLS client never does. Tell it what to run instead.
+                    await ExplainToStockViewerAsync(socket, deadline.Token).ConfigureAwait(false);
+                    Refuse(context, ip, address, null, "sent nothing (a stock VNC viewer?): told it over RFB to use bastionctl connect or stunnel", HandshakeFailure.Silent);
+                    return false;
+                }
+                if (await firstByte.ConfigureAwait(false) == 0)
                 {
                     Refuse(context, ip, address, null, "closed before sending anything", HandshakeFailure.Silent);
                     return false;
@@ -338,6 +347,47 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
             }
         }
         return true;
+    }
+
+    /// <summary>How long a client of the VNC endpoint may stay silent before it is taken for a stock viewer.</summary>
+    private static readonly TimeSpan StockViewerWait = TimeSpan.FromMilliseconds(1500);
+
+    /// <summary>
+    /// Speaks just enough RFB 3.8 to a stock viewer for it to show the admin a reason: the server's version, the client's
+    /// version read, then "no security types" with a reason (3.3 clients: security type 0 and the reason). Viewers display it.
+    /// </summary>
+    private async Task ExplainToStockViewerAsync(Socket socket, CancellationToken cancellationToken)
+    {
+        var at = socket.LocalEndPoint is IPEndPoint local ? local.ToString() : _boundAddress ?? _config.Address.ToString();
+        var reason = System.Text.Encoding.UTF8.GetBytes(
+            $"This Bastion desktop needs a client certificate (mutual TLS); a VNC viewer cannot present one. On your computer run: "
+            + $"bastionctl connect {at} --local 127.0.0.1:5901 --cert admin.crt --key admin.key --ca ca.crt "
+            + "(or stunnel with that certificate, see the README), then point the viewer at 127.0.0.1:5901.");
+        try
+        {
+            await socket.SendAsync("RFB 003.008\n"u8.ToArray(), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            var version = new byte[12];
+            var read = 0;
+            while (read < version.Length)
+            {
+                var n = await socket.ReceiveAsync(version.AsMemory(read), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    return;
+                }
+                read += n;
+            }
+            var is33 = version.AsSpan().SequenceEqual("RFB 003.003\n"u8);
+            var message = new byte[(is33 ? 4 : 1) + 4 + reason.Length]; // 3.3: u32 security type 0; 3.7+: u8 count 0
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(message.AsSpan(is33 ? 4 : 1), (uint)reason.Length);
+            reason.CopyTo(message, (is33 ? 4 : 1) + 4);
+            await socket.SendAsync(message, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // the viewer went away meanwhile: nothing to tell
+        }
     }
 
     /// <summary>
