@@ -10,8 +10,10 @@
 #
 #   scripts/bench/tls-relay.sh [--runs N] [--mib N]
 #
-# Last line: RESULT bastion_mbps=… stunnel_mbps=… ratio=… bastion_cpu_s_per_gib=… stunnel_cpu_s_per_gib=…
-# (MB/s = 10^6 bytes/s; ratio = bastion / stunnel; CPU = user+system time of both relay processes of a side per GiB).
+# Last line: RESULT bastion_mbps=… stunnel_mbps=… ratio=… bastion_cpu_s_per_gib=… stunnel_cpu_s_per_gib=… ceiling_mbps=… load=…
+# (MB/s = 10^6 bytes/s; ratio = bastion / stunnel; CPU = user+system time of both relay processes of a side per GiB;
+# ceiling = the same source and sink over plain loopback TCP, no relay: the harness's own limit; load = the 1-minute
+# load average at the end — figures taken under load are not comparable with idle ones, and say so).
 # Binaries: BASTION_BIN_DIR or BASTIOND/BASTIONCTL, else artifacts/bin (built by scripts/build.sh when stale).
 set -euo pipefail
 BASTION_SCRIPT=bench-tls-relay
@@ -166,15 +168,17 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.0f
 
 # The machine may be shared: besides MB/s, the CPU time both relay processes of a side used per GiB (less load-sensitive).
 per_gib() { awk -v t="$1" -v k="$TICKS" -v m="$MIB" 'BEGIN { printf "%.2f", t / k * 1024 / m }'; }
-bastion=() stunnel=() bastion_cpu=() stunnel_cpu=()
+bastion=() stunnel=() bastion_cpu=() stunnel_cpu=() ceiling=()
 for ((i = 1; i <= RUNS; i++)); do
+    r=$(one_run "$BACKEND_PORT" 2>/dev/null || true) # source straight into the sink: no relay
+    [[ -n $r ]] && ceiling+=("$r")
     c0=$(cpu_ticks "$BASTIOND_PID" "$CONNECT_PID")
     b=$(one_run "$BASTION_LOCAL")
     bc=$(per_gib "$(($(cpu_ticks "$BASTIOND_PID" "$CONNECT_PID") - c0))")
     c0=$(cpu_ticks "$STUNNEL_SERVER_PID" "$STUNNEL_CLIENT_PID")
     s=$(one_run "$STUNNEL_LOCAL")
     sc=$(per_gib "$(($(cpu_ticks "$STUNNEL_SERVER_PID" "$STUNNEL_CLIENT_PID") - c0))")
-    log "run $i/$RUNS: bastion $b MB/s ($bc CPU s/GiB), stunnel $s MB/s ($sc CPU s/GiB); $MIB MiB each"
+    log "run $i/$RUNS: bastion $b MB/s ($bc CPU s/GiB), stunnel $s MB/s ($sc CPU s/GiB), ceiling ${r:-?} MB/s; $MIB MiB each; load $(cut -d' ' -f1 /proc/loadavg)"
     bastion+=("$b") stunnel+=("$s") bastion_cpu+=("$bc") stunnel_cpu+=("$sc")
 done
 B=$(median "${bastion[@]}") S=$(median "${stunnel[@]}")
@@ -182,5 +186,7 @@ BC=$(printf '%s\n' "${bastion_cpu[@]}" | sort -g | awk '{ v[NR] = $1 } END { pri
 SC=$(printf '%s\n' "${stunnel_cpu[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
 printf 'bastion (bastionctl connect + bastiond): %s MB/s  runs: %s  CPU s/GiB (median): %s\n' "$B" "${bastion[*]}" "$BC"
 printf 'stunnel (client + server):               %s MB/s  runs: %s  CPU s/GiB (median): %s\n' "$S" "${stunnel[*]}" "$SC"
-printf 'RESULT bastion_mbps=%s stunnel_mbps=%s ratio=%s bastion_cpu_s_per_gib=%s stunnel_cpu_s_per_gib=%s\n' "$B" "$S" \
-    "$(awk -v b="$B" -v s="$S" 'BEGIN { printf "%.2f", b / s }')" "$BC" "$SC"
+C=$( ((${#ceiling[@]})) && median "${ceiling[@]}" || echo "?")
+printf 'ceiling (plain loopback TCP, no relay):  %s MB/s  runs: %s\n' "$C" "${ceiling[*]}"
+printf 'RESULT bastion_mbps=%s stunnel_mbps=%s ratio=%s bastion_cpu_s_per_gib=%s stunnel_cpu_s_per_gib=%s ceiling_mbps=%s load=%s\n' "$B" "$S" \
+    "$(awk -v b="$B" -v s="$S" 'BEGIN { printf "%.2f", b / s }')" "$BC" "$SC" "$C" "$(cut -d' ' -f1 /proc/loadavg)"

@@ -28,12 +28,13 @@ internal sealed class ConnectCommand(CliConsole console)
         var cert = new Option<string>("--cert") { Description = "Your client certificate (PEM), from `bastionctl pki issue client NAME`", HelpName = "FILE", Required = true };
         var key = new Option<string>("--key") { Description = "Its private key (PEM)", HelpName = "FILE", Required = true };
         var ca = new Option<string>("--ca") { Description = "The session CA certificate that must have signed the server's certificate", HelpName = "FILE", Required = true };
-        var crl = new Option<string>("--crl") { Description = "Also refuse a server whose certificate this CRL revokes", HelpName = "FILE" };
+        var crl = new Option<string>("--crl") { Description = "Refuse a server whose certificate this CRL revokes [default: crl.pem next to --ca, when it exists]", HelpName = "FILE" };
+        var serverName = new Option<string>("--server-name") { Description = "The name (or IP address) the server's certificate must hold [default: the host of HOST:PORT; not checked with --listen unless given]", HelpName = "NAME" };
         var pins = new Option<string[]>("--pin") { Description = "Also require the server's key to have this SPKI SHA-256 pin (repeatable)", HelpName = "BASE64" };
         var once = new Option<bool>("--once") { Description = "Relay one connection, then exit (0 when it was relayed, 1 when refused)" };
         var command = new Command("connect", "Relay a local plain port over mutual TLS to a Bastion endpoint (like a stunnel client); --listen waits for a server that phones home")
         {
-            server, listen, local, cert, key, ca, crl, pins, once,
+            server, listen, local, cert, key, ca, crl, serverName, pins, once,
         };
         command.Validators.Add(result =>
         {
@@ -48,13 +49,20 @@ internal sealed class ConnectCommand(CliConsole console)
         });
         command.SetAction(async (parseResult, cancellationToken) =>
         {
+            // Before anything uses cryptography: OpenSSL reads its groups once, at its first use (see TlsKeyExchange).
+            if (TlsKeyExchange.Apply() is { } notApplied)
+            {
+                console.Message($"TLS key exchange not limited to {TlsKeyExchange.Groups}: {notApplied}");
+            }
             try
             {
+                var caPath = parseResult.GetValue(ca)!;
                 var settings = new Settings(
                     Parse(parseResult.GetValue(local) ?? "127.0.0.1:0", "--local", allowZero: true),
-                    new EndpointCredentials(parseResult.GetValue(cert)!, parseResult.GetValue(key)!, parseResult.GetValue(ca)!, advertiseCa: false),
-                    new PeerValidator(CertificateRole.Server, parseResult.GetValue(pins) ?? [], parseResult.GetValue(crl) is { } c ? new RevocationList(Path.GetFullPath(c)) : null, console.Time),
-                    parseResult.GetValue(once));
+                    new EndpointCredentials(parseResult.GetValue(cert)!, parseResult.GetValue(key)!, caPath, advertiseCa: false),
+                    new PeerValidator(CertificateRole.Server, parseResult.GetValue(pins) ?? [], Revocations(parseResult.GetValue(crl), caPath), console.Time),
+                    parseResult.GetValue(once),
+                    parseResult.GetValue(serverName));
                 try
                 {
                     settings.Credentials.Current();
@@ -80,7 +88,23 @@ internal sealed class ConnectCommand(CliConsole console)
         return command;
     }
 
-    private sealed record Settings(Endpoint Local, EndpointCredentials Credentials, PeerValidator Validator, bool Once);
+    private sealed record Settings(Endpoint Local, EndpointCredentials Credentials, PeerValidator Validator, bool Once, string? ServerName);
+
+    /// <summary>--crl, or the CA's crl.pem next to --ca when it is at hand (a copy of the pki directory has it).</summary>
+    private RevocationList? Revocations(string? crl, string caPath)
+    {
+        if (crl is not null)
+        {
+            return new RevocationList(Path.GetFullPath(crl));
+        }
+        var beside = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(caPath)) ?? "/", CertificateAuthority.CrlFile);
+        if (!File.Exists(beside))
+        {
+            return null;
+        }
+        console.Message($"checking the server's certificate against {beside}");
+        return new RevocationList(beside);
+    }
 
     private async Task<int> ForwardAsync(Settings settings, Endpoint server, CancellationToken cancellationToken)
     {
@@ -112,7 +136,8 @@ internal sealed class ConnectCommand(CliConsole console)
                             : $"cannot reach {server}: {e.Message}");
                         return false;
                     }
-                    return await HandshakeAndRelayAsync(settings, tcp, client, server.ToString(), server.Host, cancellationToken).ConfigureAwait(false);
+                    var name = settings.ServerName ?? server.Host;
+                    return await HandshakeAndRelayAsync(settings, tcp, client, server.ToString(), name, cancellationToken).ConfigureAwait(false);
                 }
             }, CancellationToken.None);
             if (settings.Once)
@@ -135,7 +160,9 @@ internal sealed class ConnectCommand(CliConsole console)
             var tcp = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
             tcp.NoDelay = true;
             var from = tcp.RemoteEndPoint?.ToString() ?? "?";
-            using var tls = await HandshakeAsync(settings, tcp, from, "bastion", cancellationToken).ConfigureAwait(false);
+            // A server that phones home has no name we chose: its certificate's CA, role, revocation and pins decide, and
+            // its name only when --server-name is given.
+            using var tls = await HandshakeAsync(settings, tcp, from, settings.ServerName ?? "bastion", settings.ServerName, cancellationToken).ConfigureAwait(false);
             if (tls is null)
             {
                 if (settings.Once)
@@ -147,34 +174,33 @@ internal sealed class ConnectCommand(CliConsole console)
             console.Message($"waiting for a local client on {local.LocalEndPoint}");
             using var client = await local.AcceptAsync(cancellationToken).ConfigureAwait(false);
             client.NoDelay = true;
-            await RelayAsync(tls, tcp, client, from, cancellationToken).ConfigureAwait(false);
+            var relayed = await RelayAsync(tls, tcp, client, from, cancellationToken).ConfigureAwait(false);
             if (settings.Once)
             {
-                return ExitCodes.Ok;
+                return relayed ? ExitCodes.Ok : ExitCodes.Failed;
             }
         }
     }
 
-    private async Task<bool> HandshakeAndRelayAsync(Settings settings, Socket tcp, Socket client, string peer, string targetHost, CancellationToken cancellationToken)
+    private async Task<bool> HandshakeAndRelayAsync(Settings settings, Socket tcp, Socket client, string peer, string name, CancellationToken cancellationToken)
     {
-        using var tls = await HandshakeAsync(settings, tcp, peer, targetHost, cancellationToken).ConfigureAwait(false);
+        using var tls = await HandshakeAsync(settings, tcp, peer, name, name, cancellationToken).ConfigureAwait(false);
         if (tls is null)
         {
             return false;
         }
-        await RelayAsync(tls, tcp, client, peer, cancellationToken).ConfigureAwait(false);
-        return true;
+        return await RelayAsync(tls, tcp, client, peer, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The TLS client handshake with our policy and the server check; null (and why, on stderr) when refused.</summary>
-    private async Task<SslStream?> HandshakeAsync(Settings settings, Socket tcp, string peer, string targetHost, CancellationToken cancellationToken)
+    private async Task<SslStream?> HandshakeAsync(Settings settings, Socket tcp, string peer, string targetHost, string? expectedName, CancellationToken cancellationToken)
     {
         var tls = new SslStream(new NetworkStream(tcp, ownsSocket: true), leaveInnerStreamOpen: false);
         var credentials = settings.Credentials.Current();
         PeerVerdict? verdict = null;
         var options = TlsPolicy.Client(credentials.Context, targetHost, (_, certificate, _, _) =>
         {
-            verdict = settings.Validator.Validate(certificate, credentials.Ca);
+            verdict = settings.Validator.Validate(certificate, credentials.Ca, expectedName);
             return verdict.Accepted;
         });
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -199,10 +225,19 @@ internal sealed class ConnectCommand(CliConsole console)
         }
     }
 
-    private async Task RelayAsync(SslStream tls, Socket tcp, Socket client, string peer, CancellationToken cancellationToken)
+    /// <summary>The relay; false when the server ended the session without sending a byte (it refused us).</summary>
+    private async Task<bool> RelayAsync(SslStream tls, Socket tcp, Socket client, string peer, CancellationToken cancellationToken)
     {
         var result = await Relay.RunAsync(tls, tcp, client, cancellationToken).ConfigureAwait(false);
+        if (result.ClosedByPeerWithoutData && !cancellationToken.IsCancellationRequested)
+        {
+            console.Message($"refused by the server at {peer}: it closed the connection right after the handshake without sending anything: "
+                + "it refused our certificate (revoked, another CA, wrong VNC passwords under it) or its backend is unreachable — the server's log names the reason"
+                + (result.Error is null ? "" : $" ({result.Error})"));
+            return false;
+        }
         console.Message($"closed {peer}: {result.FromTls} bytes in, {result.ToTls} bytes out{(result.Error is null ? "" : "; " + result.Error)}");
+        return true;
     }
 
     private static Socket Listen(Endpoint endpoint, string option)

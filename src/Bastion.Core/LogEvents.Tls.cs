@@ -9,6 +9,8 @@ public static partial class LogEvents
     public const int TlsConnectionClosed = 4003;
     public const int TlsRateLimited = 4004;
     public const int TlsBackendUnreachable = 4005;
+    public const int TlsRefusalsSummary = 4006;
+    public const int TlsCertificateBlocked = 4007;
     public const int TlsDialFailed = 4010;
     public const int TlsDialConnected = 4011;
     public const int TlsCredentialsReloaded = 4020;

@@ -32,6 +32,11 @@ internal static class Program
         // From the first instruction: SIGHUP's default action would kill a daemon that has not installed its handler
         // yet. A SIGHUP that arrives before the control loop runs is kept and served once it does.
         using var sighup = SighupRelay.Install();
+        // Before anything uses cryptography: OpenSSL reads its groups once, at its first use (see TlsKeyExchange).
+        if (Bastion.Tls.TlsKeyExchange.Apply() is { } notApplied)
+        {
+            Console.Error.WriteLine($"bastiond: TLS key exchange not limited to {Bastion.Tls.TlsKeyExchange.Groups}: {notApplied}");
+        }
         string? configPath = null;
         var checkOnly = false;
         for (var i = 0; i < args.Length; i++)

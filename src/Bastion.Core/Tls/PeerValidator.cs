@@ -6,8 +6,11 @@ namespace Bastion.Tls;
 /// <summary>The outcome of checking one peer: accepted or not, why, and who it claimed to be (for the log).</summary>
 public sealed record PeerVerdict(bool Accepted, string Reason, string Subject, string Serial)
 {
+    /// <summary>False when the peer presented no certificate at all.</summary>
+    public bool Presented { get; init; } = true;
+
     public static PeerVerdict Refused(string reason, X509Certificate2? cert = null) =>
-        new(false, reason, cert?.Subject ?? "-", cert?.SerialNumber ?? "-");
+        new(false, reason, cert?.Subject ?? "-", cert?.SerialNumber ?? "-") { Presented = cert is not null };
 
     public override string ToString() => $"{Subject} serial {Serial}";
 }
@@ -22,14 +25,19 @@ public sealed class PeerValidator(CertificateRole expectedRole, IReadOnlyCollect
 {
     public CertificateRole ExpectedRole { get; } = expectedRole;
 
-    public PeerVerdict Validate(X509Certificate? presented, X509Certificate2 ca)
+    /// <param name="presented">The peer's certificate, if any.</param>
+    /// <param name="ca">The session CA.</param>
+    /// <param name="expectedName">For a server: the host name or IP address we dialled (or --server-name); the certificate's
+    /// subject alternative names must contain it (as stunnel's checkHost / checkIP). Null: not checked (a server that phones
+    /// home has no name we chose).</param>
+    public PeerVerdict Validate(X509Certificate? presented, X509Certificate2 ca, string? expectedName = null)
     {
         if (presented is null)
         {
             return PeerVerdict.Refused(ExpectedRole == CertificateRole.Client ? "no client certificate presented" : "no server certificate presented");
         }
         using var leaf = presented as X509Certificate2 is { } c2 ? X509CertificateLoader.LoadCertificate(c2.RawData) : X509CertificateLoader.LoadCertificate(presented.GetRawCertData());
-        var refusal = Check(leaf, ca);
+        var refusal = Check(leaf, ca) ?? (expectedName is null ? null : CheckName(leaf, expectedName));
         return refusal is null
             ? new PeerVerdict(true, "accepted", leaf.Subject, leaf.SerialNumber)
             : PeerVerdict.Refused(refusal, leaf);
@@ -73,6 +81,42 @@ public sealed class PeerValidator(CertificateRole expectedRole, IReadOnlyCollect
             return $"public key not in the endpoint's pins (its pin: {SpkiPin.Of(leaf)})";
         }
         return null;
+    }
+
+    /// <summary>Null when <paramref name="expected"/> is among the certificate's DNS or IP subject alternative names.</summary>
+    public static string? CheckName(X509Certificate2 leaf, string expected)
+    {
+        var san = leaf.Extensions.OfType<X509SubjectAlternativeNameExtension>().FirstOrDefault();
+        var dns = san?.EnumerateDnsNames().ToList() ?? [];
+        var ips = san?.EnumerateIPAddresses().ToList() ?? [];
+        var host = expected.Trim('[', ']');
+        if (System.Net.IPAddress.TryParse(host, out var ip))
+        {
+            if (ips.Any(a => a.Equals(ip) || (ip.IsIPv4MappedToIPv6 && a.Equals(ip.MapToIPv4()))))
+            {
+                return null;
+            }
+        }
+        else if (dns.Any(d => DnsMatches(d, host)))
+        {
+            return null;
+        }
+        var names = string.Join(", ", dns.Select(d => "dns:" + d).Concat(ips.Select(a => "ip:" + a)));
+        return names.Length == 0
+            ? $"certificate names no host (no subject alternative names), so it cannot be for {host}"
+            : $"certificate is for {names}, not {host} (another host's certificate? if this is the right server, pass --server-name with one of those names)";
+    }
+
+    private static bool DnsMatches(string pattern, string host)
+    {
+        host = host.TrimEnd('.');
+        pattern = pattern.TrimEnd('.');
+        if (pattern.StartsWith("*.", StringComparison.Ordinal))
+        {
+            var dot = host.IndexOf('.', StringComparison.Ordinal);
+            return dot > 0 && string.Equals(pattern[1..], host[dot..], StringComparison.OrdinalIgnoreCase);
+        }
+        return string.Equals(pattern, host, StringComparison.OrdinalIgnoreCase);
     }
 
     private static string Describe(X509ChainStatusFlags flags, X509Certificate2 leaf, DateTimeOffset now)

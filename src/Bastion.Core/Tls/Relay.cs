@@ -19,8 +19,15 @@ public interface IRelayObserver
     void FromPlain(ReadOnlySpan<byte> data);
 }
 
-/// <summary>Bytes moved by one relayed connection, each way.</summary>
-public readonly record struct RelayResult(long FromTls, long ToTls, string? Error);
+/// <summary>Bytes moved by one relayed connection, each way; whether the TLS peer ended its side (EOF or error, not our stop).</summary>
+public readonly record struct RelayResult(long FromTls, long ToTls, string? Error, bool TlsPeerEnded = false)
+{
+    /// <summary>
+    /// The TLS peer ended the connection without ever sending a byte: what a server that refused our certificate after the
+    /// handshake (TLS 1.3 lets it only close) looks like from the client.
+    /// </summary>
+    public bool ClosedByPeerWithoutData => FromTls == 0 && TlsPeerEnded;
+}
 
 /// <summary>
 /// Moves bytes between an authenticated TLS stream and a plain socket (the backend, or the admin's local client), both
@@ -55,6 +62,7 @@ public static class Relay
         string? error = null;
         long fromTls = 0, toTls = 0;
         var tlsReadDone = 0;
+        var tlsPeerEnded = false;
 
         // SslStream hands out one TLS record (≤ 16 KiB) per read. Records that are already buffered (the read completes
         // synchronously) are gathered and sent to the plain side with one send; as soon as a read would wait, what has
@@ -86,6 +94,7 @@ public static class Relay
                     var n = await pending.ConfigureAwait(false);
                     if (n == 0)
                     {
+                        tlsPeerEnded = true;
                         Volatile.Write(ref tlsReadDone, 1);
                         break;
                     }
@@ -104,6 +113,7 @@ public static class Relay
             }
             catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException or System.Security.Authentication.AuthenticationException)
             {
+                tlsPeerEnded |= e is not OperationCanceledException && !stop.IsCancellationRequested;
                 error ??= Describe(e);
                 await stop.CancelAsync().ConfigureAwait(false);
             }
@@ -149,7 +159,7 @@ public static class Relay
         {
             error = "stopped";
         }
-        return new RelayResult(fromTls, toTls, error);
+        return new RelayResult(fromTls, toTls, error, tlsPeerEnded);
     }
 
     private static async ValueTask SendAllAsync(Socket socket, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)

@@ -12,8 +12,11 @@ public static class TlsPolicy
 {
     public const SslProtocols Protocols = SslProtocols.Tls12 | SslProtocols.Tls13;
 
-    /// <summary>How long a peer may take to finish the handshake before it counts as a failed one.</summary>
-    public static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// How long a peer may take from connecting to finishing the handshake: short, because a pending handshake holds a place
+    /// in the endpoint's budget (an admin's takes milliseconds; 5 s leaves room for a slow link and a loaded machine).
+    /// </summary>
+    public static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(5);
 
     public static IReadOnlyList<TlsCipherSuite> CipherSuites { get; } =
     [

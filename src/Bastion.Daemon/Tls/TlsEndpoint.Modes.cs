@@ -13,15 +13,8 @@ namespace Bastion.Daemon.Tls;
 // The two ways a connection starts: accepted (listen) or dialled (phones home).
 public sealed partial class TlsEndpoint
 {
-    /// <summary>
-    /// One per endpoint instance, not per listener: the VNC endpoint starts a new listener each time the desktop comes up
-    /// (after an Xvnc restart too), and an address's failures (wrong VNC passwords included) must not be forgiven by that.
-    /// </summary>
-    private HandshakeLimiter? _listenLimiter;
-
     private async Task ListenAsync(IComponentContext context, PeerValidator validator, CancellationToken cancellationToken)
     {
-        var limiter = _listenLimiter ??= new HandshakeLimiter(_config.MaxFailedHandshakesPerMinute, context.Time);
         using var listener = Bind();
         var bound = (IPEndPoint)listener.LocalEndPoint!;
         _boundAddress = bound.ToString();
@@ -40,7 +33,7 @@ public sealed partial class TlsEndpoint
             {
                 var socket = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
                 socket.NoDelay = true;
-                var task = Task.Run(() => ServeGuardedAsync(socket, context, validator, limiter, cancellationToken), CancellationToken.None);
+                var task = Task.Run(() => ServeGuardedAsync(socket, context, validator, cancellationToken), CancellationToken.None);
                 lock (gate)
                 {
                     connections.Add(task);
@@ -108,7 +101,6 @@ public sealed partial class TlsEndpoint
     /// </summary>
     private async Task DialAsync(IComponentContext context, PeerValidator validator, CancellationToken cancellationToken)
     {
-        var limiter = new HandshakeLimiter(int.MaxValue, context.Time); // we chose this peer; nothing to rate-limit
         context.SetDetail("address", _config.Address.ToString());
         var attempts = 0L;
         Count(context);
@@ -130,7 +122,7 @@ public sealed partial class TlsEndpoint
                 var error = BackendConnector.Describe(e);
                 context.SetDetail("lastAttempt", error);
                 TlsLog.DialFailed(logger, Name, _config.Address.ToString(), error, Durations.Format(_config.Interval));
-                if (_lastHealth is null)
+                if (_health == HealthProblem.None)
                 {
                     context.ReportDegraded($"phoning home to {_config.Address}: {error}; retrying every {Durations.Format(_config.Interval)}");
                 }
@@ -144,7 +136,7 @@ public sealed partial class TlsEndpoint
             }
             TlsLog.DialConnected(logger, Name, _config.Address.ToString());
             context.SetDetail("lastAttempt", "connected");
-            var accepted = await ServeGuardedAsync(socket, context, validator, limiter, cancellationToken).ConfigureAwait(false);
+            var accepted = await ServeGuardedAsync(socket, context, validator, cancellationToken).ConfigureAwait(false);
             if (accepted)
             {
                 UpdateHealth(context);

@@ -105,16 +105,16 @@ public sealed partial class TlsEndpoint
     }
 
     /// <summary>The observer for one relayed connection to the desktop; null for other endpoints.</summary>
-    private VncAuthWatch? WatchVnc(IComponentContext context, HandshakeLimiter limiter, IPEndPoint? remote, string address, string subject, string serial) =>
-        definition.FrontsVnc ? new VncAuthWatch(this, context, limiter, remote, address, subject, serial) : null;
+    private VncAuthWatch? WatchVnc(IComponentContext context, string address, string subject, string serial) =>
+        definition.FrontsVnc ? new VncAuthWatch(this, context, _limiter!, address, subject, serial) : null;
 
     /// <summary>
     /// Passes the relayed bytes to an <see cref="RfbAuthObserver"/> and acts once on its verdict: a session opened is logged;
-    /// a wrong VNC password is logged with the certificate that sent it, counted, and recorded as a failure of the address
-    /// in the endpoint's limiter (so guessing passwords is rate-limited like failed handshakes); a handshake it cannot
-    /// follow is logged and recorded in the limiter too.
+    /// a wrong VNC password is logged with the certificate that sent it, counted, and recorded against that certificate's
+    /// serial in the endpoint's limiter (past the limit the certificate is refused until its failures age out; another
+    /// certificate from the same address is not affected); a handshake it cannot follow is logged and recorded likewise.
     /// </summary>
-    private sealed class VncAuthWatch(TlsEndpoint endpoint, IComponentContext context, HandshakeLimiter limiter, IPEndPoint? remote,
+    private sealed class VncAuthWatch(TlsEndpoint endpoint, IComponentContext context, HandshakeLimiter limiter,
         string address, string subject, string serial) : IRelayObserver
     {
         private readonly RfbAuthObserver _observer = new();
@@ -158,7 +158,7 @@ public sealed partial class TlsEndpoint
             else if (outcome == RfbAuthOutcome.Unknown)
             {
                 // Not RFB, a security type Xvnc did not offer, or an exchange the observer cannot follow: Xvnc may still have
-                // checked a password in it, so it counts against the address like a wrong one (fail closed). Real viewers
+                // checked a password in it, so it counts against the certificate like a wrong one (fail closed). Real viewers
                 // never get here.
                 VncLog.HandshakeNotFollowed(logger, endpoint.Name, subject, serial, address);
                 RecordFailure(logger);
@@ -167,9 +167,9 @@ public sealed partial class TlsEndpoint
 
         private void RecordFailure(ILogger logger)
         {
-            if (remote is not null && limiter.RecordFailure(remote.Address))
+            if (limiter.RecordPasswordFailure(serial))
             {
-                TlsLog.RateLimited(logger, endpoint.Name, remote.Address.ToString(), limiter.MaxFailuresPerMinute);
+                TlsLog.CertificateBlocked(logger, endpoint.Name, subject, serial, limiter.MaxFailuresPerMinute);
             }
         }
     }

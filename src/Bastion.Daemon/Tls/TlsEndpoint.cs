@@ -26,6 +26,9 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
 {
     private static readonly TimeSpan HealthInterval = TimeSpan.FromSeconds(30);
 
+    /// <summary>Refusals from one address are logged one by one at first, then as one line per this interval.</summary>
+    private static readonly TimeSpan RefusalInterval = TimeSpan.FromSeconds(30);
+
     private readonly TlsEndpointConfig _config = definition.Endpoint;
     private readonly EndpointCredentials _credentials = new(definition.Endpoint.Certificate, definition.Endpoint.Key, definition.CaPath, advertiseCa: true);
     private readonly RevocationList _revocations = new(definition.CrlPath);
@@ -33,13 +36,32 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
     private long _refused;
     private int _active;
     private int _loadedGeneration;
-    private string? _lastHealth;
+    private HealthProblem _health;
+    private string? _healthText;
+
+    /// <summary>What is wrong with the endpoint, if anything (the words are made in <see cref="UpdateHealthLocked"/>).</summary>
+    private enum HealthProblem
+    {
+        None,
+        CredentialsRejected,
+        RevocationListUnusable,
+        Expired,
+        Expiring,
+        BackendUnreachable,
+    }
+
+    // One per endpoint instance, not per listener: the VNC endpoint starts a new listener each time the desktop comes up
+    // (after an Xvnc restart too), and neither the pending budget nor the failure counts may be reset by that.
+    private HandshakeLimiter? _limiter;
+    private RefusalDigest? _digest;
 
     private string Name => _config.Name;
 
     public async Task RunAsync(IComponentContext context, CancellationToken cancellationToken)
     {
         var validator = new PeerValidator(CertificateRole.Client, [.. _config.Pins], _revocations, context.Time);
+        _limiter ??= new HandshakeLimiter(new HandshakeLimits(MaxFailuresPerMinute: _config.MaxFailedHandshakesPerMinute), context.Time);
+        _digest ??= new RefusalDigest(RefusalInterval, _limiter.Limits.MaxTrackedKeys, context.Time);
         context.SetDetail("mode", _config.Mode == TlsMode.Listen ? "listen" : "dial");
         try
         {
@@ -75,12 +97,20 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
 
     private async Task HealthLoopAsync(IComponentContext context, CancellationToken cancellationToken)
     {
+        var sinceHealth = TimeSpan.Zero;
+        var tick = TimeSpan.FromSeconds(5);
         try
         {
             while (true)
             {
-                await Task.Delay(HealthInterval, context.Time, cancellationToken).ConfigureAwait(false);
-                UpdateHealth(context);
+                await Task.Delay(tick, context.Time, cancellationToken).ConfigureAwait(false);
+                FlushRefusals();
+                sinceHealth += tick;
+                if (sinceHealth >= HealthInterval)
+                {
+                    sinceHealth = TimeSpan.Zero;
+                    UpdateHealth(context);
+                }
             }
         }
         catch (OperationCanceledException)
@@ -123,39 +153,40 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
         context.SetDetail("notAfter", PkiIndex.Time(cert.NotAfter.ToUniversalTime()));
         context.SetDetail("serial", cert.SerialNumber);
         var now = context.Time.GetUtcNow();
-        string? problem = null;
+        var (kind, problem) = (HealthProblem.None, (string?)null);
         if (_credentials.LastError is { } error)
         {
-            problem = "new certificate files not used, keeping the previous certificate: " + error;
+            (kind, problem) = (HealthProblem.CredentialsRejected, "new certificate files not used, keeping the previous certificate: " + error);
         }
         else if (_revocations.Problem(credentials.Ca) is { } crl)
         {
-            problem = crl;
+            (kind, problem) = (HealthProblem.RevocationListUnusable, crl);
         }
         else if (cert.NotAfter.ToUniversalTime() <= now)
         {
-            problem = $"certificate {_config.Certificate} expired on {PkiIndex.Time(cert.NotAfter.ToUniversalTime())}; clients refuse it — renew with: bastionctl pki renew";
+            (kind, problem) = (HealthProblem.Expired, $"certificate {_config.Certificate} expired on {PkiIndex.Time(cert.NotAfter.ToUniversalTime())}; clients refuse it — renew with: bastionctl pki renew");
         }
         else if (cert.NotAfter.ToUniversalTime() - now <= definition.RenewBefore)
         {
-            problem = $"certificate {_config.Certificate} expires on {PkiIndex.Time(cert.NotAfter.ToUniversalTime())} (within renewBefore {Durations.Format(definition.RenewBefore)}) — renew with: bastionctl pki renew";
+            (kind, problem) = (HealthProblem.Expiring, $"certificate {_config.Certificate} expires on {PkiIndex.Time(cert.NotAfter.ToUniversalTime())} (within renewBefore {Durations.Format(definition.RenewBefore)}) — renew with: bastionctl pki renew");
         }
-        if (problem != _lastHealth && problem is not null)
+        if ((kind != _health || problem != _healthText) && problem is not null)
         {
-            if (problem.StartsWith("revocation", StringComparison.Ordinal))
+            switch (kind)
             {
-                TlsLog.RevocationListUnusable(logger, Name, problem);
-            }
-            else if (_credentials.LastError is not null)
-            {
-                TlsLog.CredentialsRejected(logger, Name, _credentials.LastError);
-            }
-            else
-            {
-                TlsLog.CertificateExpiring(logger, Name, problem);
+                case HealthProblem.RevocationListUnusable:
+                    TlsLog.RevocationListUnusable(logger, Name, problem);
+                    break;
+                case HealthProblem.CredentialsRejected:
+                    TlsLog.CredentialsRejected(logger, Name, _credentials.LastError!);
+                    break;
+                default:
+                    TlsLog.CertificateExpiring(logger, Name, problem);
+                    break;
             }
         }
-        _lastHealth = problem;
+        _health = kind;
+        _healthText = problem;
         if (definition.FrontsVnc && _standby)
         {
             return; // lowered: the state stays Standby (ServeGatedAsync's), whatever the files say
@@ -186,16 +217,17 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
     /// <see cref="TlsPolicy.HandshakeTimeout"/>, our own peer validation, then the relay to the backend.
     /// Returns true when a peer was accepted (dial mode uses it to tell "phoned home" from "refused").
     /// </summary>
-    private async Task<bool> ServeAsync(Socket socket, IComponentContext context, PeerValidator validator, HandshakeLimiter limiter, CancellationToken cancellationToken)
+    private async Task<bool> ServeAsync(Socket socket, IComponentContext context, PeerValidator validator, CancellationToken cancellationToken)
     {
+        var limiter = _limiter!;
         var remote = socket.RemoteEndPoint as IPEndPoint;
+        var ip = remote?.Address ?? IPAddress.None;
         var address = remote?.ToString() ?? "?";
         using var ssl = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
-        if (remote is not null && limiter.IsBlocked(remote.Address))
+        using var pending = limiter.Admit(ip, out _, () => socket.Available > 0);
+        if (pending is null)
         {
-            Interlocked.Increment(ref _refused);
-            context.SetDetail("lastRefusal", "too many failed handshakes from " + remote.Address);
-            Count(context);
+            Refuse(context, ip, address, null, $"{limiter.Pending} connections pending, none of them silent; try again", HandshakeFailure.Silent);
             return false;
         }
         TlsCredentials credentials;
@@ -212,15 +244,47 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
         PeerVerdict? verdict = null;
         var options = TlsPolicy.Server(credentials.Context, (_, certificate, _, _) =>
         {
-            verdict = validator.Validate(certificate, credentials.Ca);
-            return verdict.Accepted;
+            if (certificate is not null)
+            {
+                pending.CertificatePresented(); // from now on this handshake never gives way to a newer connection
+            }
+            var v = validator.Validate(certificate, credentials.Ca);
+            if (v.Accepted && limiter.IsCertificateBlocked(v.Serial))
+            {
+                v = v with { Accepted = false, Reason = $"{limiter.MaxFailuresPerMinute} wrong VNC passwords under this certificate in the last minute; refused until they age out" };
+            }
+            verdict = v;
+            return v.Accepted;
         });
-        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, pending.Evicted))
         {
-            timeout.CancelAfter(TlsPolicy.HandshakeTimeout);
+            deadline.CancelAfter(TlsPolicy.HandshakeTimeout);
+            var silent = true;
             try
             {
-                await ssl.AuthenticateAsServerAsync(options, timeout.Token).ConfigureAwait(false);
+                // Wait for the first byte without consuming it: an idle socket stays Silent (the first to give way when the
+                // pending budget is full) and costs no TLS work.
+                var firstByte = socket.ReceiveAsync(new byte[1], SocketFlags.Peek, deadline.Token).AsTask();
+                if (definition.FrontsVnc && _config.Mode == Config.TlsMode.Listen
+                    && await Task.WhenAny(firstByte, Task.Delay(StockViewerWait, context.Time, deadline.Token)).ConfigureAwait(false) != firstByte)
+                {
+                    // A stock VNC viewer waits for the server to speak; a TLS client never does. Tell it what to run instead.
+                    await ExplainToStockViewerAsync(socket, deadline.Token).ConfigureAwait(false);
+                    Refuse(context, ip, address, null, "sent nothing (a stock VNC viewer?): told it over RFB to use bastionctl connect or stunnel", HandshakeFailure.Silent);
+                    return false;
+                }
+                if (await firstByte.ConfigureAwait(false) == 0)
+                {
+                    Refuse(context, ip, address, null, "closed before sending anything", HandshakeFailure.Silent);
+                    return false;
+                }
+                silent = false;
+                if (!pending.Talking())
+                {
+                    Refuse(context, ip, address, null, $"{limiter.Limits.MaxPendingPerAddress} handshakes in progress from this address (or {limiter.Limits.MaxPending} in all), each with a certificate being checked; try again", HandshakeFailure.Silent);
+                    return false;
+                }
+                await ssl.AuthenticateAsServerAsync(options, deadline.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException or SocketException)
             {
@@ -228,18 +292,12 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
                 {
                     return false;
                 }
-                var reason = verdict is { Accepted: false } ? verdict.Reason : HandshakeFailure(e, verdict);
-                Interlocked.Increment(ref _refused);
-                context.SetDetail("lastRefusal", $"{address}: {reason}");
-                Count(context);
-                TlsLog.Refused(logger, Name, address, verdict?.Subject ?? "-", verdict?.Serial ?? "-", reason);
-                if (remote is not null && limiter.RecordFailure(remote.Address))
-                {
-                    TlsLog.RateLimited(logger, Name, remote.Address.ToString(), limiter.MaxFailuresPerMinute);
-                }
+                var (reason, kind) = Classify(e, verdict, silent, pending.WasEvicted, limiter);
+                Refuse(context, ip, address, verdict, reason, kind);
                 return false;
             }
         }
+        pending.Dispose(); // past the handshake: the relay does not count against the pending budget
         if (verdict is not { Accepted: true } peer)
         {
             // Cannot happen with ClientCertificateRequired (the callback always runs); refuse rather than trust it.
@@ -265,7 +323,7 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
             var error = BackendConnector.Describe(e);
             TlsLog.BackendUnreachable(logger, Name, definition.Backend.ToString(), address, peer.Serial, error);
             context.ReportDegraded($"backend {definition.Backend} unreachable: {error}");
-            _lastHealth = "backend";
+            _health = HealthProblem.BackendUnreachable;
             Count(context);
             return true;
         }
@@ -277,7 +335,7 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
             gate?.ClientConnected(); // the desktop is not lowered automatically while a client is connected
             try
             {
-                var observer = WatchVnc(context, limiter, remote, address, peer.Subject, peer.Serial);
+                var observer = WatchVnc(context, address, peer.Subject, peer.Serial);
                 var result = await Relay.RunAsync(ssl, socket, backend, cancellationToken, observer).ConfigureAwait(false);
                 TlsLog.Closed(logger, Name, address, peer.Serial, result.FromTls, result.ToTls, result.Error is null ? "" : "; " + result.Error);
             }
@@ -291,14 +349,84 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
         return true;
     }
 
+    /// <summary>How long a client of the VNC endpoint may stay silent before it is taken for a stock viewer.</summary>
+    private static readonly TimeSpan StockViewerWait = TimeSpan.FromMilliseconds(1500);
+
+    /// <summary>
+    /// Speaks just enough RFB 3.8 to a stock viewer for it to show the admin a reason: the server's version, the client's
+    /// version read, then "no security types" with a reason (3.3 clients: security type 0 and the reason). Viewers display it.
+    /// </summary>
+    private async Task ExplainToStockViewerAsync(Socket socket, CancellationToken cancellationToken)
+    {
+        var at = socket.LocalEndPoint is IPEndPoint local ? local.ToString() : _boundAddress ?? _config.Address.ToString();
+        var reason = System.Text.Encoding.UTF8.GetBytes(
+            $"This Bastion desktop needs a client certificate (mutual TLS); a VNC viewer cannot present one. On your computer run: "
+            + $"bastionctl connect {at} --local 127.0.0.1:5901 --cert admin.crt --key admin.key --ca ca.crt "
+            + "(or stunnel with that certificate, see the README), then point the viewer at 127.0.0.1:5901.");
+        try
+        {
+            await socket.SendAsync("RFB 003.008\n"u8.ToArray(), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            var version = new byte[12];
+            var read = 0;
+            while (read < version.Length)
+            {
+                var n = await socket.ReceiveAsync(version.AsMemory(read), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    return;
+                }
+                read += n;
+            }
+            var is33 = version.AsSpan().SequenceEqual("RFB 003.003\n"u8);
+            var message = new byte[(is33 ? 4 : 1) + 4 + reason.Length]; // 3.3: u32 security type 0; 3.7+: u8 count 0
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(message.AsSpan(is33 ? 4 : 1), (uint)reason.Length);
+            reason.CopyTo(message, (is33 ? 4 : 1) + 4);
+            await socket.SendAsync(message, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // the viewer went away meanwhile: nothing to tell
+        }
+    }
+
+    /// <summary>
+    /// Counts a refused connection, says why in status, logs it (one by one at first, then aggregated per address and
+    /// interval) and tells the limiter what kind of failure it was.
+    /// </summary>
+    private void Refuse(IComponentContext context, IPAddress ip, string address, PeerVerdict? verdict, string reason, HandshakeFailure kind)
+    {
+        Interlocked.Increment(ref _refused);
+        context.SetDetail("lastRefusal", $"{address}: {reason}");
+        Count(context);
+        if (_digest!.Record(ip, reason))
+        {
+            TlsLog.Refused(logger, Name, address, verdict?.Subject ?? "-", verdict?.Serial ?? "-", reason);
+        }
+        if (_limiter!.RecordFailure(ip, kind))
+        {
+            TlsLog.Suspect(logger, Name, ip.ToString(), _limiter.MaxFailuresPerMinute);
+        }
+    }
+
+    private void FlushRefusals()
+    {
+        foreach (var summary in _digest?.Flush() ?? [])
+        {
+            var from = summary.Address.Equals(IPAddress.None) ? "other addresses" : summary.Address.ToString();
+            var interval = TimeSpan.FromSeconds(Math.Round(summary.Interval.TotalSeconds));
+            TlsLog.RefusalsSummary(logger, Name, from, summary.Count, Durations.Format(interval), summary.LastReason);
+        }
+    }
+
     /// <summary><see cref="ServeAsync"/> for one connection, so that nothing it did not foresee escapes the connection.</summary>
-    private async Task<bool> ServeGuardedAsync(Socket socket, IComponentContext context, PeerValidator validator, HandshakeLimiter limiter, CancellationToken cancellationToken)
+    private async Task<bool> ServeGuardedAsync(Socket socket, IComponentContext context, PeerValidator validator, CancellationToken cancellationToken)
     {
         var address = "?";
         try
         {
             address = (socket.RemoteEndPoint as IPEndPoint)?.ToString() ?? "?";
-            return await ServeAsync(socket, context, validator, limiter, cancellationToken).ConfigureAwait(false);
+            return await ServeAsync(socket, context, validator, cancellationToken).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // one connection's unexpected failure must not take the endpoint down; it is logged with the reason
         catch (Exception e)
@@ -313,11 +441,26 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
         }
     }
 
-    private static string HandshakeFailure(Exception e, PeerVerdict? verdict)
+    private static (string Reason, HandshakeFailure Kind) Classify(Exception e, PeerVerdict? verdict, bool silent, bool evicted, HandshakeLimiter limiter)
     {
+        if (verdict is { Accepted: false })
+        {
+            return (verdict.Reason, !verdict.Presented ? Bastion.Tls.HandshakeFailure.Protocol
+                : limiter.IsCertificateBlocked(verdict.Serial) ? Bastion.Tls.HandshakeFailure.PasswordLimit
+                : Bastion.Tls.HandshakeFailure.Certificate);
+        }
+        if (evicted)
+        {
+            return (silent
+                ? $"gave way to a newer connection (this one had sent nothing; {limiter.Limits.MaxSilentPerAddress} silent connections from one address, or {limiter.Limits.MaxSilent} in all, are kept)"
+                : $"gave way to a newer handshake (this one had presented no certificate yet; {limiter.Limits.MaxPendingPerAddress} handshakes from one address, or {limiter.Limits.MaxPending} in all, are kept)",
+                Bastion.Tls.HandshakeFailure.Silent);
+        }
         if (e is OperationCanceledException)
         {
-            return $"handshake not completed within {Durations.Format(TlsPolicy.HandshakeTimeout)}";
+            return (silent
+                ? $"sent nothing within {Durations.Format(TlsPolicy.HandshakeTimeout)}"
+                : $"handshake not completed within {Durations.Format(TlsPolicy.HandshakeTimeout)}", Bastion.Tls.HandshakeFailure.Silent);
         }
         var inner = e;
         while (inner.InnerException is not null)
@@ -328,9 +471,9 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
         if (verdict is null && e is AuthenticationException)
         {
             // No certificate was even looked at: wrong protocol version, no shared AEAD/ECDHE suite, or not TLS at all.
-            return "handshake failed before any certificate (protocol or cipher not allowed, or not TLS): " + text;
+            return ("handshake failed before any certificate (protocol or cipher not allowed, or not TLS): " + text, Bastion.Tls.HandshakeFailure.Protocol);
         }
-        return "handshake failed: " + text;
+        return ("handshake failed: " + text, Bastion.Tls.HandshakeFailure.Silent); // the peer went away mid-handshake
     }
 
     private static string Protocol(SslProtocols protocol) => protocol switch

@@ -17,8 +17,14 @@ internal static partial class TlsLog
     [LoggerMessage(EventId = LogEvents.TlsConnectionClosed, Level = LogLevel.Information, Message = "tls/{Endpoint}: closed {Address} (serial {Serial}): {In} bytes in, {Out} bytes out{Error}")]
     public static partial void Closed(ILogger logger, string endpoint, string address, string serial, long @in, long @out, string error);
 
-    [LoggerMessage(EventId = LogEvents.TlsRateLimited, Level = LogLevel.Warning, Message = "tls/{Endpoint}: {Address} reached {Limit} failed handshakes in a minute; refusing its connections until they age out")]
-    public static partial void RateLimited(ILogger logger, string endpoint, string address, int limit);
+    [LoggerMessage(EventId = LogEvents.TlsRateLimited, Level = LogLevel.Warning, Message = "tls/{Endpoint}: {Address} presented {Limit} refused certificates in a minute; its pending handshakes give way first, its refusals are logged in aggregate (a valid certificate from it still gets in)")]
+    public static partial void Suspect(ILogger logger, string endpoint, string address, int limit);
+
+    [LoggerMessage(EventId = LogEvents.TlsRefusalsSummary, Level = LogLevel.Warning, Message = "tls/{Endpoint}: refused {Count} more connections from {Address} in the last {Interval} (last: {Reason})")]
+    public static partial void RefusalsSummary(ILogger logger, string endpoint, string address, int count, string interval, string reason);
+
+    [LoggerMessage(EventId = LogEvents.TlsCertificateBlocked, Level = LogLevel.Warning, Message = "tls/{Endpoint}: certificate {Subject} serial {Serial} reached {Limit} wrong VNC passwords in a minute; refusing it until they age out (other certificates are not affected)")]
+    public static partial void CertificateBlocked(ILogger logger, string endpoint, string subject, string serial, int limit);
 
     [LoggerMessage(EventId = LogEvents.TlsBackendUnreachable, Level = LogLevel.Warning, Message = "tls/{Endpoint}: backend {Backend} unreachable for {Address} (serial {Serial}): {Error}")]
     public static partial void BackendUnreachable(ILogger logger, string endpoint, string backend, string address, string serial, string error);

@@ -31,7 +31,7 @@ public sealed class VncAccessTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task A_wrong_VNC_password_is_refused_logged_with_the_certificate_serial_and_rate_limited_per_address()
+    public async Task A_wrong_VNC_password_is_refused_logged_with_the_certificate_serial_and_rate_limited_per_certificate()
     {
         await using var vnc = await VncTestDaemon.StartAsync(output, "always", tlsExtra: "    maxFailedHandshakesPerMinute: 3");
         var port = await vnc.WaitRaisedAsync();
@@ -44,18 +44,18 @@ public sealed class VncAccessTests(ITestOutputHelper output)
             var line = await vnc.Daemon.WaitForLogLineAsync("VNC authentication failed", attempt);
             Assert.Contains($"tls/vnc: VNC authentication failed for CN=admin serial {vnc.Pki.Admin.Entry.Serial} from 127.0.0.1:", line, StringComparison.Ordinal);
         }
-        await vnc.Daemon.WaitForLogLineAsync("reached 3 failed handshakes in a minute", 1);
+        await vnc.Daemon.WaitForLogLineAsync("reached 3 wrong VNC passwords in a minute", 1);
         var status = await vnc.WaitAsync(s => VncTestDaemon.Endpoint(s).Details.GetValueOrDefault("vncAuthFailures") == "3", "vncAuthFailures 3");
         Assert.Contains("CN=admin", VncTestDaemon.Endpoint(status).Details["lastVncAuthFailure"], StringComparison.Ordinal);
 
-        // Limited: even the right password from that address is not let through until the failures age out.
+        // Limited: that certificate is refused, even with the right password, until the failures age out.
         await AssertRefusedAsync(port, vnc.Pki.CaPath, vnc.Pki.Admin);
         Assert.DoesNotContain(vnc.Daemon.Log.Lines, l => l.Contains(VncTestDaemon.Password, StringComparison.Ordinal));
         Assert.DoesNotContain(vnc.Daemon.Log.Lines, l => l.Contains("guess", StringComparison.Ordinal));
     }
 
     [Fact]
-    public async Task Password_guesses_in_an_odd_RFB_version_and_a_client_that_is_not_RFB_are_logged_and_count_against_the_address()
+    public async Task Password_guesses_in_an_odd_RFB_version_and_a_client_that_is_not_RFB_are_logged_and_count_against_the_certificate()
     {
         await using var vnc = await VncTestDaemon.StartAsync(output, "always", tlsExtra: "    maxFailedHandshakesPerMinute: 2");
         var port = await vnc.WaitRaisedAsync();
@@ -80,8 +80,8 @@ public sealed class VncAccessTests(ITestOutputHelper output)
             await vnc.Daemon.WaitForLogLineAsync("not an RFB handshake Bastion can follow", 1);
         }
         Assert.Contains($"from CN=admin serial {vnc.Pki.Admin.Entry.Serial} from 127.0.0.1:", await vnc.Daemon.WaitForLogLineAsync("not an RFB handshake", 1), StringComparison.Ordinal);
-        await vnc.Daemon.WaitForLogLineAsync("reached 2 failed handshakes in a minute", 1);
-        await AssertRefusedAsync(port, vnc.Pki.CaPath, vnc.Pki.Admin); // limited, like two wrong passwords
+        await vnc.Daemon.WaitForLogLineAsync("reached 2 wrong VNC passwords in a minute", 1);
+        await AssertRefusedAsync(port, vnc.Pki.CaPath, vnc.Pki.Admin); // limited, like two wrong passwords (the certificate, not the address)
     }
 
     [Fact]
@@ -94,7 +94,7 @@ public sealed class VncAccessTests(ITestOutputHelper output)
             await using var guesser = await vnc.ConnectAsync(port);
             await Assert.ThrowsAsync<RfbException>(() => guesser.HandshakeAsync("guess" + attempt));
         }
-        await vnc.Daemon.WaitForLogLineAsync("reached 2 failed handshakes in a minute", 1);
+        await vnc.Daemon.WaitForLogLineAsync("reached 2 wrong VNC passwords in a minute", 1);
 
         // Xvnc dies and comes back: the endpoint listens anew, but the guesser's address is still limited.
         var xvnc = VncTestDaemon.Pid(VncTestDaemon.Desktop(vnc.Daemon.ReadStatus()), "xvncPid")!.Value;
