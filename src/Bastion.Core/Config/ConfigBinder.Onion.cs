@@ -43,6 +43,11 @@ internal sealed partial class ConfigBinder
             {
                 errors.Add(at, "holds more than one line", "write one torrc line per list entry");
             }
+            else if (Bastion.Tor.TorrcKey.IsInclude(line))
+            {
+                errors.Add(at, "includes other files (%include)",
+                    "write the options themselves into extraConfig: Bastion checks every line of its tor's configuration, and cannot check an included file");
+            }
             else if (ManagedTorrcOption(line) is { } option)
             {
                 errors.Add(at, $"sets {option}, which Bastion sets itself for the tor it manages",
@@ -68,12 +73,11 @@ internal sealed partial class ConfigBinder
         "__OwningControllerProcess", "RunAsDaemon", "HashedControlPassword", "ControlSocket",
     ];
 
+    /// <summary>Read as tor reads the key: '+SocksPort', '/ControlPort', '__ControlPort' and abbreviations count too.</summary>
     private static string? ManagedTorrcOption(string line)
     {
-        var trimmed = line.TrimStart();
-        var end = trimmed.IndexOfAny([' ', '\t']);
-        var key = end < 0 ? trimmed : trimmed[..end];
-        return ManagedTorrcOptions.FirstOrDefault(o => o.Equals(key, StringComparison.OrdinalIgnoreCase));
+        var key = Bastion.Tor.TorrcKey.RawKey(line);
+        return ManagedTorrcOptions.FirstOrDefault(o => Bastion.Tor.TorrcKey.Sets(key, o));
     }
 
     /// <summary>Null when <c>ports</c> is left out (the model's default publishes port 22).</summary>

@@ -17,6 +17,15 @@ public sealed class TorConfigTests
     [InlineData("DataDirectory /tmp/x", "sets DataDirectory, which Bastion sets itself for the tor it manages — remove this line")]
     [InlineData("controlport 9051", "sets ControlPort, which Bastion sets itself for the tor it manages — remove this line")]
     [InlineData("SocksPort 9050", "sets SocksPort, which Bastion sets itself for the tor it manages — use onion.tor.socksPort instead")]
+    [InlineData("+SocksPort 9050", "sets SocksPort, which Bastion sets itself for the tor it manages — use onion.tor.socksPort instead")]
+    [InlineData("/ControlPort", "sets ControlPort, which Bastion sets itself")]
+    [InlineData("__ControlPort 9051", "sets ControlPort, which Bastion sets itself")]
+    [InlineData("__SocksPort 9050", "sets SocksPort, which Bastion sets itself")]
+    [InlineData("+__ControlPort 9051", "sets ControlPort, which Bastion sets itself")]
+    [InlineData("CookieAuthF /tmp/cookie", "sets CookieAuthFile, which Bastion sets itself")]
+    [InlineData("  DataDirectory#comment", "sets DataDirectory, which Bastion sets itself")]
+    [InlineData("%include /etc/tor/torrc.d", "includes other files (%include) — write the options themselves into extraConfig")]
+    [InlineData("%INCLUDE /tmp/x", "includes other files (%include)")]
     public void Extra_torrc_lines_may_not_override_what_bastion_manages(string line, string message)
     {
         var error = SingleError($"onion:\n  tor:\n    extraConfig:\n      - \"{line}\"\n");
