@@ -54,10 +54,17 @@ internal sealed partial class ConfigBinder
                     option == "SocksPort" ? "use onion.tor.socksPort instead" : "remove this line (Bastion needs its own value to control tor)");
             }
         }
+        var control = Endpoint(Get(m, "control"));
+        var cookieAt = Get(m, "cookieFile");
+        if (cookieAt is { } c && Get(m, "control") is null)
+        {
+            errors.Add(c, "is set without onion.tor.control", "remove it (Bastion's own tor has its own cookie), or set control: to the existing tor's control port");
+        }
         return new TorConfig
         {
             Executable = FilePath(Get(m, "executable")) ?? d.Executable,
-            Control = Endpoint(Get(m, "control")),
+            Control = control,
+            CookieFile = FilePath(cookieAt) ?? d.CookieFile,
             SocksPort = Endpoint(Get(m, "socksPort")) ?? d.SocksPort,
             ExtraConfig = [.. extra],
         };

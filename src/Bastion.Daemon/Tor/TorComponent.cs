@@ -47,7 +47,7 @@ internal sealed class TorComponent(TorConfig config, string stateDir, TorRuntime
             var socks = config.SocksPort;
             try
             {
-                await TorAuthentication.AuthenticateAsync(connection, null, cancellationToken).ConfigureAwait(false);
+                await TorAuthentication.AuthenticateAsync(connection, config.CookieFile, cancellationToken).ConfigureAwait(false);
                 var listeners = await connection.SendAsync(TorCommand.Line("GETINFO", "net/listeners/socks"), cancellationToken).ConfigureAwait(false);
                 if (listeners.IsOk && listeners.Value("net/listeners/socks") is { } l
                     && TorArguments.Parse(l).Word(0) is { } first && Endpoint.TryParse(first, false, out var found, out _) && found is not null)

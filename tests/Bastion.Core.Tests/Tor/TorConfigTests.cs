@@ -39,4 +39,15 @@ public sealed class TorConfigTests
         var config = LoadValid("onion:\n  tor:\n    extraConfig:\n      - NumEntryGuards 2\n      - \"TestingTorNetwork 1\"\n");
         Assert.Equal(["NumEntryGuards 2", "TestingTorNetwork 1"], config.Onion!.Tor.ExtraConfig);
     }
+
+    [Fact]
+    public void An_existing_tors_cookie_file_comes_from_the_config_with_debians_path_as_default()
+    {
+        var config = LoadValid("onion:\n  tor:\n    control: 127.0.0.1:9051\n  services:\n    - name: ssh");
+        Assert.Equal("/run/tor/control.authcookie", config.Onion!.Tor.CookieFile);
+        var set = LoadValid("onion:\n  tor:\n    control: 127.0.0.1:9051\n    cookieFile: /var/lib/tor/control_auth_cookie\n");
+        Assert.Equal("/var/lib/tor/control_auth_cookie", set.Onion!.Tor.CookieFile);
+        var error = SingleError("onion:\n  tor:\n    cookieFile: /var/lib/tor/control_auth_cookie\n");
+        Assert.Contains("is set without onion.tor.control", error, StringComparison.Ordinal);
+    }
 }
