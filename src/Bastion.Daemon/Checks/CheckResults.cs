@@ -4,27 +4,27 @@ namespace Bastion.Daemon.Checks;
 public sealed record CheckResult(string Check, bool Ok, string Text, DateTimeOffset At, int ConsecutiveFailures);
 
 /// <summary>
-/// Every check's probe outcomes, daemon-wide (one per process, across reloads, like the tor runtime): checks publish each
-/// probe, the emergency desktop subscribes to the check that watches sshd. Static because a reload may restart the check
-/// without the VNC component or the other way round; both must still meet here. Subscribers get the last result at once
+/// Every check's probe outcomes, daemon-wide (one per daemon, held by <see cref="Components.DaemonRuntime"/> across reloads):
+/// checks publish each probe, the emergency desktop subscribes to the check that watches sshd. It outlives components because
+/// a reload may restart the check without the VNC component or the other way round; both must still meet here. Subscribers get the last result at once
 /// (so a restarted VNC component does not start from nothing) and then every new one, on the publishing check's thread.
 /// </summary>
-public static class CheckResults
+public sealed class CheckResults
 {
-    private static readonly Lock Gate = new();
-    private static readonly Dictionary<string, (CheckResult Result, long Sequence)> Last = new(StringComparer.Ordinal);
-    private static readonly List<Subscription> Subscribers = [];
-    private static long _sequence;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, (CheckResult Result, long Sequence)> _last = new(StringComparer.Ordinal);
+    private readonly List<Subscription> _subscribers = [];
+    private long _sequence;
 
-    public static void Publish(CheckResult result)
+    public void Publish(CheckResult result)
     {
         Subscription[] targets;
         long sequence;
-        lock (Gate)
+        lock (_gate)
         {
             sequence = ++_sequence;
-            Last[result.Check] = (result, sequence);
-            targets = [.. Subscribers.Where(s => s.Check == result.Check)];
+            _last[result.Check] = (result, sequence);
+            targets = [.. _subscribers.Where(s => s.Check == result.Check)];
         }
         foreach (var target in targets)
         {
@@ -32,23 +32,23 @@ public static class CheckResults
         }
     }
 
-    public static CheckResult? LastOf(string check)
+    public CheckResult? LastOf(string check)
     {
-        lock (Gate)
+        lock (_gate)
         {
-            return Last.TryGetValue(check, out var last) ? last.Result : null;
+            return _last.TryGetValue(check, out var last) ? last.Result : null;
         }
     }
 
     /// <summary>Calls <paramref name="handler"/> with the last result (if any) and every later one, until disposed.</summary>
-    public static IDisposable Subscribe(string check, Action<CheckResult> handler)
+    public IDisposable Subscribe(string check, Action<CheckResult> handler)
     {
-        var subscription = new Subscription(check, handler);
+        var subscription = new Subscription(this, check, handler);
         (CheckResult Result, long Sequence)? last = null;
-        lock (Gate)
+        lock (_gate)
         {
-            Subscribers.Add(subscription);
-            if (Last.TryGetValue(check, out var found))
+            _subscribers.Add(subscription);
+            if (_last.TryGetValue(check, out var found))
             {
                 last = found;
             }
@@ -60,7 +60,28 @@ public static class CheckResults
         return subscription;
     }
 
-    private sealed class Subscription(string check, Action<CheckResult> handler) : IDisposable
+    /// <summary>Forgets the last results of checks not in <paramref name="checks"/> (removed from the config).</summary>
+    public void Retain(IEnumerable<string> checks)
+    {
+        var keep = checks.ToHashSet(StringComparer.Ordinal);
+        lock (_gate)
+        {
+            foreach (var name in _last.Keys.Where(name => !keep.Contains(name)).ToList())
+            {
+                _last.Remove(name);
+            }
+        }
+    }
+
+    private void Unsubscribe(Subscription subscription)
+    {
+        lock (_gate)
+        {
+            _subscribers.Remove(subscription);
+        }
+    }
+
+    private sealed class Subscription(CheckResults owner, string check, Action<CheckResult> handler) : IDisposable
     {
         private readonly Lock _order = new();
         private long _delivered;
@@ -88,10 +109,7 @@ public static class CheckResults
             {
                 _disposed = true;
             }
-            lock (Gate)
-            {
-                Subscribers.Remove(this);
-            }
+            owner.Unsubscribe(this);
         }
     }
 }

@@ -13,7 +13,7 @@ namespace Bastion.Daemon.Checks;
 /// probing, so it returns to Running by itself when the target comes back. Every probe's outcome is published to
 /// <see cref="CheckResults"/> (the emergency desktop's fallback policy listens there).
 /// </summary>
-public sealed class TcpBannerCheck(CheckConfig config) : IComponent
+public sealed class TcpBannerCheck(CheckConfig config, CheckResults results) : IComponent
 {
     private const int MaxBannerBytes = 255; // RFC 4253 limits the SSH identification line to 255 bytes
 
@@ -27,7 +27,7 @@ public sealed class TcpBannerCheck(CheckConfig config) : IComponent
             var (ok, text) = await ProbeAsync(context.Time, cancellationToken).ConfigureAwait(false);
             var elapsed = context.Time.GetElapsedTime(started);
             consecutiveFailures = ok ? 0 : consecutiveFailures + 1;
-            CheckResults.Publish(new CheckResult(config.Name, ok, text, context.Time.GetUtcNow(), consecutiveFailures));
+            results.Publish(new CheckResult(config.Name, ok, text, context.Time.GetUtcNow(), consecutiveFailures));
             context.SetDetail("lastProbe", context.Time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture));
             context.SetDetail("lastProbeMs", ((long)elapsed.TotalMilliseconds).ToString(CultureInfo.InvariantCulture));
             if (ok)

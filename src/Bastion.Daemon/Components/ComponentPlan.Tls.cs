@@ -7,13 +7,14 @@ namespace Bastion.Daemon.Components;
 
 public static partial class ComponentPlan
 {
-    private static void AddTls(BastionConfig config, ILoggerFactory loggers, List<ComponentSpec> specs)
+    private static void AddTls(BastionConfig config, DaemonRuntime runtime, List<ComponentSpec> specs)
     {
+        var loggers = runtime.Loggers;
         foreach (var endpoint in config.Tls)
         {
             var definition = TlsEndpointDefinition.From(config, endpoint);
             specs.Add(new(new("tls", endpoint.Name), definition, config.Supervision.Backoff,
-                () => new TlsEndpoint(definition, loggers.CreateLogger("Bastion.Tls"))));
+                () => new TlsEndpoint(definition, runtime.VncGates, loggers.CreateLogger("Bastion.Tls"))));
         }
     }
 }

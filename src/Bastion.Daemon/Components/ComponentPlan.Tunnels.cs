@@ -9,14 +9,14 @@ public static partial class ComponentPlan
     /// <summary>What a tunnel component is built from: a change to either restarts it on reload.</summary>
     private sealed record TunnelDefinition(TunnelConfig Tunnel, Endpoint? Socks);
 
-    private static void AddTunnels(BastionConfig config, List<ComponentSpec> specs)
+    private static void AddTunnels(BastionConfig config, DaemonRuntime runtime, List<ComponentSpec> specs)
     {
         foreach (var tunnel in config.Tunnels)
         {
             // via: tor goes through the tunnel's own SOCKS address, else the managed tor's SocksPort.
             var socks = tunnel.Via == TunnelVia.Tor ? tunnel.Socks ?? config.Onion?.Tor.SocksPort : null;
             specs.Add(new(new("tunnel", tunnel.Name), new TunnelDefinition(tunnel, socks), tunnel.Backoff ?? config.Supervision.Backoff,
-                () => new TunnelComponent(tunnel, socks, SshSessionPool.Shared)));
+                () => new TunnelComponent(tunnel, socks, runtime.Sessions)));
         }
     }
 }

@@ -1,7 +1,6 @@
 using Bastion.Config;
 using Bastion.Daemon.Checks;
 using Bastion.Supervision;
-using Microsoft.Extensions.Logging;
 
 namespace Bastion.Daemon.Components;
 
@@ -14,23 +13,24 @@ namespace Bastion.Daemon.Components;
 public static partial class ComponentPlan
 {
     /// <param name="config">The config to run.</param>
-    /// <param name="loggers">The host's logger factory (Serilog is configured once, at the entry point).</param>
-    public static IReadOnlyList<ComponentSpec> Build(BastionConfig config, ILoggerFactory loggers)
+    /// <param name="runtime">What the components share (created once by the host, kept across reloads).</param>
+    public static IReadOnlyList<ComponentSpec> Build(BastionConfig config, DaemonRuntime runtime)
     {
+        runtime.Retain(config);
         var specs = new List<ComponentSpec>();
-        AddChecks(config, specs);
-        AddOnion(config, loggers, specs);
-        AddTunnels(config, specs);
-        AddTls(config, loggers, specs);
-        AddVnc(config, loggers, specs);
+        AddChecks(config, runtime, specs);
+        AddOnion(config, runtime, specs);
+        AddTunnels(config, runtime, specs);
+        AddTls(config, runtime, specs);
+        AddVnc(config, runtime, specs);
         return specs;
     }
 
-    private static void AddChecks(BastionConfig config, List<ComponentSpec> specs)
+    private static void AddChecks(BastionConfig config, DaemonRuntime runtime, List<ComponentSpec> specs)
     {
         foreach (var check in config.Checks)
         {
-            specs.Add(new(new("check", check.Name), check, config.Supervision.Backoff, () => new TcpBannerCheck(check)));
+            specs.Add(new(new("check", check.Name), check, config.Supervision.Backoff, () => new TcpBannerCheck(check, runtime.Checks)));
         }
     }
 }

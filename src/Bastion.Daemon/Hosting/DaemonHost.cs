@@ -1,4 +1,5 @@
 using Bastion.Config;
+using Bastion.Daemon.Components;
 using Bastion.Daemon.Logging;
 using Bastion.Daemon.Systemd;
 using Bastion.Supervision;
@@ -46,10 +47,14 @@ internal static class DaemonHost
         builder.Services.AddSingleton(levelSwitch);
         builder.Services.AddSingleton(sighup);
         builder.Services.AddSingleton(sp => new Supervisor(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()));
+        // What components share (check results, the desktop's gates, the tor session, SSH sessions): one per daemon.
+        builder.Services.AddSingleton(sp => new DaemonRuntime(sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddHostedService<DaemonService>();
 
+        // SSH.NET blocks pool threads in synchronous waits: see SshSessionPool.MinimumThreads.
+        ThreadPool.GetMinThreads(out var workers, out var io);
+        ThreadPool.SetMinThreads(Math.Max(workers, Tunnels.SshSessionPool.MinimumThreads), Math.Max(io, Tunnels.SshSessionPool.MinimumThreads));
         using var host = builder.Build();
-        Tunnels.SshSessionPool.Shared.LoggerFactory = host.Services.GetRequiredService<ILoggerFactory>();
         try
         {
             host.Run();

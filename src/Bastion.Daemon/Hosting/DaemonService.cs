@@ -25,6 +25,7 @@ internal sealed class DaemonService(
     SystemdNotifier notifier,
     LoggingLevelSwitch logLevel,
     SighupRelay sighup,
+    DaemonRuntime runtime,
     TimeProvider time,
     ILogger<DaemonService> logger,
     ILoggerFactory loggers) : BackgroundService, IDaemonControl
@@ -82,7 +83,7 @@ internal sealed class DaemonService(
         try
         {
             supervisor.StopTimeout = _config.Supervision.StopTimeout;
-            await supervisor.ApplyAsync(ComponentPlan.Build(_config, loggers)).ConfigureAwait(false);
+            await supervisor.ApplyAsync(ComponentPlan.Build(_config, runtime)).ConfigureAwait(false);
             _daemonState = "running";
             var summary = Publish();
             _bus = BastionBusApi.Start(_config.Dbus, _status.Last!, this, loggers.CreateLogger("Bastion.DBus"));
@@ -293,7 +294,7 @@ internal sealed class DaemonService(
             }
             logLevel.MinimumLevel = Logging.LogSetup.ToSerilog(config.Logging.Level);
             supervisor.StopTimeout = config.Supervision.StopTimeout;
-            var plan = await supervisor.ApplyAsync(ComponentPlan.Build(config, loggers)).ConfigureAwait(false);
+            var plan = await supervisor.ApplyAsync(ComponentPlan.Build(config, runtime)).ConfigureAwait(false);
             _config = config;
             _refusedReloadErrors = [];
             DaemonLog.ReloadApplied(logger, plan);

@@ -28,7 +28,7 @@ public sealed partial class TlsEndpoint
     /// </summary>
     private async Task ServeGatedAsync(IComponentContext context, PeerValidator validator, CancellationToken cancellationToken)
     {
-        var gate = VncGate.For(Name);
+        var gate = vncGates.For(Name);
         context.SetDetail("vncAuthFailures", "0");
         while (true)
         {
@@ -94,7 +94,7 @@ public sealed partial class TlsEndpoint
     {
         if (definition.FrontsVnc)
         {
-            Announce(VncGate.For(Name), $"listening on {address}");
+            Announce(vncGates.For(Name), $"listening on {address}");
         }
     }
 

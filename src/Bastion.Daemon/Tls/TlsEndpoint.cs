@@ -22,7 +22,7 @@ namespace Bastion.Daemon.Tls;
 /// Certificate, key and CA files are re-read on change before every handshake (SIGHUP therefore needs no extra step, and
 /// established connections keep running on what they were made with); the CRL likewise, failing closed.
 /// </summary>
-public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, ILogger logger) : IComponent
+public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.VncGates vncGates, ILogger logger) : IComponent
 {
     private static readonly TimeSpan HealthInterval = TimeSpan.FromSeconds(30);
 
@@ -273,7 +273,7 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, ILogge
         {
             Interlocked.Increment(ref _active);
             Count(context);
-            var gate = definition.FrontsVnc ? Vnc.VncGate.For(Name) : null;
+            var gate = definition.FrontsVnc ? vncGates.For(Name) : null;
             gate?.ClientConnected(); // the desktop is not lowered automatically while a client is connected
             try
             {

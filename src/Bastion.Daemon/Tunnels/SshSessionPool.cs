@@ -1,7 +1,6 @@
 using Bastion.Config;
 using Bastion.Ssh;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Bastion.Daemon.Tunnels;
 
@@ -20,23 +19,19 @@ internal sealed class SshSessionPool
     /// SSH.NET blocks a thread-pool thread per forwarded connection and per channel open (synchronous waits). With the
     /// default minimum (one thread per core) every new connection then waits for the pool's slow thread injection
     /// (about 2 per second): a probe or a user's connection would stall for seconds. Threads above the minimum are
-    /// only created when needed and retire when idle.
+    /// only created when needed and retire when idle. The host sets it (<see cref="Hosting.DaemonHost"/>).
     /// </summary>
     public const int MinimumThreads = 64;
 
-    static SshSessionPool()
+    public SshSessionPool(ILoggerFactory loggerFactory, TimeProvider time)
     {
-        ThreadPool.GetMinThreads(out var workers, out var io);
-        ThreadPool.SetMinThreads(Math.Max(workers, MinimumThreads), Math.Max(io, MinimumThreads));
+        LoggerFactory = loggerFactory;
+        Time = time;
     }
 
-    /// <summary>The daemon's pool (components are created by a static plan).</summary>
-    public static SshSessionPool Shared { get; } = new();
+    public ILoggerFactory LoggerFactory { get; }
 
-    /// <summary>Set once at start-up by the host; until then events go nowhere.</summary>
-    public ILoggerFactory LoggerFactory { get; set; } = NullLoggerFactory.Instance;
-
-    public TimeProvider Time { get; set; } = TimeProvider.System;
+    public TimeProvider Time { get; }
 
     public int Count
     {

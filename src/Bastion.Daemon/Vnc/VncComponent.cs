@@ -32,6 +32,7 @@ public sealed partial class VncComponent : IComponent, IVncControl
     private readonly string _endpoint;
     private readonly ILogger _logger;
     private readonly BackoffPolicy _backoff;
+    private readonly CheckResults _checks;
     private readonly VncGate _gate;
     private readonly VncFallbackPolicy _policy;
     private readonly Lock _lock = new(); // guards _policy, _lastCheck, _time
@@ -41,7 +42,7 @@ public sealed partial class VncComponent : IComponent, IVncControl
     private bool _replayed;
     private string? _sandboxWarning;
 
-    public VncComponent(BastionConfig config, ILogger logger)
+    public VncComponent(BastionConfig config, CheckResults checks, VncGates gates, ILogger logger)
     {
         _config = config.Vnc ?? throw new ArgumentException("vnc: is not configured", nameof(config));
         _paths = config.Paths;
@@ -50,7 +51,8 @@ public sealed partial class VncComponent : IComponent, IVncControl
         _endpoint = _config.Endpoint ?? throw new ArgumentException("vnc.endpoint is not set", nameof(config));
         _logger = logger;
         _backoff = new BackoffPolicy(config.Supervision.Backoff);
-        _gate = VncGate.For(_endpoint);
+        _checks = checks;
+        _gate = gates.For(_endpoint);
         _policy = new VncFallbackPolicy(_config.Mode, _config.Fallback.Check, _config.Fallback.Failures, _config.Fallback.Grace);
     }
 
@@ -65,7 +67,7 @@ public sealed partial class VncComponent : IComponent, IVncControl
         var password = LoadPassword();
         var desktop = new VncDesktop(_config, _paths, _passwordFile, _logger);
         using var subscription = _config.Mode == VncMode.Fallback && _config.Fallback.Check is { } check
-            ? CheckResults.Subscribe(check, OnCheckResult)
+            ? _checks.Subscribe(check, OnCheckResult)
             : null;
         var run = new Run(context, desktop, password);
         var sandbox = SessionSandbox.Describe();

@@ -6,13 +6,12 @@ namespace Bastion.Daemon.Vnc;
 /// Where the emergency desktop (<c>vnc/desktop</c>) and the TLS endpoint that fronts it (<c>tls/NAME</c>) meet: the desktop
 /// opens the gate once Xvnc answers its probe and closes it before stopping Xvnc; the endpoint listens (or dials) only while
 /// the gate is open, counts the connections it relays to the desktop and says where it listens. One per endpoint name and
-/// daemon, across reloads (a reload that restarts only one of the two components must leave them connected).
+/// daemon, held by <see cref="VncGates"/> across reloads (a reload that restarts only one of the two components must leave
+/// them connected).
 /// Either side waits for the other's changes with <see cref="Changed"/>.
 /// </summary>
 public sealed class VncGate
 {
-    private static readonly ConcurrentDictionary<string, VncGate> Gates = new(StringComparer.Ordinal);
-
     private readonly Lock _lock = new();
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _open;
@@ -20,9 +19,7 @@ public sealed class VncGate
     private string? _serving;
     private int _clients;
 
-    private VncGate(string endpoint) => Endpoint = endpoint;
-
-    public static VncGate For(string endpoint) => Gates.GetOrAdd(endpoint, name => new VncGate(name));
+    internal VncGate(string endpoint) => Endpoint = endpoint;
 
     public string Endpoint { get; }
 
@@ -112,5 +109,22 @@ public sealed class VncGate
             }
         }
         fire?.TrySetResult();
+    }
+}
+
+/// <summary>The daemon's <see cref="VncGate"/>s, one per endpoint name (held by <see cref="Components.DaemonRuntime"/>).</summary>
+public sealed class VncGates
+{
+    private readonly ConcurrentDictionary<string, VncGate> _gates = new(StringComparer.Ordinal);
+
+    public VncGate For(string endpoint) => _gates.GetOrAdd(endpoint, name => new VncGate(name));
+
+    /// <summary>Drops the gates of endpoints no longer fronting the desktop.</summary>
+    public void Retain(IReadOnlyCollection<string> endpoints)
+    {
+        foreach (var name in _gates.Keys.Where(name => !endpoints.Contains(name)))
+        {
+            _gates.TryRemove(name, out _);
+        }
     }
 }
