@@ -62,6 +62,7 @@ internal sealed class OnionServiceComponent(OnionServiceDefinition definition, T
         }
         control.EventReceived += OnEvent;
         OnionClientKeyPair? selfTestKey = null;
+        OnionKey? added = null;
         try
         {
             var key = OnionKeyStore.Load(definition.KeyFile);
@@ -70,7 +71,7 @@ internal sealed class OnionServiceComponent(OnionServiceDefinition definition, T
                 // The self-test is a client too: an ephemeral key known only to this process and its tor.
                 selfTestKey = OnionClientKeys.Generate();
             }
-            var added = await AddAsync(control, key, clients, selfTestKey, cancellationToken).ConfigureAwait(false);
+            added = await AddAsync(control, key, clients, selfTestKey, cancellationToken).ConfigureAwait(false);
             Volatile.Write(ref serviceId, added.ServiceId);
             if (key is null)
             {
@@ -164,7 +165,9 @@ internal sealed class OnionServiceComponent(OnionServiceDefinition definition, T
         finally
         {
             control.EventReceived -= OnEvent;
-            if (cancellationToken.IsCancellationRequested && Volatile.Read(ref serviceId) is { } id && !session.Ended.IsCompleted)
+            // Stopped, or this attempt failed: take the service out of tor either way, so that the next attempt adds it
+            // to a tor that does not have it.
+            if (added is not null && Volatile.Read(ref serviceId) is { } id && !session.Ended.IsCompleted)
             {
                 await RemoveAsync(control, id).ConfigureAwait(false);
                 var removed = OnionAddress.WithSuffix(id);
@@ -190,13 +193,13 @@ internal sealed class OnionServiceComponent(OnionServiceDefinition definition, T
             words.Add("Flags=V3Auth");
         }
         var line = TorCommand.Line([.. words]);
-        var reply = await control.SendAsync(line, cancellationToken).ConfigureAwait(false);
-        if (reply.Status == 550 && key is not null && reply.Message.Contains("collision", StringComparison.OrdinalIgnoreCase))
+        if (key is not null && await IsAddedAsync(control, key.ServiceId, cancellationToken).ConfigureAwait(false))
         {
-            // Still there from before a reload (or a stop that could not remove it): replace it.
+            // Still there from a failed attempt, before a reload, or a stop that could not remove it: delete it first.
+            // Re-adding an active key is a collision, which tor answers with a "Bug: Non-fatal assertion" backtrace.
             await RemoveAsync(control, key.ServiceId).ConfigureAwait(false);
-            reply = await control.SendAsync(line, cancellationToken).ConfigureAwait(false);
         }
+        var reply = await control.SendAsync(line, cancellationToken).ConfigureAwait(false);
         if (!reply.IsOk)
         {
             // Never echo the command: it holds the key.
@@ -217,6 +220,13 @@ internal sealed class OnionServiceComponent(OnionServiceDefinition definition, T
             throw new ComponentFailureException("tor's ADD_ONION answer has no ED25519-V3 private key");
         }
         return new OnionKey(id, privateKey[(OnionKey.KeyType.Length + 1)..]);
+    }
+
+    /// <summary>Whether tor has this service now (owned by this connection, or detached by an earlier one).</summary>
+    private static async Task<bool> IsAddedAsync(TorControlConnection control, string serviceId, CancellationToken cancellationToken)
+    {
+        var reply = await control.SendAsync(TorCommand.Line("GETINFO", "onions/current", "onions/detached"), cancellationToken).ConfigureAwait(false);
+        return reply.IsOk && reply.Lines.Any(l => l.Text.Contains(serviceId, StringComparison.Ordinal));
     }
 
     private static async Task RemoveAsync(TorControlConnection control, string serviceId)

@@ -135,7 +135,7 @@ internal sealed class TorComponent(TorConfig config, string stateDir, TorRuntime
         }
         using (process)
         {
-            var output = new TorProcessOutput(logger);
+            using var output = new TorProcessOutput(logger, context.Time);
             output.Attach(process);
             context.SetDetail("pid", process.Id.ToString(CultureInfo.InvariantCulture));
             try
@@ -175,9 +175,10 @@ internal sealed class TorComponent(TorConfig config, string stateDir, TorRuntime
                 await StopAsync(process).ConfigureAwait(false);
             }
             process.WaitForExit(); // it has exited: this only drains its last output lines
-            var code = process.ExitCode;
-            TorLog.Exited(logger, process.Id, code, output.LastWords());
-            throw new ComponentFailureException($"tor exited with code {code}: {output.LastWords()}");
+            output.Dispose();
+            var why = TorExit.Describe(process.ExitCode, output.LastError());
+            TorLog.Exited(logger, process.Id, why);
+            throw new ComponentFailureException(why);
         }
     }
 
@@ -262,7 +263,11 @@ internal sealed class TorComponent(TorConfig config, string stateDir, TorRuntime
             cancellationToken.ThrowIfCancellationRequested();
             if (process.HasExited)
             {
-                throw new ComponentFailureException($"tor exited with code {process.ExitCode} at start: {output.LastWords()}");
+                // At start tor's warnings are the cause ("Failed to parse/validate config: …" before "[err] Reading config
+                // failed"); a signal is named as such.
+                throw new ComponentFailureException(process.ExitCode > 128
+                    ? TorExit.Describe(process.ExitCode, null) + " at start"
+                    : $"tor exited with code {process.ExitCode} at start: {output.LastWords()}");
             }
             if (File.Exists(file))
             {
