@@ -95,6 +95,19 @@ internal sealed class OnionServiceComponent(OnionServiceDefinition definition, T
                     + "restore it from a backup to keep the address, or move it away to create a new address");
             }
             var address = added.Address;
+            // Tor keeps a removed service's rendezvous circuits (for connections to finish) and a re-added service with
+            // the same key serves new streams on them: a revoked client (or one from before authorization was turned on)
+            // would keep getting in. After any change of the authorized set, close them.
+            var authorizedSet = string.Join(',', clients.Select(c => c.PublicKey).Order(StringComparer.Ordinal));
+            if (runtime.ExchangeAppliedClients(session, Name, authorizedSet) != authorizedSet)
+            {
+                var cut = await CloseRendezvousCircuitsAsync(control, added.ServiceId, cancellationToken).ConfigureAwait(false);
+                if (cut > 0)
+                {
+                    TorLog.SessionsCut(logger, Name, address, cut);
+                    context.SetDetail("sessionsCut", $"{cut.ToString(CultureInfo.InvariantCulture)} at {context.Time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture)}");
+                }
+            }
             if (selfTestKey is not null)
             {
                 var priv = Convert.ToBase64String(Base32.TryDecode(selfTestKey.PrivateKey)!);
@@ -226,7 +239,22 @@ internal sealed class OnionServiceComponent(OnionServiceDefinition definition, T
     private static async Task<bool> IsAddedAsync(TorControlConnection control, string serviceId, CancellationToken cancellationToken)
     {
         var reply = await control.SendAsync(TorCommand.Line("GETINFO", "onions/current", "onions/detached"), cancellationToken).ConfigureAwait(false);
-        return reply.IsOk && reply.Lines.Any(l => l.Text.Contains(serviceId, StringComparison.Ordinal));
+        return reply.IsOk && reply.Lines.Any(l => l.Text.Contains(serviceId, StringComparison.Ordinal) || (l.Data?.Contains(serviceId, StringComparison.Ordinal) ?? false));
+    }
+
+    /// <summary>Closes the service side of every rendezvous circuit of this address; returns how many.</summary>
+    private static async Task<int> CloseRendezvousCircuitsAsync(TorControlConnection control, string serviceId, CancellationToken cancellationToken)
+    {
+        var status = await control.SendOkAsync(TorCommand.Line("GETINFO", "circuit-status"), cancellationToken).ConfigureAwait(false);
+        var ids = CircuitStatus.ServiceRendezvous(status.Value("circuit-status") ?? "", serviceId);
+        var closed = 0;
+        foreach (var id in ids)
+        {
+            // 552 Unknown circuit: it closed by itself meanwhile, which is as good.
+            var reply = await control.SendAsync(TorCommand.Line("CLOSECIRCUIT", TorCommand.Word(id)), cancellationToken).ConfigureAwait(false);
+            closed += reply.IsOk ? 1 : 0;
+        }
+        return closed;
     }
 
     private static async Task RemoveAsync(TorControlConnection control, string serviceId)

@@ -44,6 +44,9 @@ internal static partial class TorLog
     [LoggerMessage(EventId = LogEvents.OnionSelfTestFailed, Level = LogLevel.Debug, Message = "onion {Service}: self-test of {Address} failed: {Reason}")]
     public static partial void SelfTestFailed(ILogger logger, string service, string address, string reason);
 
+    [LoggerMessage(EventId = LogEvents.OnionAdded, Level = LogLevel.Warning, Message = "onion {Service}: the authorized clients changed: closed {Count} rendezvous circuit(s) of {Address}; open sessions over the onion were cut")]
+    public static partial void SessionsCut(ILogger logger, string service, string address, int count);
+
     [LoggerMessage(EventId = LogEvents.OnionRemoved, Level = LogLevel.Information, Message = "onion {Service}: removed {Address}")]
     public static partial void Removed(ILogger logger, string service, string address);
 }

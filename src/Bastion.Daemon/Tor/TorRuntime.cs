@@ -33,6 +33,23 @@ internal sealed class TorRuntime
 
     public int NextGeneration() => Interlocked.Increment(ref _generation);
 
+    private readonly Dictionary<string, (int Generation, string Clients)> _applied = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Records the authorized set a service was just added with in <paramref name="session"/>; returns the set it had
+    /// before in the same session, or null when unknown (first add, or a new tor). A changed or unknown set means
+    /// rendezvous circuits made under the old rules may still carry sessions: they must be closed.
+    /// </summary>
+    public string? ExchangeAppliedClients(TorSession session, string service, string clients)
+    {
+        lock (_lock)
+        {
+            var previous = _applied.TryGetValue(service, out var p) && p.Generation == session.Generation ? p.Clients : null;
+            _applied[service] = (session.Generation, clients);
+            return previous;
+        }
+    }
+
     public void Publish(TorSession session)
     {
         lock (_lock)

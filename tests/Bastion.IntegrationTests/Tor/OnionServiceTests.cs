@@ -110,6 +110,60 @@ public sealed class OnionServiceTests(TorNetwork network, ITestOutputHelper outp
         Assert.Contains("reachable", show.Stdout, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Turning_client_authorization_on_cuts_an_open_session_of_a_client_without_a_key_and_it_cannot_get_back_in()
+    {
+        await using var daemon = new BastiondProcess(output);
+        await using var sshd = await Sshd.StartAsync(daemon.Root.Path, output);
+        var key = await CreateClientKeyAsync(daemon.Root.Path);
+        sshd.AuthorizeKey(await File.ReadAllTextAsync(key + ".pub"));
+        daemon.WriteConfig(OnionYaml(network, FreePort.Pick(), sshd.Port));
+        await daemon.StartAndWaitReadyAsync(TorNetwork.DaemonEnvironment);
+        var address = (await WaitReachableAsync(daemon, network)).Details["address"];
+
+        // A client with no key logs in while the onion is public and keeps its session open.
+        var socks = await network.StartClientAsync("early-" + Guid.NewGuid().ToString("N")[..6], null);
+        var first = await SshUntilItWorksAsync(socks, address, key, "echo in");
+        Assert.True(first.ExitCode == 0, first.Describe() + "\n" + network.LogTail());
+        using var session = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("ssh",
+        [
+            "-i", key, "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", $"ProxyCommand=nc -X 5 -x 127.0.0.1:{socks.ToString(CultureInfo.InvariantCulture)} %h %p",
+            // An idle client only notices a cut when it next talks: keepalives every 5 s make it notice.
+            "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3",
+            "root@" + address, "echo session-open; sleep 600",
+        ]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false })!;
+        try
+        {
+            using var openTimeout = new CancellationTokenSource(OnionPatience);
+            Assert.Equal("session-open", await session.StandardOutput.ReadLineAsync(openTimeout.Token));
+
+            var add = await Cli.Bastionctl.RunAsync("--runtime-dir", daemon.RuntimeDir, "onion", "client", "add", "alice");
+            Assert.True(add.ExitCode == 0, add.ToString() + daemon.Log);
+            Assert.Contains("open sessions over the onion are cut", add.Stderr, StringComparison.Ordinal);
+            Assert.Contains("ClientOnionAuthDir", add.Stderr, StringComparison.Ordinal);
+            await WaitReachableAsync(daemon, network, c => c.Details.GetValueOrDefault("clients") == "alice");
+
+            // The open session is cut (its rendezvous circuit closed), not left running.
+            await session.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(90));
+            var onion = daemon.ReadStatus().Components.Single(c => c.Kind == "onion");
+            Assert.True(onion.Details.ContainsKey("sessionsCut"), string.Join(", ", onion.Details));
+            Assert.Contains("open sessions over the onion were cut", daemon.Log.ToString(), StringComparison.Ordinal);
+
+            // And that client cannot get back in: a new login is refused for the missing key.
+            var again = await SshAsync(socks, address, key, "echo should-not-run", TimeSpan.FromSeconds(90));
+            Assert.True(again.ExitCode != 0 && !again.StdOut.Contains("should-not-run", StringComparison.Ordinal), again.Describe());
+            Assert.Contains("client authorization is missing", await SocksRefusalAsync(socks, address), StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (!session.HasExited)
+            {
+                session.Kill();
+            }
+        }
+    }
+
     /// <summary>Tor's answer to a SOCKS CONNECT to the onion ("connected", or why not), retried while tor is still fetching.</summary>
     private static async Task<string> SocksRefusalAsync(int socksPort, string address)
     {
