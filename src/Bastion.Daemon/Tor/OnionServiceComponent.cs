@@ -21,6 +21,9 @@ internal sealed class OnionServiceComponent(OnionServiceDefinition definition, T
     private static readonly TimeSpan PublishPatience = TimeSpan.FromMinutes(2);
     private string Name => definition.Service.Name;
 
+    /// <summary>Descriptor uploads (HS_DESC UPLOADED, one per HSDir) seen by this component.</summary>
+    private int _uploads;
+
     public async Task RunAsync(IComponentContext context, CancellationToken cancellationToken)
     {
         var ports = string.Join(',', definition.Service.Ports.Select(p => $"{p.Virtual}->{p.Target}"));
@@ -58,6 +61,9 @@ internal sealed class OnionServiceComponent(OnionServiceDefinition definition, T
             if (HsDescEvent.TryParse(reply) is { Action: "UPLOADED" } e && Volatile.Read(ref serviceId) is { } id && e.Address == id)
             {
                 uploaded.TrySetResult(e.HsDir ?? "an HSDir");
+                var count = Interlocked.Increment(ref _uploads);
+                context.SetDetail("uploads", count.ToString(CultureInfo.InvariantCulture));
+                context.SetDetail("lastUpload", context.Time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture));
             }
         }
         control.EventReceived += OnEvent;
@@ -136,31 +142,69 @@ internal sealed class OnionServiceComponent(OnionServiceDefinition definition, T
             context.ReportDegraded($"published {address}; self-test through tor pending");
 
             var reachable = false;
-            while (!ended.IsCompleted)
+            var wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            void OnHealth(TorHealth health)
             {
-                var (ok, text) = await SelfTestAsync(session, added.ServiceId, cancellationToken).ConfigureAwait(false);
-                context.SetDetail("lastSelfTest", context.Time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture));
-                if (ok)
+                // A frozen or cut-off tor: "reachable" from the last self-test is no longer known to be true.
+                if (!health.Serves && Volatile.Read(ref reachable))
                 {
-                    if (!reachable)
+                    context.SetDetail("state", "unknown");
+                    context.ReportDegraded($"{address}: reachability unknown: {health.Reason}");
+                }
+                wake.TrySetResult();
+            }
+            runtime.HealthChanged += OnHealth;
+            try
+            {
+                while (!ended.IsCompleted)
+                {
+                    wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    var (ok, text, descriptorMissing) = await SelfTestAsync(session, added.ServiceId, cancellationToken).ConfigureAwait(false);
+                    var now = context.Time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
+                    context.SetDetail("lastSelfTest", now);
+                    var health = runtime.Health;
+                    if (ok && health.Serves)
                     {
-                        TorLog.Reachable(logger, Name, address, text);
+                        if (!reachable)
+                        {
+                            TorLog.Reachable(logger, Name, address, text);
+                        }
+                        Volatile.Write(ref reachable, true);
+                        context.SetDetail("lastSelfTestOk", now);
+                        context.SetDetail("lastSelfTestError", "");
+                        context.SetDetail("state", "reachable");
+                        context.ReportRunning($"reachable at {address}: {text}");
                     }
-                    reachable = true;
-                    context.SetDetail("state", "reachable");
-                    context.ReportRunning($"reachable at {address}: {text}");
+                    else if (ok)
+                    {
+                        context.SetDetail("lastSelfTestOk", now);
+                        context.SetDetail("state", "unknown");
+                        context.ReportDegraded($"{address}: reachability unknown: {health.Reason}");
+                    }
+                    else
+                    {
+                        TorLog.SelfTestFailed(logger, Name, address, text);
+                        context.SetDetail("lastSelfTestError", $"{now}: {text}");
+                        context.SetDetail("state", reachable ? "unreachable" : "published");
+                        context.ReportDegraded(reachable
+                            ? $"self-test of {address} failed: {text}"
+                            : $"published {address}; self-test through tor not passed yet: {text}");
+                        if (descriptorMissing && health.Serves)
+                        {
+                            // The directories lost the descriptor (or never got it): upload it again now rather than at
+                            // tor's next scheduled upload (up to an hour on the real network): delete and re-add, same key.
+                            TorLog.Republishing(logger, Name, address);
+                            context.ReportDegraded($"{address}: the directories have no descriptor; publishing it again");
+                            return;
+                        }
+                    }
+                    await Task.WhenAny(ended, wake.Task, Task.Delay(ok ? RecheckInterval : RetryInterval, context.Time, cancellationToken)).ConfigureAwait(false);
+                    cancellationToken.ThrowIfCancellationRequested();
                 }
-                else
-                {
-                    TorLog.SelfTestFailed(logger, Name, address, text);
-                    context.SetDetail("lastSelfTestError", text);
-                    context.SetDetail("state", reachable ? "unreachable" : "published");
-                    context.ReportDegraded(reachable
-                        ? $"self-test of {address} failed: {text}"
-                        : $"published {address}; self-test through tor not passed yet: {text}");
-                }
-                await Task.WhenAny(ended, Task.Delay(ok ? RecheckInterval : RetryInterval, context.Time, cancellationToken)).ConfigureAwait(false);
-                cancellationToken.ThrowIfCancellationRequested();
+            }
+            finally
+            {
+                runtime.HealthChanged -= OnHealth;
             }
             context.SetDetail("state", "waiting");
             context.ReportDegraded($"tor went away ({ended.Result}); {address} will be added again when it is back");
@@ -270,15 +314,20 @@ internal sealed class OnionServiceComponent(OnionServiceDefinition definition, T
         }
     }
 
-    /// <summary>Connects to the own address through the SocksPort and reads the target's first line (sshd: <c>SSH-2.0-…</c>).</summary>
-    private async Task<(bool Ok, string Text)> SelfTestAsync(TorSession session, string serviceId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Connects to the own address through the SocksPort and reads the target's first line (sshd: <c>SSH-2.0-…</c>).
+    /// Each attempt uses a unique SOCKS username, so tor builds a fresh, isolated circuit and looks the descriptor up
+    /// again: a circuit that was already open cannot make a dead service look reachable.
+    /// </summary>
+    private async Task<(bool Ok, string Text, bool DescriptorMissing)> SelfTestAsync(TorSession session, string serviceId, CancellationToken cancellationToken)
     {
         var port = definition.Service.Ports[0].Virtual;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(SelfTestTimeout);
+        var isolation = "bastion-selftest-" + Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
         try
         {
-            using var socket = await Socks5.ConnectAsync(session.SocksPort, OnionAddress.WithSuffix(serviceId), port, timeout.Token).ConfigureAwait(false);
+            using var socket = await Socks5.ConnectAsync(session.SocksPort, OnionAddress.WithSuffix(serviceId), port, timeout.Token, isolation).ConfigureAwait(false);
             var buffer = new byte[255];
             using var bannerWait = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
             bannerWait.CancelAfter(TimeSpan.FromSeconds(10));
@@ -289,22 +338,26 @@ internal sealed class OnionServiceComponent(OnionServiceDefinition definition, T
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                return (true, $"port {port} accepts connections (the target sent no banner)");
+                return (true, $"port {port} accepts connections (the target sent no banner)", false);
             }
             if (n == 0)
             {
-                return (false, $"the target of port {port} closed the connection at once (is it running?)");
+                return (false, $"the target of port {port} closed the connection at once (is it running?)", false);
             }
             var line = Encoding.ASCII.GetString(buffer, 0, n).Split('\n')[0].TrimEnd('\r');
-            return (true, $"port {port} answers '{TorText.Printable(line, 60)}'");
+            return (true, $"port {port} answers '{TorText.Printable(line, 60)}'", false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return (false, $"no connection within {SelfTestTimeout.TotalSeconds:0}s");
+            return (false, $"no connection within {SelfTestTimeout.TotalSeconds:0}s", false);
+        }
+        catch (SocksRefusedException e)
+        {
+            return (false, e.Message, e.DescriptorNotFound);
         }
         catch (Exception e) when (e is IOException or SocketException)
         {
-            return (false, e.Message);
+            return (false, e.Message, false);
         }
     }
 }

@@ -47,6 +47,9 @@ internal static partial class TorLog
     [LoggerMessage(EventId = LogEvents.OnionAdded, Level = LogLevel.Warning, Message = "onion {Service}: the authorized clients changed: closed {Count} rendezvous circuit(s) of {Address}; open sessions over the onion were cut")]
     public static partial void SessionsCut(ILogger logger, string service, string address, int count);
 
+    [LoggerMessage(EventId = LogEvents.OnionPublished, Level = LogLevel.Warning, Message = "onion {Service}: the directories have no descriptor of {Address}; publishing it again")]
+    public static partial void Republishing(ILogger logger, string service, string address);
+
     [LoggerMessage(EventId = LogEvents.OnionRemoved, Level = LogLevel.Information, Message = "onion {Service}: removed {Address}")]
     public static partial void Removed(ILogger logger, string service, string address);
 }

@@ -164,6 +164,37 @@ public sealed class OnionServiceTests(TorNetwork network, ITestOutputHelper outp
         }
     }
 
+    [Fact]
+    public async Task A_frozen_tor_is_detected_within_three_probe_intervals_and_the_onion_no_longer_reads_reachable()
+    {
+        await using var daemon = new BastiondProcess(output);
+        await using var sshd = await Sshd.StartAsync(daemon.Root.Path, output);
+        daemon.WriteConfig(OnionYaml(network, FreePort.Pick(), sshd.Port));
+        await daemon.StartAndWaitReadyAsync(TorNetwork.DaemonEnvironment);
+        var onion = await WaitReachableAsync(daemon, network);
+        Assert.True(onion.Details.ContainsKey("lastSelfTestOk"), string.Join(", ", onion.Details));
+        var torPid = int.Parse(daemon.ReadStatus().Components.Single(c => c.Kind == "tor").Details["pid"], CultureInfo.InvariantCulture);
+
+        Posix.Signal(torPid, 19); // SIGSTOP
+        try
+        {
+            var stopped = DateTime.UtcNow;
+            // Three probe intervals (15 s) plus the deadline, with a margin for a loaded machine.
+            var frozen = await daemon.WaitForStatusAsync(
+                s => s.Components.Any(c => c.Kind == "tor" && c.Reason.StartsWith("tor not answering its control port", StringComparison.Ordinal))
+                    && s.Components.Any(c => c.Kind == "onion" && c.Details.GetValueOrDefault("state") == "unknown"),
+                "tor not answering, onion unknown", TimeSpan.FromSeconds(60));
+            output.WriteLine($"frozen tor detected after {(DateTime.UtcNow - stopped).TotalSeconds:0.0} s");
+            Assert.Equal("Degraded", frozen.Components.Single(c => c.Kind == "onion").State);
+        }
+        finally
+        {
+            Posix.Signal(torPid, 18); // SIGCONT
+        }
+        await WaitReachableAsync(daemon, network, c => c.State == "Running");
+        Assert.Equal("Running", daemon.ReadStatus().Components.Single(c => c.Kind == "tor").State);
+    }
+
     /// <summary>Tor's answer to a SOCKS CONNECT to the onion ("connected", or why not), retried while tor is still fetching.</summary>
     private static async Task<string> SocksRefusalAsync(int socksPort, string address)
     {
