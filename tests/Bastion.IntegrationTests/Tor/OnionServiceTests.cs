@@ -54,6 +54,9 @@ public sealed class OnionServiceTests(TorNetwork network, ITestOutputHelper outp
         var sshAgain = await SshUntilItWorksAsync(network.SocksPort, address, key, "echo hello-again");
         Assert.True(sshAgain.ExitCode == 0, sshAgain.Describe() + "\n" + network.LogTail());
         Assert.Contains("hello-again", sshAgain.StdOut, StringComparison.Ordinal);
+        // The kill is named as a signal, not as tor's last warning; re-adding never collided (tor's "Bug:" backtrace).
+        Assert.Contains("tor was killed by signal 9 (SIGKILL)", daemon.Log.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("Bug:", daemon.Log.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -154,6 +157,7 @@ public sealed class OnionServiceTests(TorNetwork network, ITestOutputHelper outp
             var again = await SshAsync(socks, address, key, "echo should-not-run", TimeSpan.FromSeconds(90));
             Assert.True(again.ExitCode != 0 && !again.StdOut.Contains("should-not-run", StringComparison.Ordinal), again.Describe());
             Assert.Contains("client authorization is missing", await SocksRefusalAsync(socks, address), StringComparison.Ordinal);
+            Assert.DoesNotContain("Bug:", daemon.Log.ToString(), StringComparison.Ordinal);
         }
         finally
         {
