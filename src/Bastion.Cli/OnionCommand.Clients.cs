@@ -24,8 +24,12 @@ internal sealed partial class OnionCommand
 
         var removeName = new Argument<string>("NAME") { Description = "The client to remove" };
         var removeService = new Option<string>("--service") { Description = "The onion service [default: the only one]", HelpName = "NAME" };
-        var remove = new Command("remove", "Revoke a client added with `onion client add`, and reload") { removeName, removeService };
-        remove.SetAction(parseResult => console.Run(() => Remove(parseResult, parseResult.GetValue(removeName)!, parseResult.GetValue(removeService))));
+        var force = new Option<bool>("--force")
+        {
+            Description = "Also remove the last authorized client, which turns client authorization off: the onion becomes reachable by anyone who knows its address",
+        };
+        var remove = new Command("remove", "Revoke a client added with `onion client add`, reload, and cut open sessions over the onion") { removeName, removeService, force };
+        remove.SetAction(parseResult => console.Run(() => Remove(parseResult, parseResult.GetValue(removeName)!, parseResult.GetValue(removeService), parseResult.GetValue(force))));
 
         client.Subcommands.Add(add);
         client.Subcommands.Add(list);
@@ -61,7 +65,20 @@ internal sealed partial class OnionCommand
         // stdout: only the secret line, so `bastionctl onion client add alice > alice.auth_private` just works.
         console.Output.WriteLine(pair.ClientLine(address));
         console.Message($"authorized client '{name}' for {address} ({file}).");
-        console.Message($"The line above is the client's private key, stored nowhere else: put it in a file {name}.auth_private in the ClientOnionAuthDir of the tor on that client.");
+        console.Message($"""
+            The line above is the client's private key, stored nowhere else. On the machine you ssh from:
+              1. save it as a file named {name}.auth_private in a directory only the tor there can read, e.g.
+                   install -d -m 700 -o debian-tor /var/lib/tor/onion_auth
+                   (paste the line) > /var/lib/tor/onion_auth/{name}.auth_private; chmod 600 it, owned by the tor user
+              2. add to that tor's torrc:  ClientOnionAuthDir /var/lib/tor/onion_auth
+              3. reload that tor:  systemctl reload tor   (or: kill -HUP <its pid>)
+            Without it, that client gets "onion service client authorization is missing".
+            """.TrimEnd());
+        if (AuthorizedCount(service) == 0)
+        {
+            console.Message($"'{service.Name}' was public until now: from this reload on only authorized clients get in.");
+        }
+        console.Message(SessionsCut);
         return ReloadDaemon(runtimeDir);
     }
 
@@ -102,7 +119,7 @@ internal sealed partial class OnionCommand
         return reading.IsStale ? ExitCodes.DaemonUnreachable : ExitCodes.Ok;
     }
 
-    private int Remove(ParseResult parseResult, string name, string? serviceName)
+    private int Remove(ParseResult parseResult, string name, string? serviceName, bool force)
     {
         RequireClientName(name);
         var runtimeDir = RuntimeDirectory.Resolve(parseResult, globalOptions);
@@ -114,6 +131,14 @@ internal sealed partial class OnionCommand
             throw new CommandException(ExitCodes.Failed,
                 $"no client '{name}' added with `bastionctl onion client add` for '{service.Name}' (clients in the config are removed by editing the config)");
         }
+        if (AuthorizedCount(service) <= 1 && !force)
+        {
+            // Tor has no "authorization on, nobody authorized": without a client the service is published for anyone.
+            throw new CommandException(ExitCodes.Failed,
+                $"'{name}' is the last authorized client of '{service.Name}': removing it turns client authorization off and makes "
+                + $"{service.Details.GetValueOrDefault("address") ?? "the onion"} reachable by anyone who knows the address (sshd's own login still applies). "
+                + $"Add another client first (bastionctl onion client add NAME), or run again with --force to make it public; nothing was changed");
+        }
         try
         {
             File.Delete(file);
@@ -123,8 +148,21 @@ internal sealed partial class OnionCommand
             throw new CommandException(ExitCodes.Failed, $"cannot remove {file}: {e.Message} (run bastionctl as root)");
         }
         console.Message($"removed client '{name}' from '{service.Name}'.");
+        if (AuthorizedCount(service) <= 1)
+        {
+            console.Message($"'{service.Name}' has no authorized clients now: anyone who knows its address can connect (--force).");
+        }
+        console.Message(SessionsCut);
         return ReloadDaemon(runtimeDir);
     }
+
+    private const string SessionsCut =
+        "On reload bastiond re-creates the service with the new list and closes its open rendezvous circuits: open sessions over the onion are cut, authorized clients reconnect.";
+
+    /// <summary>The authorized clients the daemon applies now (files and config), from its status; 0 = public.</summary>
+    private static int AuthorizedCount(Bastion.Status.ComponentStatus service) =>
+        (service.Details.GetValueOrDefault("clients") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)
+            .Count(c => c != "anyone with the address");
 
     private static void RequireClientName(string name)
     {

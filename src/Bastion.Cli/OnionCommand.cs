@@ -72,6 +72,16 @@ internal sealed partial class OnionCommand(GlobalOptions globalOptions, CliConso
                 {
                     console.Output.WriteLine($"  clients  {clients}");
                 }
+                if (s.Details.GetValueOrDefault("lastSelfTestOk") is { } okAt
+                    && DateTimeOffset.TryParse(okAt, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.RoundtripKind, out var okTime))
+                {
+                    var age = console.Time.GetUtcNow() - okTime;
+                    console.Output.WriteLine($"  self-test passed {Math.Max(0, (int)age.TotalSeconds)} s ago ({okAt}; a fresh circuit each time)");
+                }
+                if (s.Details.GetValueOrDefault("lastSelfTestError") is { Length: > 0 } lastError)
+                {
+                    console.Output.WriteLine($"  last self-test error  {lastError}");
+                }
                 if (address is not null)
                 {
                     console.Output.WriteLine($"  ssh      {SshCommand(address, SshPort(s), socks, login)}");

@@ -36,6 +36,11 @@ internal sealed class StatusCommand(GlobalOptions globalOptions, CliConsole cons
         var runtimeDir = RuntimeDirectory.Resolve(parseResult, globalOptions);
         var reading = ReadFromBus(parseResult, out var dbusError)
             ?? DaemonStatusReader.Read(runtimeDir, console.Time) with { DbusError = dbusError };
+        if (reading.Source == StatusReport.SourceStatusFile && DbusOffInConfig(reading.Snapshot.Daemon.ConfigPath))
+        {
+            // Not a broken bus: the daemon was told not to use one. Say that instead of the connection error.
+            reading = reading with { DbusError = $"D-Bus off in the config (dbus.bus: none in {reading.Snapshot.Daemon.ConfigPath})" };
+        }
         var components = onlyKind is null
             ? reading.Snapshot.Components
             : reading.Snapshot.Components.Where(c => c.Kind == onlyKind).ToList();
@@ -57,6 +62,24 @@ internal sealed class StatusCommand(GlobalOptions globalOptions, CliConsole cons
             return ExitCodes.DaemonUnreachable;
         }
         return ExitCodes.Ok;
+    }
+
+    /// <summary>Whether the daemon's config (the file its status names) says <c>dbus.bus: none</c>.</summary>
+    private static bool DbusOffInConfig(string configPath)
+    {
+        if (string.IsNullOrEmpty(configPath) || !File.Exists(configPath))
+        {
+            return false;
+        }
+        try
+        {
+            var loaded = Bastion.Config.ConfigLoader.LoadFile(configPath, new Bastion.Config.ConfigLoadOptions { CheckFiles = false });
+            return loaded.Config?.Dbus.Bus == Bastion.Config.BusKind.None;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     /// <summary>The daemon's answer over D-Bus, or null (with why) when it is not reachable there.</summary>

@@ -198,6 +198,16 @@ public sealed record TorConfig
     /// </summary>
     public Endpoint? Control { get; init; }
 
+    /// <summary>Debian's system tor writes its control cookie here (<c>CookieAuthFile</c> in /usr/share/tor/tor-service-defaults-torrc).</summary>
+    public const string DefaultCookieFile = "/run/tor/control.authcookie";
+
+    /// <summary>
+    /// With <see cref="Control"/>: the cookie file of that tor. Taken from the config, never from what the port names
+    /// (whoever listens there could name any file); it must be a regular 32-byte file owned by root, the tor user or
+    /// bastiond's user. Default <see cref="DefaultCookieFile"/>.
+    /// </summary>
+    public string CookieFile { get; init; } = DefaultCookieFile;
+
     /// <summary>
     /// Not tor's usual 9050 (a system tor, Debian's tor.service, holds it) nor 9150 (Tor Browser): Bastion's tor must
     /// start even when the machine already runs one, and a port clash on the worst day is the last thing an admin needs.

@@ -43,16 +43,28 @@ internal sealed partial class ConfigBinder
             {
                 errors.Add(at, "holds more than one line", "write one torrc line per list entry");
             }
+            else if (Bastion.Tor.TorrcKey.IsInclude(line))
+            {
+                errors.Add(at, "includes other files (%include)",
+                    "write the options themselves into extraConfig: Bastion checks every line of its tor's configuration, and cannot check an included file");
+            }
             else if (ManagedTorrcOption(line) is { } option)
             {
                 errors.Add(at, $"sets {option}, which Bastion sets itself for the tor it manages",
                     option == "SocksPort" ? "use onion.tor.socksPort instead" : "remove this line (Bastion needs its own value to control tor)");
             }
         }
+        var control = Endpoint(Get(m, "control"));
+        var cookieAt = Get(m, "cookieFile");
+        if (cookieAt is { } c && Get(m, "control") is null)
+        {
+            errors.Add(c, "is set without onion.tor.control", "remove it (Bastion's own tor has its own cookie), or set control: to the existing tor's control port");
+        }
         return new TorConfig
         {
             Executable = FilePath(Get(m, "executable")) ?? d.Executable,
-            Control = Endpoint(Get(m, "control")),
+            Control = control,
+            CookieFile = FilePath(cookieAt) ?? d.CookieFile,
             SocksPort = Endpoint(Get(m, "socksPort")) ?? d.SocksPort,
             ExtraConfig = [.. extra],
         };
@@ -68,12 +80,11 @@ internal sealed partial class ConfigBinder
         "__OwningControllerProcess", "RunAsDaemon", "HashedControlPassword", "ControlSocket",
     ];
 
+    /// <summary>Read as tor reads the key: '+SocksPort', '/ControlPort', '__ControlPort' and abbreviations count too.</summary>
     private static string? ManagedTorrcOption(string line)
     {
-        var trimmed = line.TrimStart();
-        var end = trimmed.IndexOfAny([' ', '\t']);
-        var key = end < 0 ? trimmed : trimmed[..end];
-        return ManagedTorrcOptions.FirstOrDefault(o => o.Equals(key, StringComparison.OrdinalIgnoreCase));
+        var key = Bastion.Tor.TorrcKey.RawKey(line);
+        return ManagedTorrcOptions.FirstOrDefault(o => Bastion.Tor.TorrcKey.Sets(key, o));
     }
 
     /// <summary>Null when <c>ports</c> is left out (the model's default publishes port 22).</summary>

@@ -75,7 +75,7 @@ internal static class ConfigSchema
             ["name", "kind", "server", "bind", "target", "via", "socks", "probe", "limits", "exposeBeyondLoopback", "backoff"],
             server, probe, limits, Backoff("tunnels[].backoff"));
 
-        var tor = new KeySet("onion.tor", ["executable", "control", "socksPort", "extraConfig"]);
+        var tor = new KeySet("onion.tor", ["executable", "control", "cookieFile", "socksPort", "extraConfig"]);
         var ports = new KeySet("onion.services[].ports[]", ["virtual", "target"]);
         var clients = new KeySet("onion.services[].authorizedClients[]", ["name", "publicKey"]);
         var services = new KeySet("onion.services[]", ["name", "ports", "authorizedClients"], ports, clients);

@@ -196,9 +196,12 @@ public sealed partial class ComponentSupervisor : IDisposable
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            LogLoopCrashed(_logger, Id, e);
+            var type = e.GetType().Name;
+            LogLoopCrashed(_logger, Id, type);
+            LogCrashDetails(e);
+            // Never the exception's message in a public reason: it may quote a value (a key, a password) verbatim.
             Transition(ComponentState.Failed,
-                $"supervision failed ({e.GetType().Name}: {e.Message}); not restarted — reload a changed config or restart the daemon",
+                $"supervision failed ({type}); not restarted — reload a changed config or restart the daemon",
                 final: true);
         }
     }
@@ -229,8 +232,12 @@ public sealed partial class ComponentSupervisor : IDisposable
             catch (Exception e)
 #pragma warning restore CA1031
             {
-                failure = $"crashed: {e.GetType().Name}: {e.Message}";
-                LogCrashed(_logger, Id, e);
+                // The reason is public (status file, D-Bus signals): a fixed text and the type, never the message,
+                // which may quote a secret verbatim. The details go to the debug log, redacted.
+                var type = e.GetType().Name;
+                failure = $"crashed: {type} (details in the debug log)";
+                LogCrashed(_logger, Id, type);
+                LogCrashDetails(e);
             }
             var upFor = EndAttempt(generation);
             if (token.IsCancellationRequested)
@@ -360,6 +367,15 @@ public sealed partial class ComponentSupervisor : IDisposable
         }
     }
 
+    private void LogCrashDetails(Exception e)
+    {
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            var details = SecretRedaction.Redact(e.ToString());
+            LogCrashDetails(_logger, Id, details);
+        }
+    }
+
     private void LogTransition(ComponentId id, StateRecord previous, StateRecord current)
     {
         switch (current.State)
@@ -391,14 +407,17 @@ public sealed partial class ComponentSupervisor : IDisposable
     [LoggerMessage(EventId = LogEvents.ComponentTransition, Level = LogLevel.Warning, Message = "{Component}: {From} -> {To}: {Reason}")]
     private static partial void LogTransitionWarning(ILogger logger, ComponentId component, ComponentState from, ComponentState to, string reason);
 
-    [LoggerMessage(EventId = LogEvents.ComponentCrashed, Level = LogLevel.Error, Message = "{Component}: attempt crashed")]
-    private static partial void LogCrashed(ILogger logger, ComponentId component, Exception exception);
+    [LoggerMessage(EventId = LogEvents.ComponentCrashed, Level = LogLevel.Error, Message = "{Component}: attempt crashed with {ExceptionType}; details at debug level")]
+    private static partial void LogCrashed(ILogger logger, ComponentId component, string exceptionType);
+
+    [LoggerMessage(EventId = LogEvents.ComponentCrashed, Level = LogLevel.Debug, Message = "{Component}: crash details (redacted): {Details}")]
+    private static partial void LogCrashDetails(ILogger logger, ComponentId component, string details);
 
     [LoggerMessage(EventId = LogEvents.ComponentStopTimedOut, Level = LogLevel.Warning, Message = "{Component}: did not stop within {Timeout}; abandoning it")]
     private static partial void LogStopTimedOut(ILogger logger, ComponentId component, TimeSpan timeout);
 
-    [LoggerMessage(EventId = LogEvents.ComponentSupervisionFailed, Level = LogLevel.Critical, Message = "{Component}: supervision loop failed; the component is no longer supervised")]
-    private static partial void LogLoopCrashed(ILogger logger, ComponentId component, Exception exception);
+    [LoggerMessage(EventId = LogEvents.ComponentSupervisionFailed, Level = LogLevel.Critical, Message = "{Component}: supervision loop failed with {ExceptionType}; the component is no longer supervised (details at debug level)")]
+    private static partial void LogLoopCrashed(ILogger logger, ComponentId component, string exceptionType);
 
     [LoggerMessage(EventId = LogEvents.ComponentCancelCallbackFailed, Level = LogLevel.Warning, Message = "{Component}: a cancellation callback failed while stopping")]
     private static partial void LogCancelCallbackFailed(ILogger logger, ComponentId component, Exception exception);

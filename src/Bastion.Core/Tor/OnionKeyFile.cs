@@ -77,13 +77,22 @@ public static class OnionKeyFile
             throw Corrupt(path, $"its key is not an {OnionKey.KeyType} key");
         }
         var blob = key[(OnionKey.KeyType.Length + 1)..];
+        // Strict: exactly the 88 characters tor writes for 64 bytes. The decoder would skip whitespace inside (a wrapped
+        // backup), and such a key would then fail later, in places that may quote it.
         var bytes = new byte[ExpandedKeyLength + 3];
-        if (!Convert.TryFromBase64String(blob, bytes, out var length) || length != ExpandedKeyLength)
+        if (!IsCanonicalBase64(blob) || !Convert.TryFromBase64String(blob, bytes, out var length) || length != ExpandedKeyLength)
         {
-            throw Corrupt(path, $"its key is not {ExpandedKeyLength} bytes of base64");
+            throw Corrupt(path, $"its key is not {ExpandedKeyLength} bytes of base64 on one line (88 characters A–Z, a–z, 0–9, '+', '/', ending in '==', nothing between them)");
         }
         return new OnionKey(serviceId.ToLowerInvariant(), blob);
     }
+
+    private static bool IsCanonicalBase64(string blob) =>
+        blob.Length == 88 && blob.EndsWith("==", StringComparison.Ordinal)
+        && blob.AsSpan(0, 86).IndexOfAnyExcept(Base64Alphabet) < 0;
+
+    private static readonly System.Buffers.SearchValues<char> Base64Alphabet =
+        System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
 
     private static OnionKeyFileException Corrupt(string path, string what) => new(
         $"onion key file {path} is damaged ({what}); Bastion will not publish a different address in its place — "

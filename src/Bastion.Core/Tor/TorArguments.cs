@@ -108,7 +108,8 @@ public static class TorCommand
         RequireOneLine(value);
         if (value.Length == 0 || value.Any(c => c is ' ' or '"' or '\t' || char.IsControl(c)))
         {
-            throw new ArgumentException($"'{TorText.Printable(value, 60)}' cannot be one word of a tor control command", nameof(value));
+            // Never the value itself: it may be a key (ADD_ONION's), and this message may reach a log.
+            throw new ArgumentException($"a value of {value.Length} characters holds a space, quote or control character and cannot be one word of a tor control command", nameof(value));
         }
         return value;
     }

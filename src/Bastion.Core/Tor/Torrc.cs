@@ -110,23 +110,24 @@ public static class TorNetworkSafety
             {
                 value = value[..hash].TrimEnd();
             }
-            // "+Option" appends to the option's list, "/Option" clears it (tor allows both in a torrc).
-            var clear = key.StartsWith('/');
-            if (clear || key.StartsWith('+'))
-            {
-                key = key[1..];
-            }
+            // "+Option" appends to the option's list, "/Option" clears it (tor allows both in a torrc); "__Option" and
+            // abbreviations set the option too (TorrcKey). An abbreviation may mean another option: it can only turn
+            // the safety off in this check, never on.
+            key = TorrcKey.WithoutListPrefix(key, out var clear);
+            var disable = TorrcKey.Match(key, "DisableNetwork");
+            var testingMatch = TorrcKey.Match(key, "TestingTorNetwork");
+            var authority = TorrcKey.Match(key, "DirAuthority") is var a && a != TorrcKeyMatch.None ? a : TorrcKey.Match(key, "DirServer");
             // Option names are case-insensitive in tor; a later line of a single-valued option wins, and an empty
             // value resets it to its default (off).
-            if (key.Equals("DisableNetwork", StringComparison.OrdinalIgnoreCase))
+            if (disable != TorrcKeyMatch.None)
             {
-                disableNetwork = !clear && value == "1";
+                disableNetwork = disable == TorrcKeyMatch.Exact && !clear && value == "1";
             }
-            else if (key.Equals("TestingTorNetwork", StringComparison.OrdinalIgnoreCase))
+            else if (testingMatch != TorrcKeyMatch.None)
             {
-                testing = !clear && value == "1";
+                testing = testingMatch == TorrcKeyMatch.Exact && !clear && value == "1";
             }
-            else if (key.Equals("DirAuthority", StringComparison.OrdinalIgnoreCase) || key.Equals("DirServer", StringComparison.OrdinalIgnoreCase))
+            else if (authority != TorrcKeyMatch.None)
             {
                 if (clear || value.Length == 0)
                 {
@@ -139,7 +140,7 @@ public static class TorNetworkSafety
                     foreignAuthority ??= value;
                 }
             }
-            else if (ForbiddenInPrivate.Any(f => f.Equals(key, StringComparison.OrdinalIgnoreCase)))
+            else if (ForbiddenInPrivate.Any(f => f == "%include" ? key.Equals(f, StringComparison.OrdinalIgnoreCase) : TorrcKey.Sets(key, f)))
             {
                 forbidden ??= key;
             }

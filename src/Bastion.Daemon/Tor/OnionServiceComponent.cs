@@ -21,6 +21,9 @@ internal sealed class OnionServiceComponent(OnionServiceDefinition definition, T
     private static readonly TimeSpan PublishPatience = TimeSpan.FromMinutes(2);
     private string Name => definition.Service.Name;
 
+    /// <summary>Descriptor uploads (HS_DESC UPLOADED, one per HSDir) seen by this component.</summary>
+    private int _uploads;
+
     public async Task RunAsync(IComponentContext context, CancellationToken cancellationToken)
     {
         var ports = string.Join(',', definition.Service.Ports.Select(p => $"{p.Virtual}->{p.Target}"));
@@ -58,10 +61,14 @@ internal sealed class OnionServiceComponent(OnionServiceDefinition definition, T
             if (HsDescEvent.TryParse(reply) is { Action: "UPLOADED" } e && Volatile.Read(ref serviceId) is { } id && e.Address == id)
             {
                 uploaded.TrySetResult(e.HsDir ?? "an HSDir");
+                var count = Interlocked.Increment(ref _uploads);
+                context.SetDetail("uploads", count.ToString(CultureInfo.InvariantCulture));
+                context.SetDetail("lastUpload", context.Time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture));
             }
         }
         control.EventReceived += OnEvent;
         OnionClientKeyPair? selfTestKey = null;
+        OnionKey? added = null;
         try
         {
             var key = OnionKeyStore.Load(definition.KeyFile);
@@ -70,7 +77,7 @@ internal sealed class OnionServiceComponent(OnionServiceDefinition definition, T
                 // The self-test is a client too: an ephemeral key known only to this process and its tor.
                 selfTestKey = OnionClientKeys.Generate();
             }
-            var added = await AddAsync(control, key, clients, selfTestKey, cancellationToken).ConfigureAwait(false);
+            added = await AddAsync(control, key, clients, selfTestKey, cancellationToken).ConfigureAwait(false);
             Volatile.Write(ref serviceId, added.ServiceId);
             if (key is null)
             {
@@ -94,6 +101,19 @@ internal sealed class OnionServiceComponent(OnionServiceDefinition definition, T
                     + "restore it from a backup to keep the address, or move it away to create a new address");
             }
             var address = added.Address;
+            // Tor keeps a removed service's rendezvous circuits (for connections to finish) and a re-added service with
+            // the same key serves new streams on them: a revoked client (or one from before authorization was turned on)
+            // would keep getting in. After any change of the authorized set, close them.
+            var authorizedSet = string.Join(',', clients.Select(c => c.PublicKey).Order(StringComparer.Ordinal));
+            if (runtime.ExchangeAppliedClients(session, Name, authorizedSet) != authorizedSet)
+            {
+                var cut = await CloseRendezvousCircuitsAsync(control, added.ServiceId, cancellationToken).ConfigureAwait(false);
+                if (cut > 0)
+                {
+                    TorLog.SessionsCut(logger, Name, address, cut);
+                    context.SetDetail("sessionsCut", $"{cut.ToString(CultureInfo.InvariantCulture)} at {context.Time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture)}");
+                }
+            }
             if (selfTestKey is not null)
             {
                 var priv = Convert.ToBase64String(Base32.TryDecode(selfTestKey.PrivateKey)!);
@@ -122,31 +142,69 @@ internal sealed class OnionServiceComponent(OnionServiceDefinition definition, T
             context.ReportDegraded($"published {address}; self-test through tor pending");
 
             var reachable = false;
-            while (!ended.IsCompleted)
+            var wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            void OnHealth(TorHealth health)
             {
-                var (ok, text) = await SelfTestAsync(session, added.ServiceId, cancellationToken).ConfigureAwait(false);
-                context.SetDetail("lastSelfTest", context.Time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture));
-                if (ok)
+                // A frozen or cut-off tor: "reachable" from the last self-test is no longer known to be true.
+                if (!health.Serves && Volatile.Read(ref reachable))
                 {
-                    if (!reachable)
+                    context.SetDetail("state", "unknown");
+                    context.ReportDegraded($"{address}: reachability unknown: {health.Reason}");
+                }
+                wake.TrySetResult();
+            }
+            runtime.HealthChanged += OnHealth;
+            try
+            {
+                while (!ended.IsCompleted)
+                {
+                    wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    var (ok, text, descriptorMissing) = await SelfTestAsync(session, added.ServiceId, cancellationToken).ConfigureAwait(false);
+                    var now = context.Time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
+                    context.SetDetail("lastSelfTest", now);
+                    var health = runtime.Health;
+                    if (ok && health.Serves)
                     {
-                        TorLog.Reachable(logger, Name, address, text);
+                        if (!reachable)
+                        {
+                            TorLog.Reachable(logger, Name, address, text);
+                        }
+                        Volatile.Write(ref reachable, true);
+                        context.SetDetail("lastSelfTestOk", now);
+                        context.SetDetail("lastSelfTestError", "");
+                        context.SetDetail("state", "reachable");
+                        context.ReportRunning($"reachable at {address}: {text}");
                     }
-                    reachable = true;
-                    context.SetDetail("state", "reachable");
-                    context.ReportRunning($"reachable at {address}: {text}");
+                    else if (ok)
+                    {
+                        context.SetDetail("lastSelfTestOk", now);
+                        context.SetDetail("state", "unknown");
+                        context.ReportDegraded($"{address}: reachability unknown: {health.Reason}");
+                    }
+                    else
+                    {
+                        TorLog.SelfTestFailed(logger, Name, address, text);
+                        context.SetDetail("lastSelfTestError", $"{now}: {text}");
+                        context.SetDetail("state", reachable ? "unreachable" : "published");
+                        context.ReportDegraded(reachable
+                            ? $"self-test of {address} failed: {text}"
+                            : $"published {address}; self-test through tor not passed yet: {text}");
+                        if (descriptorMissing && health.Serves)
+                        {
+                            // The directories lost the descriptor (or never got it): upload it again now rather than at
+                            // tor's next scheduled upload (up to an hour on the real network): delete and re-add, same key.
+                            TorLog.Republishing(logger, Name, address);
+                            context.ReportDegraded($"{address}: the directories have no descriptor; publishing it again");
+                            return;
+                        }
+                    }
+                    await Task.WhenAny(ended, wake.Task, Task.Delay(ok ? RecheckInterval : RetryInterval, context.Time, cancellationToken)).ConfigureAwait(false);
+                    cancellationToken.ThrowIfCancellationRequested();
                 }
-                else
-                {
-                    TorLog.SelfTestFailed(logger, Name, address, text);
-                    context.SetDetail("lastSelfTestError", text);
-                    context.SetDetail("state", reachable ? "unreachable" : "published");
-                    context.ReportDegraded(reachable
-                        ? $"self-test of {address} failed: {text}"
-                        : $"published {address}; self-test through tor not passed yet: {text}");
-                }
-                await Task.WhenAny(ended, Task.Delay(ok ? RecheckInterval : RetryInterval, context.Time, cancellationToken)).ConfigureAwait(false);
-                cancellationToken.ThrowIfCancellationRequested();
+            }
+            finally
+            {
+                runtime.HealthChanged -= OnHealth;
             }
             context.SetDetail("state", "waiting");
             context.ReportDegraded($"tor went away ({ended.Result}); {address} will be added again when it is back");
@@ -164,7 +222,9 @@ internal sealed class OnionServiceComponent(OnionServiceDefinition definition, T
         finally
         {
             control.EventReceived -= OnEvent;
-            if (cancellationToken.IsCancellationRequested && Volatile.Read(ref serviceId) is { } id && !session.Ended.IsCompleted)
+            // Stopped, or this attempt failed: take the service out of tor either way, so that the next attempt adds it
+            // to a tor that does not have it.
+            if (added is not null && Volatile.Read(ref serviceId) is { } id && !session.Ended.IsCompleted)
             {
                 await RemoveAsync(control, id).ConfigureAwait(false);
                 var removed = OnionAddress.WithSuffix(id);
@@ -190,13 +250,13 @@ internal sealed class OnionServiceComponent(OnionServiceDefinition definition, T
             words.Add("Flags=V3Auth");
         }
         var line = TorCommand.Line([.. words]);
-        var reply = await control.SendAsync(line, cancellationToken).ConfigureAwait(false);
-        if (reply.Status == 550 && key is not null && reply.Message.Contains("collision", StringComparison.OrdinalIgnoreCase))
+        if (key is not null && await IsAddedAsync(control, key.ServiceId, cancellationToken).ConfigureAwait(false))
         {
-            // Still there from before a reload (or a stop that could not remove it): replace it.
+            // Still there from a failed attempt, before a reload, or a stop that could not remove it: delete it first.
+            // Re-adding an active key is a collision, which tor answers with a "Bug: Non-fatal assertion" backtrace.
             await RemoveAsync(control, key.ServiceId).ConfigureAwait(false);
-            reply = await control.SendAsync(line, cancellationToken).ConfigureAwait(false);
         }
+        var reply = await control.SendAsync(line, cancellationToken).ConfigureAwait(false);
         if (!reply.IsOk)
         {
             // Never echo the command: it holds the key.
@@ -219,6 +279,28 @@ internal sealed class OnionServiceComponent(OnionServiceDefinition definition, T
         return new OnionKey(id, privateKey[(OnionKey.KeyType.Length + 1)..]);
     }
 
+    /// <summary>Whether tor has this service now (owned by this connection, or detached by an earlier one).</summary>
+    private static async Task<bool> IsAddedAsync(TorControlConnection control, string serviceId, CancellationToken cancellationToken)
+    {
+        var reply = await control.SendAsync(TorCommand.Line("GETINFO", "onions/current", "onions/detached"), cancellationToken).ConfigureAwait(false);
+        return reply.IsOk && reply.Lines.Any(l => l.Text.Contains(serviceId, StringComparison.Ordinal) || (l.Data?.Contains(serviceId, StringComparison.Ordinal) ?? false));
+    }
+
+    /// <summary>Closes the service side of every rendezvous circuit of this address; returns how many.</summary>
+    private static async Task<int> CloseRendezvousCircuitsAsync(TorControlConnection control, string serviceId, CancellationToken cancellationToken)
+    {
+        var status = await control.SendOkAsync(TorCommand.Line("GETINFO", "circuit-status"), cancellationToken).ConfigureAwait(false);
+        var ids = CircuitStatus.ServiceRendezvous(status.Value("circuit-status") ?? "", serviceId);
+        var closed = 0;
+        foreach (var id in ids)
+        {
+            // 552 Unknown circuit: it closed by itself meanwhile, which is as good.
+            var reply = await control.SendAsync(TorCommand.Line("CLOSECIRCUIT", TorCommand.Word(id)), cancellationToken).ConfigureAwait(false);
+            closed += reply.IsOk ? 1 : 0;
+        }
+        return closed;
+    }
+
     private static async Task RemoveAsync(TorControlConnection control, string serviceId)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(3));
@@ -232,15 +314,20 @@ internal sealed class OnionServiceComponent(OnionServiceDefinition definition, T
         }
     }
 
-    /// <summary>Connects to the own address through the SocksPort and reads the target's first line (sshd: <c>SSH-2.0-…</c>).</summary>
-    private async Task<(bool Ok, string Text)> SelfTestAsync(TorSession session, string serviceId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Connects to the own address through the SocksPort and reads the target's first line (sshd: <c>SSH-2.0-…</c>).
+    /// Each attempt uses a unique SOCKS username, so tor builds a fresh, isolated circuit and looks the descriptor up
+    /// again: a circuit that was already open cannot make a dead service look reachable.
+    /// </summary>
+    private async Task<(bool Ok, string Text, bool DescriptorMissing)> SelfTestAsync(TorSession session, string serviceId, CancellationToken cancellationToken)
     {
         var port = definition.Service.Ports[0].Virtual;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(SelfTestTimeout);
+        var isolation = "bastion-selftest-" + Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
         try
         {
-            using var socket = await Socks5.ConnectAsync(session.SocksPort, OnionAddress.WithSuffix(serviceId), port, timeout.Token).ConfigureAwait(false);
+            using var socket = await Socks5.ConnectAsync(session.SocksPort, OnionAddress.WithSuffix(serviceId), port, timeout.Token, isolation).ConfigureAwait(false);
             var buffer = new byte[255];
             using var bannerWait = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
             bannerWait.CancelAfter(TimeSpan.FromSeconds(10));
@@ -251,22 +338,26 @@ internal sealed class OnionServiceComponent(OnionServiceDefinition definition, T
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                return (true, $"port {port} accepts connections (the target sent no banner)");
+                return (true, $"port {port} accepts connections (the target sent no banner)", false);
             }
             if (n == 0)
             {
-                return (false, $"the target of port {port} closed the connection at once (is it running?)");
+                return (false, $"the target of port {port} closed the connection at once (is it running?)", false);
             }
             var line = Encoding.ASCII.GetString(buffer, 0, n).Split('\n')[0].TrimEnd('\r');
-            return (true, $"port {port} answers '{TorText.Printable(line, 60)}'");
+            return (true, $"port {port} answers '{TorText.Printable(line, 60)}'", false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return (false, $"no connection within {SelfTestTimeout.TotalSeconds:0}s");
+            return (false, $"no connection within {SelfTestTimeout.TotalSeconds:0}s", false);
+        }
+        catch (SocksRefusedException e)
+        {
+            return (false, e.Message, e.DescriptorNotFound);
         }
         catch (Exception e) when (e is IOException or SocketException)
         {
-            return (false, e.Message);
+            return (false, e.Message, false);
         }
     }
 }

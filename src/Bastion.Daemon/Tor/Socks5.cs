@@ -10,17 +10,36 @@ namespace Bastion.Daemon.Tor;
 /// </summary>
 internal static class Socks5
 {
-    public static async Task<Socket> ConnectAsync(Endpoint proxy, string host, int port, CancellationToken cancellationToken)
+    // isolation: when set, sent as SOCKS5 username/password (RFC 1929): tor's IsolateSOCKSAuth (on by default) then never
+    // shares a circuit with another username, so a unique one per attempt means a fresh circuit, and a fresh look-up.
+    public static async Task<Socket> ConnectAsync(Endpoint proxy, string host, int port, CancellationToken cancellationToken, string? isolation = null)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
         try
         {
             await socket.ConnectAsync(proxy.Host, proxy.Port, cancellationToken).ConfigureAwait(false);
-            await socket.SendAsync(new byte[] { 5, 1, 0 }, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            var method = isolation is null ? (byte)0 : (byte)2;
+            await socket.SendAsync(new byte[] { 5, 1, method }, SocketFlags.None, cancellationToken).ConfigureAwait(false);
             var greeting = await ReadExactlyAsync(socket, 2, cancellationToken).ConfigureAwait(false);
-            if (greeting[0] != 5 || greeting[1] != 0)
+            if (greeting[0] != 5 || greeting[1] != method)
             {
-                throw new IOException($"{proxy} is not a SOCKS5 proxy without authentication");
+                throw new IOException($"{proxy} is not a SOCKS5 proxy that accepts {(isolation is null ? "no authentication" : "username/password isolation")}");
+            }
+            if (isolation is not null)
+            {
+                var user = Encoding.ASCII.GetBytes(isolation);
+                var auth = new byte[3 + (2 * user.Length)];
+                auth[0] = 1;
+                auth[1] = (byte)user.Length;
+                user.CopyTo(auth, 2);
+                auth[2 + user.Length] = (byte)user.Length;
+                user.CopyTo(auth, 3 + user.Length);
+                await socket.SendAsync(auth, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                var status = await ReadExactlyAsync(socket, 2, cancellationToken).ConfigureAwait(false);
+                if (status[1] != 0)
+                {
+                    throw new IOException($"{proxy} refused the SOCKS username/password");
+                }
             }
             var name = Encoding.ASCII.GetBytes(host);
             var request = new byte[7 + name.Length];
@@ -35,7 +54,7 @@ internal static class Socks5
             var reply = await ReadExactlyAsync(socket, 4, cancellationToken).ConfigureAwait(false);
             if (reply[1] != 0)
             {
-                throw new IOException(Describe(reply[1]));
+                throw new SocksRefusedException(reply[1]);
             }
             var rest = reply[3] switch { 1 => 4, 4 => 16, 3 => (await ReadExactlyAsync(socket, 1, cancellationToken).ConfigureAwait(false))[0], _ => 0 };
             await ReadExactlyAsync(socket, rest + 2, cancellationToken).ConfigureAwait(false);
@@ -82,4 +101,13 @@ internal static class Socks5
         0xF7 => "onion service introduction timed out",
         _ => $"SOCKS error 0x{code:X2}",
     };
+}
+
+/// <summary>The proxy answered the CONNECT with an error code (tor's extended codes say why an onion failed).</summary>
+internal sealed class SocksRefusedException(byte code) : IOException(Socks5.Describe(code))
+{
+    public byte Code { get; } = code;
+
+    /// <summary>0xF0: tor found no descriptor for the address (not uploaded, or the directories lost it).</summary>
+    public bool DescriptorNotFound => Code == 0xF0;
 }

@@ -2,19 +2,20 @@ using Bastion.Tor;
 
 namespace Bastion.Daemon.Tor;
 
-/// <summary>Authenticates a control connection: SAFECOOKIE when tor offers it, plain COOKIE otherwise, NULL for an open port.</summary>
+/// <summary>Authenticates a control connection: SAFECOOKIE with a cookie file Bastion names itself, NULL for an open port.</summary>
 internal static class TorAuthentication
 {
-    public static async Task AuthenticateAsync(TorControlConnection control, string? cookieFileOverride, CancellationToken cancellationToken)
+    // cookieFile: from Bastion's own knowledge (its torrc, or onion.tor.cookieFile); null only for a port that offers
+    // NULL authentication. The COOKIEFILE the port names is never read: whoever listens there chose it.
+    public static async Task AuthenticateAsync(TorControlConnection control, string? cookieFile, CancellationToken cancellationToken)
     {
         var info = await control.SendOkAsync(TorCommand.Line("PROTOCOLINFO", "1"), cancellationToken).ConfigureAwait(false);
         var auth = info.Lines.Select(l => TorArguments.Parse(l.Text)).FirstOrDefault(a => a.Word(0) == "AUTH")
             ?? throw new TorProtocolException("PROTOCOLINFO did not name the authentication methods");
         var methods = (auth["METHODS"] ?? "").Split(',');
-        var cookieFile = cookieFileOverride ?? auth["COOKIEFILE"];
         if (methods.Contains("SAFECOOKIE") && cookieFile is not null)
         {
-            var cookie = await ReadCookieAsync(cookieFile, cancellationToken).ConfigureAwait(false);
+            var cookie = TorCookieFile.Read(cookieFile);
             var clientNonce = SafeCookie.NewClientNonce();
             var challenge = await control.SendOkAsync(
                 TorCommand.Line("AUTHCHALLENGE", "SAFECOOKIE", Convert.ToHexString(clientNonce)), cancellationToken).ConfigureAwait(false);
@@ -33,14 +34,6 @@ internal static class TorAuthentication
             await control.SendOkAsync(TorCommand.Line("AUTHENTICATE", Convert.ToHexString(clientHash)), cancellationToken).ConfigureAwait(false);
             return;
         }
-        // Plain COOKIE sends the file's bytes to whoever listens on the port, and the file is the one that listener named:
-        // only for our own tor's cookie file. Every tor since 0.2.3 offers SAFECOOKIE with it anyway.
-        if (methods.Contains("COOKIE") && cookieFileOverride is not null)
-        {
-            var cookie = await ReadCookieAsync(cookieFileOverride, cancellationToken).ConfigureAwait(false);
-            await control.SendOkAsync(TorCommand.Line("AUTHENTICATE", Convert.ToHexString(cookie)), cancellationToken).ConfigureAwait(false);
-            return;
-        }
         if (methods.Contains("NULL"))
         {
             await control.SendOkAsync(TorCommand.Line("AUTHENTICATE"), cancellationToken).ConfigureAwait(false);
@@ -53,22 +46,6 @@ internal static class TorAuthentication
         }
         throw new TorProtocolException(
             $"tor at {control.Endpoint} offers only {string.Join(',', methods)} authentication; Bastion needs cookie authentication: set CookieAuthentication 1 in that tor's torrc");
-    }
-
-    private static async Task<byte[]> ReadCookieAsync(string path, CancellationToken cancellationToken)
-    {
-        byte[] cookie;
-        try
-        {
-            cookie = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new TorProtocolException($"cannot read tor's control cookie {path}: {e.Message} (bastiond must be able to read it, e.g. be in the debian-tor group)");
-        }
-        return cookie.Length == SafeCookie.CookieLength
-            ? cookie
-            : throw new TorProtocolException($"tor's control cookie {path} is {cookie.Length} bytes, not {SafeCookie.CookieLength}");
     }
 
     private static byte[]? FromHex(string? hex)

@@ -19,6 +19,10 @@ internal sealed class TorComponent(TorConfig config, string stateDir, TorRuntime
     private static readonly TimeSpan ControlPortWait = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan ExitWait = TimeSpan.FromSeconds(5);
 
+    /// <summary>How often tor is asked whether it is alive and connected; a frozen tor shows within about two of these.</summary>
+    internal static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(5);
+    internal static readonly TimeSpan ProbeDeadline = TimeSpan.FromSeconds(5);
+
     public async Task RunAsync(IComponentContext context, CancellationToken cancellationToken)
     {
         if (config.Control is { } control)
@@ -47,7 +51,7 @@ internal sealed class TorComponent(TorConfig config, string stateDir, TorRuntime
             var socks = config.SocksPort;
             try
             {
-                await TorAuthentication.AuthenticateAsync(connection, null, cancellationToken).ConfigureAwait(false);
+                await TorAuthentication.AuthenticateAsync(connection, config.CookieFile, cancellationToken).ConfigureAwait(false);
                 var listeners = await connection.SendAsync(TorCommand.Line("GETINFO", "net/listeners/socks"), cancellationToken).ConfigureAwait(false);
                 if (listeners.IsOk && listeners.Value("net/listeners/socks") is { } l
                     && TorArguments.Parse(l).Word(0) is { } first && Endpoint.TryParse(first, false, out var found, out _) && found is not null)
@@ -135,7 +139,7 @@ internal sealed class TorComponent(TorConfig config, string stateDir, TorRuntime
         }
         using (process)
         {
-            var output = new TorProcessOutput(logger);
+            using var output = new TorProcessOutput(logger, context.Time);
             output.Attach(process);
             context.SetDetail("pid", process.Id.ToString(CultureInfo.InvariantCulture));
             try
@@ -175,27 +179,46 @@ internal sealed class TorComponent(TorConfig config, string stateDir, TorRuntime
                 await StopAsync(process).ConfigureAwait(false);
             }
             process.WaitForExit(); // it has exited: this only drains its last output lines
-            var code = process.ExitCode;
-            TorLog.Exited(logger, process.Id, code, output.LastWords());
-            throw new ComponentFailureException($"tor exited with code {code}: {output.LastWords()}");
+            output.Dispose();
+            var why = TorExit.Describe(process.ExitCode, output.LastError());
+            TorLog.Exited(logger, process.Id, why);
+            throw new ComponentFailureException(why);
         }
     }
 
-    /// <summary>Publishes the session, follows bootstrap, returns when tor or the connection is gone.</summary>
+    /// <summary>
+    /// Publishes the session, follows bootstrap, probes tor on its control port every <see cref="ProbeInterval"/> with a
+    /// deadline (a frozen tor, or one that reaches no relay, is Degraded with the cause), returns when tor or the
+    /// connection is gone.
+    /// </summary>
     private async Task RunSessionAsync(IComponentContext context, TorControlConnection connection, Endpoint socks, Process? process, CancellationToken cancellationToken)
     {
         var lastProgress = -1;
+        BootstrapPhase? latest = null;
+        string? liveness = null;
+        string? circuits = null;
+        var healthLock = new object();
+        void Apply(TorHealth health)
+        {
+            lock (healthLock)
+            {
+                context.SetDetail("health", health.State.ToString());
+                if (health.Serves)
+                {
+                    context.ReportRunning($"bootstrapped 100%; SocksPort {socks}");
+                }
+                else
+                {
+                    context.ReportDegraded(health.Reason);
+                }
+                runtime.SetHealth(health);
+            }
+        }
         void Show(BootstrapPhase phase)
         {
+            Volatile.Write(ref latest, phase);
             context.SetDetail("bootstrap", phase.Progress.ToString(CultureInfo.InvariantCulture));
-            if (phase.Done)
-            {
-                context.ReportRunning($"bootstrapped 100%; SocksPort {socks}");
-            }
-            else
-            {
-                context.ReportDegraded(phase.ToString());
-            }
+            Apply(TorHealth.Classify(true, ProbeDeadline, phase, Volatile.Read(ref liveness), Volatile.Read(ref circuits)));
             // Each step is in the log already (as the component's state change); the end gets its own line.
             if (Interlocked.Exchange(ref lastProgress, phase.Progress) != phase.Progress && phase.Done)
             {
@@ -226,6 +249,16 @@ internal sealed class TorComponent(TorConfig config, string stateDir, TorRuntime
         }
         var session = new TorSession(connection, socks, runtime.NextGeneration());
         runtime.Publish(session);
+        using var stopProbe = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var probing = ProbeLoopAsync(context, connection, () => Volatile.Read(ref latest), (l, c, p) =>
+        {
+            Volatile.Write(ref liveness, l);
+            Volatile.Write(ref circuits, c);
+            if (p is not null)
+            {
+                Volatile.Write(ref latest, p);
+            }
+        }, Apply, stopProbe.Token);
         try
         {
             var exited = process is null ? Task.Delay(Timeout.Infinite, cancellationToken) : process.WaitForExitAsync(cancellationToken);
@@ -250,7 +283,54 @@ internal sealed class TorComponent(TorConfig config, string stateDir, TorRuntime
         }
         finally
         {
+            await stopProbe.CancelAsync().ConfigureAwait(false);
+            await probing.ConfigureAwait(false);
             runtime.Withdraw(session, cancellationToken.IsCancellationRequested ? "tor is stopping" : "tor is restarting");
+        }
+    }
+
+    /// <summary>
+    /// Every <see cref="ProbeInterval"/>: bootstrap phase, network liveness and circuit state, with a deadline. A missed
+    /// deadline only stops waiting: the command stays queued, so a tor that thaws answers it in order.
+    /// </summary>
+    private static async Task ProbeLoopAsync(IComponentContext context, TorControlConnection connection, Func<BootstrapPhase?> latest,
+        Action<string?, string?, BootstrapPhase?> remember, Action<TorHealth> apply, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(ProbeInterval, context.Time, cancellationToken).ConfigureAwait(false);
+                using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                deadline.CancelAfter(ProbeDeadline);
+                TorReply reply;
+                try
+                {
+                    reply = await connection.SendAsync(
+                        TorCommand.Line("GETINFO", "status/bootstrap-phase", "network-liveness", "status/circuit-established"), deadline.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    apply(TorHealth.Classify(false, ProbeDeadline, latest(), null, null));
+                    continue;
+                }
+                if (!reply.IsOk)
+                {
+                    continue;
+                }
+                var phase = reply.Value("status/bootstrap-phase") is { } text ? BootstrapPhase.TryParse(text) : null;
+                var liveness = reply.Value("network-liveness");
+                var circuits = reply.Value("status/circuit-established");
+                remember(liveness, circuits, phase);
+                apply(TorHealth.Classify(true, ProbeDeadline, phase ?? latest(), liveness, circuits));
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (TorProtocolException)
+        {
+            // The connection is gone: the session's owner sees that on Closed.
         }
     }
 
@@ -262,7 +342,11 @@ internal sealed class TorComponent(TorConfig config, string stateDir, TorRuntime
             cancellationToken.ThrowIfCancellationRequested();
             if (process.HasExited)
             {
-                throw new ComponentFailureException($"tor exited with code {process.ExitCode} at start: {output.LastWords()}");
+                // At start tor's warnings are the cause ("Failed to parse/validate config: …" before "[err] Reading config
+                // failed"); a signal is named as such.
+                throw new ComponentFailureException(process.ExitCode > 128
+                    ? TorExit.Describe(process.ExitCode, null) + " at start"
+                    : $"tor exited with code {process.ExitCode} at start: {output.LastWords()}");
             }
             if (File.Exists(file))
             {

@@ -1,4 +1,5 @@
 using Bastion.Config;
+using Bastion.Tor;
 
 namespace Bastion.Daemon.Tor;
 
@@ -32,6 +33,54 @@ internal sealed class TorRuntime
     public string WaitingReason { get; private set; } = "tor is not running yet";
 
     public int NextGeneration() => Interlocked.Increment(ref _generation);
+
+    private TorHealth _health = new(TorHealthState.Bootstrapping, "tor is not running yet");
+
+    /// <summary>What the tor component's last probe found; onion services show it instead of a stale "reachable".</summary>
+    public TorHealth Health
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _health;
+            }
+        }
+    }
+
+    /// <summary>Raised (outside the lock) when <see cref="Health"/> changes state.</summary>
+    public event Action<TorHealth>? HealthChanged;
+
+    public void SetHealth(TorHealth health)
+    {
+        bool changed;
+        lock (_lock)
+        {
+            changed = _health.State != health.State;
+            _health = health;
+        }
+        if (changed)
+        {
+            HealthChanged?.Invoke(health);
+        }
+    }
+
+    private readonly Dictionary<string, (int Generation, string Clients)> _applied = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Records the authorized set a service was just added with in <paramref name="session"/>; returns the set it had
+    /// before in the same session, or null when unknown (first add, or a new tor). A changed or unknown set means
+    /// rendezvous circuits made under the old rules may still carry sessions: they must be closed.
+    /// </summary>
+    public string? ExchangeAppliedClients(TorSession session, string service, string clients)
+    {
+        lock (_lock)
+        {
+            var previous = _applied.TryGetValue(service, out var p) && p.Generation == session.Generation ? p.Clients : null;
+            _applied[service] = (session.Generation, clients);
+            return previous;
+        }
+    }
 
     public void Publish(TorSession session)
     {

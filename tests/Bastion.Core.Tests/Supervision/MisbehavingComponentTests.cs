@@ -58,7 +58,7 @@ public sealed class MisbehavingComponentTests
         await supervisor.ApplyAsync([spec]).WaitAsync(TimeSpan.FromSeconds(10));
         var component = supervisor.Components.Single();
         await Wait.ForStateAsync(component, ComponentState.Backoff, 1);
-        Assert.Equal("crashed: IOException: key file vanished; retrying in 1s", component.State.Reason);
+        Assert.Equal("crashed: IOException (details in the debug log); retrying in 1s", component.State.Reason);
         time.Advance(TimeSpan.FromSeconds(1));
         await Wait.ForStateAsync(component, ComponentState.Running, 2);
         await supervisor.StopAllAsync("test over", TimeSpan.FromSeconds(5));

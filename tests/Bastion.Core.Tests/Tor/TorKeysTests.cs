@@ -78,6 +78,10 @@ public sealed class TorKeysTests
     [InlineData("bad address")]
     [InlineData("extra line")]
     [InlineData("empty")]
+    [InlineData("space inside the key")]
+    [InlineData("tab inside the key")]
+    [InlineData("no padding")]
+    [InlineData("url-safe alphabet")]
     public void A_damaged_key_file_is_an_error_that_names_the_file_and_the_way_out(string damage)
     {
         var text = NewKeyFile(out var key);
@@ -90,12 +94,27 @@ public sealed class TorKeysTests
             "wrong key type" => text.Replace("ED25519-V3:", "RSA1024:", StringComparison.Ordinal),
             "bad address" => text.Replace(key.ServiceId, "example", StringComparison.Ordinal),
             "extra line" => text + "hello\n",
+            "space inside the key" => text.Replace(key.Blob, key.Blob[..44] + " " + key.Blob[44..], StringComparison.Ordinal),
+            "tab inside the key" => text.Replace(key.Blob, key.Blob[..30] + "\t" + key.Blob[30..], StringComparison.Ordinal),
+            "no padding" => text.Replace(key.Blob, key.Blob.TrimEnd('='), StringComparison.Ordinal),
+            "url-safe alphabet" => text.Replace(key.Blob, key.Blob[..10] + "-" + key.Blob[11..], StringComparison.Ordinal),
             _ => "",
         };
         var e = Assert.Throws<OnionKeyFileException>(() => OnionKeyFile.Parse(damaged, "/state/onion/ssh/onion.key"));
         Assert.Contains("/state/onion/ssh/onion.key is damaged", e.Message, StringComparison.Ordinal);
         Assert.Contains("restore the file from a backup", e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(key.Blob[..20], e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(key.Blob[50..70], e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_control_command_word_that_is_refused_does_not_quote_the_value()
+    {
+        var secret = "ED25519-V3:" + new string('k', 40) + " " + new string('q', 40);
+        var e = Assert.Throws<ArgumentException>(() => TorCommand.Word(secret));
+        Assert.DoesNotContain("kkkkkkkk", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("qqqqqqqq", e.Message, StringComparison.Ordinal);
+        Assert.Contains("cannot be one word", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

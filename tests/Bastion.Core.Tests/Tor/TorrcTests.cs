@@ -69,6 +69,10 @@ public sealed class TorrcTests
     [InlineData(new[] { "TestingTorNetwork 1", Authority, "+FallbackDir 1.2.3.4:80 orport=9001 id=AAAA" }, "'FallbackDir' is not allowed")]
     [InlineData(new[] { "TestingTorNetwork 1", Authority, "/DirAuthority" }, "without DirAuthority lines")]
     [InlineData(new[] { "Nickname x\0", "DisableNetwork 1" }, "control character")]
+    [InlineData(new[] { "DisableNetwork 1", "DisableNet 0" }, "could reach the public Tor network")]
+    [InlineData(new[] { "DisableNet 1" }, "could reach the public Tor network")]
+    [InlineData(new[] { "TestingTor 1", Authority }, "could reach the public Tor network")]
+    [InlineData(new[] { "TestingTorNetwork 1", Authority, "FallbackD 1.2.3.4:80 orport=9001 id=AAAA" }, "'FallbackD' is not allowed")]
     public void In_private_mode_a_torrc_that_could_reach_the_public_network_is_refused(string[] extra, string why)
     {
         var refusal = TorNetworkSafety.Check(Managed(extra), requirePrivate: true);

@@ -84,4 +84,38 @@ public sealed class BastionctlOnionTests : IDisposable
         Assert.Contains("no client 'bob'", run.Stderr, StringComparison.Ordinal);
         Assert.Contains("editing the config", run.Stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Client_remove_of_the_last_client_is_refused_without_force_and_says_the_onion_would_become_public()
+    {
+        var clients = Path.Combine(_runtime.Path, "clients");
+        Directory.CreateDirectory(clients);
+        var file = Path.Combine(clients, "alice.auth");
+        await File.WriteAllTextAsync(file, "descriptor:x25519:" + Bastion.Tor.OnionClientKeys.Generate().PublicKey + "\n");
+        _runtime.Write(Snapshots.Daemon(Environment.ProcessId,
+            [Onion("ssh", new() { ["address"] = Address, ["clientsDir"] = clients, ["clients"] = "alice" })]));
+
+        var run = await Bastionctl.RunAsync("onion", "client", "remove", "alice", "--runtime-dir", _runtime.Path);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("'alice' is the last authorized client of 'ssh'", run.Stderr, StringComparison.Ordinal);
+        Assert.Contains("reachable by anyone who knows the address", run.Stderr, StringComparison.Ordinal);
+        Assert.Contains("--force", run.Stderr, StringComparison.Ordinal);
+        Assert.True(File.Exists(file), "nothing may change without --force");
+    }
+
+    [Fact]
+    public async Task Status_of_a_daemon_whose_config_turns_dbus_off_says_so_instead_of_a_bus_connection_error()
+    {
+        var config = Path.Combine(_runtime.Path, "bastion.yaml");
+        await File.WriteAllTextAsync(config, "dbus:\n  bus: none\n");
+        var snapshot = Snapshots.Daemon(Environment.ProcessId, []);
+        _runtime.Write(snapshot with { Daemon = snapshot.Daemon with { ConfigPath = config } });
+
+        var run = await Bastionctl.RunAsync("status", "--runtime-dir", _runtime.Path);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains($"D-Bus off in the config (dbus.bus: none in {config})", run.Stdout + run.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("cannot connect", run.Stdout + run.Stderr, StringComparison.Ordinal);
+    }
 }

@@ -21,6 +21,9 @@ internal sealed class OfflineTorProcess : IAsyncDisposable
     }
 
     public string ControlPort { get; private set; } = "";
+
+    /// <summary>Tor's default CookieAuthFile: DataDirectory/control_auth_cookie.</summary>
+    public string CookieFile { get; private set; } = "";
     public bool IsRunning => !_process.HasExited;
 
     public static async Task<OfflineTorProcess> StartAsync(string dir, ITestOutputHelper output)
@@ -59,6 +62,7 @@ internal sealed class OfflineTorProcess : IAsyncDisposable
             await Task.Delay(50);
         }
         tor.ControlPort = (await File.ReadAllTextAsync(portFile)).Trim()[5..];
+        tor.CookieFile = Path.Combine(dir, "control_auth_cookie");
         return tor;
     }
 

@@ -93,7 +93,7 @@ public sealed class OfflineTorTests(ITestOutputHelper output)
         await using var daemon = new BastiondProcess(output);
         await using var tor = await OfflineTorProcess.StartAsync(daemon.Root.File("existing-tor"), output);
         daemon.WriteConfig("dbus:\n  bus: none\nonion:\n  tor:\n"
-            + $"    control: {tor.ControlPort}\n    socksPort: 127.0.0.1:{FreePort.Pick()}\n"
+            + $"    control: {tor.ControlPort}\n    cookieFile: {tor.CookieFile}\n    socksPort: 127.0.0.1:{FreePort.Pick()}\n"
             + "  services:\n    - name: ssh\n");
         await daemon.StartAndWaitReadyAsync(TorNetwork.DaemonEnvironment);
 

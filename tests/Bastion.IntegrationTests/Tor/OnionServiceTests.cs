@@ -54,6 +54,9 @@ public sealed class OnionServiceTests(TorNetwork network, ITestOutputHelper outp
         var sshAgain = await SshUntilItWorksAsync(network.SocksPort, address, key, "echo hello-again");
         Assert.True(sshAgain.ExitCode == 0, sshAgain.Describe() + "\n" + network.LogTail());
         Assert.Contains("hello-again", sshAgain.StdOut, StringComparison.Ordinal);
+        // The kill is named as a signal, not as tor's last warning; re-adding never collided (tor's "Bug:" backtrace).
+        Assert.Contains("tor was killed by signal 9 (SIGKILL)", daemon.Log.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("Bug:", daemon.Log.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -108,6 +111,92 @@ public sealed class OnionServiceTests(TorNetwork network, ITestOutputHelper outp
         Assert.True(show.ExitCode == 0, show.ToString());
         Assert.Contains($"ssh -o ProxyCommand='nc -X 5 -x 127.0.0.1:9050 %h %p' admin@{address}", show.Stdout, StringComparison.Ordinal);
         Assert.Contains("reachable", show.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Turning_client_authorization_on_cuts_an_open_session_of_a_client_without_a_key_and_it_cannot_get_back_in()
+    {
+        await using var daemon = new BastiondProcess(output);
+        await using var sshd = await Sshd.StartAsync(daemon.Root.Path, output);
+        var key = await CreateClientKeyAsync(daemon.Root.Path);
+        sshd.AuthorizeKey(await File.ReadAllTextAsync(key + ".pub"));
+        daemon.WriteConfig(OnionYaml(network, FreePort.Pick(), sshd.Port));
+        await daemon.StartAndWaitReadyAsync(TorNetwork.DaemonEnvironment);
+        var address = (await WaitReachableAsync(daemon, network)).Details["address"];
+
+        // A client with no key logs in while the onion is public and keeps its session open.
+        var socks = await network.StartClientAsync("early-" + Guid.NewGuid().ToString("N")[..6], null);
+        var first = await SshUntilItWorksAsync(socks, address, key, "echo in");
+        Assert.True(first.ExitCode == 0, first.Describe() + "\n" + network.LogTail());
+        using var session = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("ssh",
+        [
+            "-i", key, "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", $"ProxyCommand=nc -X 5 -x 127.0.0.1:{socks.ToString(CultureInfo.InvariantCulture)} %h %p",
+            // An idle client only notices a cut when it next talks: keepalives every 5 s make it notice.
+            "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3",
+            "root@" + address, "echo session-open; sleep 600",
+        ]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false })!;
+        try
+        {
+            using var openTimeout = new CancellationTokenSource(OnionPatience);
+            Assert.Equal("session-open", await session.StandardOutput.ReadLineAsync(openTimeout.Token));
+
+            var add = await Cli.Bastionctl.RunAsync("--runtime-dir", daemon.RuntimeDir, "onion", "client", "add", "alice");
+            Assert.True(add.ExitCode == 0, add.ToString() + daemon.Log);
+            Assert.Contains("open sessions over the onion are cut", add.Stderr, StringComparison.Ordinal);
+            Assert.Contains("ClientOnionAuthDir", add.Stderr, StringComparison.Ordinal);
+            await WaitReachableAsync(daemon, network, c => c.Details.GetValueOrDefault("clients") == "alice");
+
+            // The open session is cut (its rendezvous circuit closed), not left running.
+            await session.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(90));
+            var onion = daemon.ReadStatus().Components.Single(c => c.Kind == "onion");
+            Assert.True(onion.Details.ContainsKey("sessionsCut"), string.Join(", ", onion.Details));
+            Assert.Contains("open sessions over the onion were cut", daemon.Log.ToString(), StringComparison.Ordinal);
+
+            // And that client cannot get back in: a new login is refused for the missing key.
+            var again = await SshAsync(socks, address, key, "echo should-not-run", TimeSpan.FromSeconds(90));
+            Assert.True(again.ExitCode != 0 && !again.StdOut.Contains("should-not-run", StringComparison.Ordinal), again.Describe());
+            Assert.Contains("client authorization is missing", await SocksRefusalAsync(socks, address), StringComparison.Ordinal);
+            Assert.DoesNotContain("Bug:", daemon.Log.ToString(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (!session.HasExited)
+            {
+                session.Kill();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_frozen_tor_is_detected_within_three_probe_intervals_and_the_onion_no_longer_reads_reachable()
+    {
+        await using var daemon = new BastiondProcess(output);
+        await using var sshd = await Sshd.StartAsync(daemon.Root.Path, output);
+        daemon.WriteConfig(OnionYaml(network, FreePort.Pick(), sshd.Port));
+        await daemon.StartAndWaitReadyAsync(TorNetwork.DaemonEnvironment);
+        var onion = await WaitReachableAsync(daemon, network);
+        Assert.True(onion.Details.ContainsKey("lastSelfTestOk"), string.Join(", ", onion.Details));
+        var torPid = int.Parse(daemon.ReadStatus().Components.Single(c => c.Kind == "tor").Details["pid"], CultureInfo.InvariantCulture);
+
+        Posix.Signal(torPid, 19); // SIGSTOP
+        try
+        {
+            var stopped = DateTime.UtcNow;
+            // Three probe intervals (15 s) plus the deadline, with a margin for a loaded machine.
+            var frozen = await daemon.WaitForStatusAsync(
+                s => s.Components.Any(c => c.Kind == "tor" && c.Reason.StartsWith("tor not answering its control port", StringComparison.Ordinal))
+                    && s.Components.Any(c => c.Kind == "onion" && c.Details.GetValueOrDefault("state") == "unknown"),
+                "tor not answering, onion unknown", TimeSpan.FromSeconds(60));
+            output.WriteLine($"frozen tor detected after {(DateTime.UtcNow - stopped).TotalSeconds:0.0} s");
+            Assert.Equal("Degraded", frozen.Components.Single(c => c.Kind == "onion").State);
+        }
+        finally
+        {
+            Posix.Signal(torPid, 18); // SIGCONT
+        }
+        await WaitReachableAsync(daemon, network, c => c.State == "Running");
+        Assert.Equal("Running", daemon.ReadStatus().Components.Single(c => c.Kind == "tor").State);
     }
 
     /// <summary>Tor's answer to a SOCKS CONNECT to the onion ("connected", or why not), retried while tor is still fetching.</summary>

@@ -65,4 +65,48 @@ public sealed class TorAuthenticationTests
         Assert.DoesNotContain("AUTHENTICATE", sent, StringComparison.Ordinal);
         Assert.DoesNotContain(Convert.ToHexString(secret), sent, StringComparison.OrdinalIgnoreCase);
     }
+
+    [Fact]
+    public async Task The_cookie_file_a_port_names_is_never_read_only_the_configured_one()
+    {
+        using var root = new TempRoot();
+        var configured = root.File("configured_cookie");
+        await File.WriteAllBytesAsync(configured, new byte[SafeCookie.CookieLength]);
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        var peer = Task.Run(async () =>
+        {
+            using var client = await listener.AcceptTcpClientAsync();
+            using var stream = client.GetStream();
+            using var reader = new StreamReader(stream, Encoding.ASCII);
+            await using var writer = new StreamWriter(stream, Encoding.ASCII) { NewLine = "\r\n", AutoFlush = true };
+            while (await reader.ReadLineAsync() is { } line)
+            {
+                if (line.StartsWith("PROTOCOLINFO", StringComparison.Ordinal))
+                {
+                    await writer.WriteAsync("250-PROTOCOLINFO 1\r\n250-AUTH METHODS=COOKIE,SAFECOOKIE COOKIEFILE=\"/etc/shadow\"\r\n250 OK\r\n");
+                }
+                else if (line.StartsWith("AUTHCHALLENGE", StringComparison.Ordinal))
+                {
+                    // A listener that does not know the cookie cannot produce the right SERVERHASH.
+                    await writer.WriteAsync($"250 AUTHCHALLENGE SERVERHASH={new string('0', 64)} SERVERNONCE={new string('1', 64)}\r\n");
+                }
+                else
+                {
+                    await writer.WriteAsync("250 OK\r\n");
+                }
+            }
+        });
+
+        var connection = await TorControlConnection.ConnectAsync("127.0.0.1", port, CancellationToken.None).WaitAsync(Patience);
+        await using (connection)
+        {
+            var refusal = await Assert.ThrowsAsync<TorProtocolException>(
+                () => TorAuthentication.AuthenticateAsync(connection, configured, CancellationToken.None).WaitAsync(Patience));
+            Assert.Contains($"does not know the cookie in {configured}", refusal.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain("shadow", refusal.Message, StringComparison.Ordinal);
+        }
+        await peer.WaitAsync(Patience);
+    }
 }
