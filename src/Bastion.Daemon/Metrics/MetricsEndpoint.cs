@@ -9,9 +9,12 @@ namespace Bastion.Daemon.Metrics;
 /// <summary>
 /// Serves GET /metrics on a TCP or Unix socket, and nothing else. Written on a bare socket rather than HttpListener or
 /// Kestrel (see README, Metrics: why by hand): it must listen on a Unix socket, and everything a stranger can make it
-/// spend is bounded here — at most <see cref="MaxConnections"/> connections at once (more are closed at accept), a
-/// request head of at most <see cref="MetricsHttp.MaxRequestHeadBytes"/>, and <see cref="RequestDeadline"/> for reading
-/// the request and writing the answer; one request per connection. Nothing is logged per connection.
+/// spend is bounded here — at most <see cref="MaxConnections"/> connections at once, a request head of at most
+/// <see cref="MetricsHttp.MaxRequestHeadBytes"/>, and <see cref="RequestDeadline"/> for reading the request and writing
+/// the answer; one request per connection. Nothing is logged per connection.
+/// When all places are taken, a newcomer is not turned away: the oldest connection that has not finished sending its
+/// request gives way (else the oldest of all). A local user who holds idle connections therefore cannot keep the
+/// scraper out — a scrape on loopback is answered within milliseconds of its request.
 /// </summary>
 internal sealed class MetricsEndpoint : IDisposable
 {
@@ -28,7 +31,15 @@ internal sealed class MetricsEndpoint : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly string? _unixPath;
     private readonly Task _acceptLoop;
-    private int _active;
+    private readonly Lock _connectionsLock = new();
+    private readonly LinkedList<Connection> _connections = []; // oldest first
+
+    /// <summary>One served connection: cancelling it ends it; <see cref="Answering"/> once its request is read.</summary>
+    private sealed class Connection(CancellationToken stopping)
+    {
+        public CancellationTokenSource Cancel { get; } = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        public volatile bool Answering;
+    }
 
     private MetricsEndpoint(Socket listener, string address, string? unixPath, MetricsSource source, TimeProvider time, ILogger logger)
     {
@@ -136,37 +147,66 @@ internal sealed class MetricsEndpoint : IDisposable
                 await Task.Delay(TimeSpan.FromMilliseconds(10), _time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 continue;
             }
-            if (Interlocked.Increment(ref _active) > MaxConnections)
-            {
-                Interlocked.Decrement(ref _active);
-                client.Dispose();
-                continue;
-            }
-            _ = ServeAsync(client);
+            _ = ServeAsync(client, Admit());
         }
     }
 
-    private async Task ServeAsync(Socket client)
+    /// <summary>Takes a place for a new connection, making the oldest give way when all are taken.</summary>
+    private LinkedListNode<Connection> Admit()
     {
+        LinkedListNode<Connection> node;
+        // Cancel and Dispose of a connection's source both happen under the lock, so neither meets a disposed source.
+        lock (_connectionsLock)
+        {
+            if (_connections.Count >= MaxConnections)
+            {
+                var victim = _connections.First!;
+                for (var n = _connections.First; n is not null; n = n.Next)
+                {
+                    if (!n.Value.Answering)
+                    {
+                        victim = n;
+                        break;
+                    }
+                }
+                _connections.Remove(victim);
+                victim.Value.Cancel.Cancel();
+            }
+            node = _connections.AddLast(new Connection(_stop.Token));
+        }
+        return node;
+    }
+
+    private async Task ServeAsync(Socket client, LinkedListNode<Connection> place)
+    {
+        var connection = place.Value;
         try
         {
             using var deadline = new CancellationTokenSource(RequestDeadline, _time);
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, _stop.Token);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, connection.Cancel.Token);
             var response = await AnswerAsync(client, linked.Token).ConfigureAwait(false);
             if (response is not null)
             {
+                connection.Answering = true;
                 await client.SendAsync(response, SocketFlags.None, linked.Token).ConfigureAwait(false);
                 client.Shutdown(SocketShutdown.Send);
             }
         }
         catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
         {
-            // Deadline, daemon stopping, or the peer went away: the connection just ends.
+            // Deadline, made to give way, daemon stopping, or the peer went away: the connection just ends.
         }
         finally
         {
             client.Dispose();
-            Interlocked.Decrement(ref _active);
+            lock (_connectionsLock)
+            {
+                if (place.List is not null)
+                {
+                    _connections.Remove(place);
+                }
+                connection.Cancel.Dispose();
+            }
         }
     }
 
