@@ -124,16 +124,35 @@ public static class BastionSeries
         return [bytes, connections, active, reconnects, probe];
     }
 
+    /// <summary>The TLS endpoint's refusal details (one per HandshakeFailure) and the result label each becomes.</summary>
+    private static readonly (string Detail, string Result)[] RefusalClasses =
+    [
+        ("refusedSilent", "silent"),
+        ("refusedProtocol", "protocol"),
+        ("refusedCertificate", "certificate"),
+        ("refusedPasswordLimit", "password_limit"),
+    ];
+
     private static IEnumerable<MetricFamily> TlsFamilies(IReadOnlyList<ComponentReading> components)
     {
         var handshakes = new MetricFamily("bastion_tls_handshakes_total", MetricType.Counter,
-            "Connections to the TLS endpoint by outcome: accepted (detail accepted) or refused (detail refused: failed handshake, unknown or revoked certificate, rate limit).");
+            "Connections to the TLS endpoint by outcome: accepted, or refused by class: silent (sent nothing in time), protocol (not TLS, no certificate, a protocol or cipher not allowed), certificate (another CA, revoked, expired, wrong role), password_limit (a certificate past its wrong VNC passwords). Details accepted and refused<Class>; an endpoint without the classes gives result refused.");
         var active = new MetricFamily("bastion_tls_active_connections", MetricType.Gauge,
             "Connections open through the TLS endpoint now (detail activeConnections).");
         foreach (var c in Of(components, TlsKind))
         {
             AddDetail(handshakes, c, "accepted", 1, ("endpoint", c.Name), ("result", "accepted"));
-            AddDetail(handshakes, c, "refused", 1, ("endpoint", c.Name), ("result", "refused"));
+            if (c.Details.ContainsKey("refusedSilent"))
+            {
+                foreach (var (detail, result) in RefusalClasses)
+                {
+                    AddDetail(handshakes, c, detail, 1, ("endpoint", c.Name), ("result", result));
+                }
+            }
+            else
+            {
+                AddDetail(handshakes, c, "refused", 1, ("endpoint", c.Name), ("result", "refused"));
+            }
             AddDetail(active, c, "activeConnections", 1, ("endpoint", c.Name));
         }
         return [handshakes, active];
@@ -144,13 +163,13 @@ public static class BastionSeries
         var selfTest = new MetricFamily("bastion_onion_selftest_last_success_timestamp_seconds", MetricType.Gauge,
             "When the onion service last answered its self-test through tor, in seconds since the Unix epoch; 0 if not since bastiond started.");
         var uploads = new MetricFamily("bastion_onion_descriptor_uploads_total", MetricType.Counter,
-            "Descriptor uploads tor reported for the onion service (detail descriptorUploads; absent while the component does not publish it).");
+            "Descriptor uploads tor reported for the onion service since its component was built (detail uploads).");
         var info = new MetricFamily("bastion_onion_info", MetricType.Gauge,
             "The onion service's address (always 1; only with metrics.includeAddresses: true).");
         foreach (var c in Of(reading.Components, OnionKind))
         {
             selfTest.Add(reading.OnionLastSelfTestSuccess.TryGetValue(c.Name, out var at) ? Seconds(at) : 0, ("name", c.Name));
-            AddDetail(uploads, c, "descriptorUploads", 1, ("name", c.Name));
+            AddDetail(uploads, c, "uploads", 1, ("name", c.Name));
             if (reading.IncludeAddresses && c.Details.TryGetValue("address", out var address) && address.EndsWith(".onion", StringComparison.Ordinal))
             {
                 info.Add(1, ("name", c.Name), ("address", address));

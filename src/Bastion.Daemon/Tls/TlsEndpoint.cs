@@ -34,6 +34,7 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
     private readonly RevocationList _revocations = new(definition.CrlPath);
     private long _accepted;
     private long _refused;
+    private readonly long[] _refusedByKind = new long[Enum.GetValues<HandshakeFailure>().Length];
     private int _active;
     private int _loadedGeneration;
     private HealthProblem _health;
@@ -209,6 +210,11 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
     {
         context.SetDetail("accepted", Interlocked.Read(ref _accepted).ToString(CultureInfo.InvariantCulture));
         context.SetDetail("refused", Interlocked.Read(ref _refused).ToString(CultureInfo.InvariantCulture));
+        foreach (var kind in Enum.GetValues<HandshakeFailure>())
+        {
+            // refusedSilent, refusedProtocol, refusedCertificate, refusedPasswordLimit: the metrics' refusal classes.
+            context.SetDetail("refused" + kind, Interlocked.Read(ref _refusedByKind[(int)kind]).ToString(CultureInfo.InvariantCulture));
+        }
         context.SetDetail("activeConnections", Volatile.Read(ref _active).ToString(CultureInfo.InvariantCulture));
     }
 
@@ -397,6 +403,7 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
     private void Refuse(IComponentContext context, IPAddress ip, string address, PeerVerdict? verdict, string reason, HandshakeFailure kind)
     {
         Interlocked.Increment(ref _refused);
+        Interlocked.Increment(ref _refusedByKind[(int)kind]);
         context.SetDetail("lastRefusal", $"{address}: {reason}");
         Count(context);
         if (_digest!.Record(ip, reason))

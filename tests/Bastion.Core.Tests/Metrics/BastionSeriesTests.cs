@@ -82,6 +82,20 @@ public sealed class BastionSeriesTests
     }
 
     [Fact]
+    public void Tls_refusals_are_split_by_class_when_the_endpoint_publishes_them()
+    {
+        var lines = Lines(Reading(C("tls", "vnc", ComponentState.Running, ("accepted", "5"), ("refused", "9"), ("refusedSilent", "4"),
+            ("refusedProtocol", "2"), ("refusedCertificate", "3"), ("refusedPasswordLimit", "0"))));
+
+        Assert.Contains("bastion_tls_handshakes_total{endpoint=\"vnc\",result=\"accepted\"} 5", lines);
+        Assert.Contains("bastion_tls_handshakes_total{endpoint=\"vnc\",result=\"silent\"} 4", lines);
+        Assert.Contains("bastion_tls_handshakes_total{endpoint=\"vnc\",result=\"protocol\"} 2", lines);
+        Assert.Contains("bastion_tls_handshakes_total{endpoint=\"vnc\",result=\"certificate\"} 3", lines);
+        Assert.Contains("bastion_tls_handshakes_total{endpoint=\"vnc\",result=\"password_limit\"} 0", lines);
+        Assert.DoesNotContain(lines, l => l.Contains("result=\"refused\"", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void The_onion_address_is_exported_only_when_asked_for()
     {
         const string address = "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz23.onion";
