@@ -17,6 +17,23 @@ public static class BusErrors
     public const string UnknownObject = "org.freedesktop.DBus.Error.UnknownObject";
     public const string UnknownProperty = "org.freedesktop.DBus.Error.UnknownProperty";
     public const string PropertyReadOnly = "org.freedesktop.DBus.Error.PropertyReadOnly";
+
+    /// <summary>
+    /// A connection failure's message with the messages it wraps: the library wraps socket errors ("Connection refused")
+    /// in its own exceptions, and the inner one is what tells an admin what is wrong.
+    /// </summary>
+    public static string DescribeChain(Exception e)
+    {
+        var message = e.Message;
+        for (var inner = e.InnerException; inner is not null; inner = inner.InnerException)
+        {
+            if (!string.IsNullOrWhiteSpace(inner.Message) && !message.Contains(inner.Message, StringComparison.Ordinal))
+            {
+                message += ": " + inner.Message;
+            }
+        }
+        return message;
+    }
 }
 
 /// <summary>

@@ -183,17 +183,5 @@ internal sealed class DaemonBus : IDisposable
         }
     }
 
-    /// <summary>The library's message with the socket error it wraps ("Connection refused").</summary>
-    private static string Describe(Exception e)
-    {
-        var message = e.Message;
-        for (var inner = e.InnerException; inner is not null; inner = inner.InnerException)
-        {
-            if (!string.IsNullOrWhiteSpace(inner.Message) && !message.Contains(inner.Message, StringComparison.Ordinal))
-            {
-                message += ": " + inner.Message;
-            }
-        }
-        return message;
-    }
+    private static string Describe(Exception e) => BusErrors.DescribeChain(e);
 }

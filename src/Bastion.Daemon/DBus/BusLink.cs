@@ -216,17 +216,5 @@ internal sealed class BusLink : IDisposable
         }
     }
 
-    /// <summary>The innermost useful message: the library wraps socket errors ("Connection refused") in its own exceptions.</summary>
-    private static string Describe(Exception e)
-    {
-        var message = e.Message;
-        for (var inner = e.InnerException; inner is not null; inner = inner.InnerException)
-        {
-            if (!string.IsNullOrWhiteSpace(inner.Message) && !message.Contains(inner.Message, StringComparison.Ordinal))
-            {
-                message += ": " + inner.Message;
-            }
-        }
-        return message;
-    }
+    private static string Describe(Exception e) => BusErrors.DescribeChain(e);
 }
