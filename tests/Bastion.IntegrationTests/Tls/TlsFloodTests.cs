@@ -37,9 +37,11 @@ public sealed class TlsFloodTests(ITestOutputHelper output)
                     await s.ConnectAsync(IPAddress.Loopback, port, stop.Token);
                     held.Enqueue(s);
                     opened++;
-                    if (held.Count > 300)
+                    // Never closed until the end (a close would be logged first, before the evictions this test waits
+                    // for); up to well above the per-address budget of silent connections (256), then held.
+                    if (held.Count >= 1200)
                     {
-                        held.Dequeue().Dispose();
+                        await Task.Delay(-1, stop.Token);
                     }
                 }
             }
@@ -54,7 +56,9 @@ public sealed class TlsFloodTests(ITestOutputHelper output)
                 }
             }
         });
-        await WaitUntilAsync(() => Volatile.Read(ref opened) >= 300, "300 idle sockets opened");
+        // The admin comes only once the budget is full and the flood is making older idle sockets give way.
+        await WaitUntilAsync(() => Volatile.Read(ref opened) >= 600 && daemon.Log.Lines.Any(l => l.Contains("gave way to a newer connection", StringComparison.Ordinal)),
+            "600 idle sockets opened and the silent budget full");
 
         await AdminGetsInAsync(port, pki, 5);
         var run = await OpenSslClient.EchoAsync(port, pki.CaPath, pki.Admin.CertificatePath, pki.Admin.KeyPath); // the outside judge
@@ -63,7 +67,6 @@ public sealed class TlsFloodTests(ITestOutputHelper output)
         await flood.WaitAsync(TimeSpan.FromSeconds(20));
         output.WriteLine($"idle sockets opened during the test: {opened}");
 
-        Assert.Contains(daemon.Log.Lines, l => l.Contains("gave way to a newer connection", StringComparison.Ordinal));
         AssertLogBounded(daemon, opened);
         Assert.DoesNotContain(daemon.Log.Lines, l => l.Contains("presented 10 refused certificates", StringComparison.Ordinal)); // silence is not evidence
     }
