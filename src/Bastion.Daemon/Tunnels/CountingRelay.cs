@@ -47,8 +47,6 @@ internal sealed class CountingRelay : IAsyncDisposable
     private const int BufferSize = 64 * 1024;
     private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(30);
 
-    /// <summary>How long a -R connection whose target closed waits for SSH.NET to close its side before both are closed.</summary>
-    private static readonly TimeSpan RemoteEofGrace = TimeSpan.FromSeconds(1);
     private readonly Socket _listener;
     private readonly Func<Socket, CancellationToken, Task<Upstream?>> _route;
     private readonly RelayOptions _options;
@@ -348,16 +346,6 @@ internal sealed class CountingRelay : IAsyncDisposable
                         if (_options.PeerEofClosesBoth && outbound)
                         {
                             both.Dispose();
-                        }
-                        else if (_options.PeerEofClosesBoth)
-                        {
-                            // -R, the target's EOF: FIN after the data, so SSH.NET ends the channel and then closes its
-                            // socket (the other direction sees that and closes both). SSH.NET does not always act on
-                            // that FIN (seen in about one run of three on an idle machine: the server's client then
-                            // waited forever), so both are closed after a short grace whatever it does.
-                            to.Shutdown(SocketShutdown.Send);
-                            _ = Task.Delay(RemoteEofGrace, _stop.Token)
-                                .ContinueWith(_ => both.Dispose(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
                         }
                         else
                         {
