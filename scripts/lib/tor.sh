@@ -210,6 +210,24 @@ tornet_dump_logs() {
     done
 }
 
+# tornet_stop_authorities NET: stops the directory authorities (also the network's only relays) by pid, SIGKILL after
+# 5 s, and forgets their pids; client and other tors keep running. Their in-memory state (HSDir descriptors) is lost.
+tornet_stop_authorities() {
+    local net=$1 pid name deadline
+    [[ -f $net/pids ]] || return 0
+    while read -r pid name; do
+        if [[ $name == auth* ]]; then kill -TERM "$pid" 2>/dev/null || true; fi
+    done <"$net/pids"
+    deadline=$((SECONDS + 5))
+    while read -r pid name; do
+        [[ $name == auth* ]] || continue
+        while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+    done <"$net/pids"
+    grep -v ' auth[0-9]*$' "$net/pids" >"$net/pids.new" || true
+    mv "$net/pids.new" "$net/pids"
+}
+
 # tornet_stop NET: SIGTERM to every tor this network started (by pid), SIGKILL after 5 s.
 tornet_stop() {
     local net=$1 pid name

@@ -73,6 +73,30 @@ public sealed class TorNetwork : IAsyncLifetime
         return int.Parse(Parse(result.StdOut)["SOCKS_PORT"], CultureInfo.InvariantCulture);
     }
 
+    /// <summary>
+    /// Stops the four directory authorities, which are also the network's only relays (by pid, from the network's list):
+    /// every tor in the network then reaches no relay, and the directories' in-memory state (onion descriptors) is gone.
+    /// Client tors keep running. A test that calls this must call <see cref="StartAuthoritiesAsync"/> before it ends.
+    /// </summary>
+    public async Task StopAuthoritiesAsync()
+    {
+        var result = await ExternalCommand.RunAsync(Script, ["stop-authorities", Directory], TimeSpan.FromSeconds(30));
+        if (result.TimedOut || result.ExitCode != 0)
+        {
+            throw new InvalidOperationException("could not stop the authorities:\n" + result.Describe());
+        }
+    }
+
+    /// <summary>Starts the authorities again (same keys and ports) and waits until their consensus is complete again.</summary>
+    public async Task StartAuthoritiesAsync()
+    {
+        var result = await ExternalCommand.RunAsync(Script, ["start-authorities", Directory], StartTimeout);
+        if (result.TimedOut || result.ExitCode != 0)
+        {
+            throw new InvalidOperationException("the authorities did not come back:\n" + result.Describe() + "\n" + LogTail());
+        }
+    }
+
     /// <summary>The tail of every tor's log, for assertion messages.</summary>
     public string LogTail()
     {
