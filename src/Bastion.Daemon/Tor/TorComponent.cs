@@ -197,6 +197,8 @@ internal sealed class TorComponent(TorConfig config, string stateDir, TorRuntime
         BootstrapPhase? latest = null;
         string? liveness = null;
         string? circuits = null;
+        object? relays = null; // boxed int: the last probe's open relay connections (two probes agreeing), null unknown
+        var dormant = false;
         var healthLock = new object();
         void Apply(TorHealth health)
         {
@@ -218,7 +220,8 @@ internal sealed class TorComponent(TorConfig config, string stateDir, TorRuntime
         {
             Volatile.Write(ref latest, phase);
             context.SetDetail("bootstrap", phase.Progress.ToString(CultureInfo.InvariantCulture));
-            Apply(TorHealth.Classify(true, ProbeDeadline, phase, Volatile.Read(ref liveness), Volatile.Read(ref circuits)));
+            Apply(TorHealth.Classify(true, ProbeDeadline, phase, Volatile.Read(ref liveness), Volatile.Read(ref circuits),
+                (int?)Volatile.Read(ref relays), Volatile.Read(ref dormant)));
             // Each step is in the log already (as the component's state change); the end gets its own line.
             if (Interlocked.Exchange(ref lastProgress, phase.Progress) != phase.Progress && phase.Done)
             {
@@ -250,10 +253,12 @@ internal sealed class TorComponent(TorConfig config, string stateDir, TorRuntime
         var session = new TorSession(connection, socks, runtime.NextGeneration());
         runtime.Publish(session);
         using var stopProbe = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var probing = ProbeLoopAsync(context, connection, () => Volatile.Read(ref latest), (l, c, p) =>
+        var probing = ProbeLoopAsync(context, connection, () => Volatile.Read(ref latest), (l, c, p, r, d) =>
         {
             Volatile.Write(ref liveness, l);
             Volatile.Write(ref circuits, c);
+            Volatile.Write(ref relays, r is { } n ? (object)n : null);
+            Volatile.Write(ref dormant, d);
             if (p is not null)
             {
                 Volatile.Write(ref latest, p);
@@ -290,12 +295,13 @@ internal sealed class TorComponent(TorConfig config, string stateDir, TorRuntime
     }
 
     /// <summary>
-    /// Every <see cref="ProbeInterval"/>: bootstrap phase, network liveness and circuit state, with a deadline. A missed
+    /// Every <see cref="ProbeInterval"/>: bootstrap phase, network liveness, circuit state and open relay connections, with a deadline. A missed
     /// deadline only stops waiting: the command stays queued, so a tor that thaws answers it in order.
     /// </summary>
     private static async Task ProbeLoopAsync(IComponentContext context, TorControlConnection connection, Func<BootstrapPhase?> latest,
-        Action<string?, string?, BootstrapPhase?> remember, Action<TorHealth> apply, CancellationToken cancellationToken)
+        Action<string?, string?, BootstrapPhase?, int?, bool> remember, Action<TorHealth> apply, CancellationToken cancellationToken)
     {
+        int? previousRelays = null;
         try
         {
             while (true)
@@ -307,7 +313,8 @@ internal sealed class TorComponent(TorConfig config, string stateDir, TorRuntime
                 try
                 {
                     reply = await connection.SendAsync(
-                        TorCommand.Line("GETINFO", "status/bootstrap-phase", "network-liveness", "status/circuit-established"), deadline.Token).ConfigureAwait(false);
+                        TorCommand.Line("GETINFO", "status/bootstrap-phase", "network-liveness", "status/circuit-established", "orconn-status", "dormant"),
+                        deadline.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {
@@ -321,8 +328,13 @@ internal sealed class TorComponent(TorConfig config, string stateDir, TorRuntime
                 var phase = reply.Value("status/bootstrap-phase") is { } text ? BootstrapPhase.TryParse(text) : null;
                 var liveness = reply.Value("network-liveness");
                 var circuits = reply.Value("status/circuit-established");
-                remember(liveness, circuits, phase);
-                apply(TorHealth.Classify(true, ProbeDeadline, phase ?? latest(), liveness, circuits));
+                int? relays = reply.Value("orconn-status") is { } orconns ? TorHealth.CountOpenRelayConnections(orconns) : null;
+                // No relay connection on two probes in a row, not one: a guard being swapped can leave a moment without.
+                var seen = relays == 0 && previousRelays != 0 ? null : relays;
+                previousRelays = relays;
+                var dormant = reply.Value("dormant") == "1";
+                remember(liveness, circuits, phase, seen, dormant);
+                apply(TorHealth.Classify(true, ProbeDeadline, phase ?? latest(), liveness, circuits, seen, dormant));
             }
         }
         catch (OperationCanceledException)

@@ -41,4 +41,24 @@ public sealed class TorHealthTests
         Assert.Equal(TorHealthState.Bootstrapping, h.State);
         Assert.False(h.Serves);
     }
+
+    [Fact]
+    public void A_tor_that_still_says_live_and_circuit_established_but_has_no_relay_connection_reaches_no_relays()
+    {
+        // Measured: with every relay gone tor keeps network-liveness=up and circuit-established=1 for minutes.
+        var h = TorHealth.Classify(true, Deadline, Done, "up", "1", relayConnections: 0);
+        Assert.Equal((TorHealthState.NoRelays, "no relays reachable: tor has no open connection to any relay"), (h.State, h.Reason));
+        Assert.True(TorHealth.Classify(true, Deadline, Done, "up", "1", relayConnections: 2).Serves);
+        Assert.True(TorHealth.Classify(true, Deadline, Done, "up", "1", relayConnections: null).Serves);
+        // A dormant tor closes its connections on purpose: idle, not cut off.
+        Assert.True(TorHealth.Classify(true, Deadline, Done, "up", "1", relayConnections: 0, dormant: true).Serves);
+    }
+
+    [Fact]
+    public void Open_relay_connections_are_the_connected_lines_of_orconn_status()
+    {
+        const string Status = "$1C0308E5611EAE2C7D87C1D03A46E56219961F15~auth2 CONNECTED\r\n$DECA6713D9652B6A91D1D4773B9A71BDE8274B9F~auth1 LAUNCHED\n$AB~auth3 CONNECTED";
+        Assert.Equal(2, TorHealth.CountOpenRelayConnections(Status));
+        Assert.Equal(0, TorHealth.CountOpenRelayConnections(""));
+    }
 }
