@@ -123,6 +123,97 @@ public sealed class OnionResilienceTests(TorNetwork network, ITestOutputHelper o
         Assert.DoesNotContain("Bug:", daemon.Log.ToString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Each_self_test_runs_on_a_newly_built_circuit_of_its_own_and_a_failure_leaves_a_timestamped_error_that_the_next_success_clears()
+    {
+        await using var daemon = new BastiondProcess(output);
+        await using var sshd = await Sshd.StartAsync(daemon.Root.Path, output);
+        daemon.WriteConfig(OnionYaml(network, FreePort.Pick(), sshd.Port));
+        await daemon.StartAndWaitReadyAsync(TorNetwork.DaemonEnvironment);
+        var onion = await WaitReachableAsync(daemon, network);
+        var address = onion.Details["address"];
+        Assert.Equal("", onion.Details.GetValueOrDefault("lastSelfTestError", ""));
+
+        // Watch bastiond's own tor from the side: every circuit launched and every stream, from now on.
+        var tor = daemon.ReadStatus().Components.Single(c => c.Kind == "tor");
+        var controlPort = int.Parse(tor.Details["controlPort"].Split(':')[1], CultureInfo.InvariantCulture);
+        await using var control = await Bastion.Daemon.Tor.TorControlConnection.ConnectAsync("127.0.0.1", controlPort, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+        await Bastion.Daemon.Tor.TorAuthentication.AuthenticateAsync(control, Path.Combine(daemon.StateDir, "tor", "control_auth_cookie"), CancellationToken.None)
+            .WaitAsync(TimeSpan.FromSeconds(30));
+        var events = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        control.EventReceived += reply =>
+        {
+            foreach (var l in reply.Lines)
+            {
+                events.Enqueue(l.Text);
+            }
+        };
+        await control.SendOkAsync(Bastion.Tor.TorCommand.Line("SETEVENTS", "CIRC", "CIRC_MINOR", "STREAM"), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+
+        // The target goes away: the next self-test (within its one-minute interval) fails and says when and why.
+        var killed = DateTimeOffset.UtcNow;
+        await sshd.KillAsync();
+        var failed = (await daemon.WaitForStatusAsync(
+            s => s.Components.Any(c => c.Kind == "onion" && c.Details.GetValueOrDefault("lastSelfTestError", "") != ""),
+            "a failed self-test", TimeSpan.FromSeconds(150))).Components.Single(c => c.Kind == "onion");
+        var error = failed.Details["lastSelfTestError"];
+        output.WriteLine("lastSelfTestError: " + error);
+        var at = DateTimeOffset.Parse(error[..error.IndexOf(": ", StringComparison.Ordinal)], CultureInfo.InvariantCulture);
+        Assert.True(at >= killed && at <= DateTimeOffset.UtcNow, error);
+        Assert.NotEqual("reachable", failed.Details["state"]);
+        Assert.True(DateTimeOffset.Parse(failed.Details["lastSelfTestOk"], CultureInfo.InvariantCulture) < at, string.Join(", ", failed.Details));
+
+        // The target is back: the next self-test passes and the error is cleared.
+        await sshd.RestartAsync();
+        var passed = await WaitReachableAsync(daemon, network, c => c.Details.GetValueOrDefault("lastSelfTestError", "x") == ""
+            && DateTimeOffset.Parse(c.Details["lastSelfTestOk"], CultureInfo.InvariantCulture) > at);
+        Assert.Contains("SSH-2.0-", passed.Reason, StringComparison.Ordinal);
+
+        // What tor saw: each self-test's stream came with a SOCKS username of its own and ran on a circuit of its own that
+        // tor built (or took unused from its pre-built ones) after the previous self-test's stream, never on one in use.
+        var seen = events.ToArray();
+        var launched = new List<(int Index, string Circuit)>();
+        var streams = new Dictionary<string, (int FirstIndex, string? User, HashSet<string> Circuits)>();
+        for (var i = 0; i < seen.Length; i++)
+        {
+            var e = Bastion.Tor.TorArguments.Parse(seen[i]);
+            // Fresh: built for it (LAUNCHED) or an unused pre-built circuit taken over for it (CANNIBALIZED).
+            if ((e.Word(0) == "CIRC" && e.Word(2) == "LAUNCHED") || (e.Word(0) == "CIRC_MINOR" && e.Word(2) == "CANNIBALIZED"))
+            {
+                launched.Add((i, e.Word(1)!));
+            }
+            else if (e.Word(0) == "STREAM" && e.Word(4) is { } target && target.StartsWith(address, StringComparison.Ordinal))
+            {
+                var id = e.Word(1)!;
+                if (!streams.TryGetValue(id, out var stream))
+                {
+                    stream = (i, null, []);
+                }
+                if (e.Word(3) is { } circuit && circuit != "0")
+                {
+                    stream.Circuits.Add(circuit);
+                }
+                streams[id] = (stream.FirstIndex, stream.User ?? e["SOCKS_USERNAME"], stream.Circuits);
+            }
+        }
+        var attached = streams.Values.Where(s => s.Circuits.Count > 0).OrderBy(s => s.FirstIndex).ToList();
+        Assert.True(attached.Count >= 2, "expected the failed and the passing self-test's streams:\n" + string.Join('\n', seen));
+        Assert.All(attached, s => Assert.StartsWith("bastion-selftest-", s.User ?? "", StringComparison.Ordinal));
+        Assert.Equal(attached.Count, attached.Select(s => s.User).Distinct().Count());
+        var circuits = attached.SelectMany(s => s.Circuits).ToList();
+        Assert.Equal(circuits.Count, circuits.Distinct().Count());
+        for (var n = 0; n < attached.Count; n++)
+        {
+            var after = n == 0 ? -1 : attached[n - 1].FirstIndex;
+            foreach (var circuit in attached[n].Circuits)
+            {
+                Assert.True(launched.Any(l => l.Circuit == circuit && l.Index > after),
+                    $"self-test stream {n} ran on circuit {circuit}, which was not built or cannibalized for it after the previous self-test:\n" + string.Join('\n', seen));
+            }
+        }
+        output.WriteLine($"{attached.Count} self-tests, each on a new circuit: {string.Join(", ", attached.Select(s => $"{s.User} on {string.Join('+', s.Circuits)}"))}");
+    }
+
     /// <summary>Tor's answer to a SOCKS CONNECT ("connected", or why not), retried until it contains <paramref name="expected"/>.</summary>
     internal static async Task<string> SocksAnswerAsync(int socksPort, string address, string expected)
     {
