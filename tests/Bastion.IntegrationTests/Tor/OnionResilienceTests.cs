@@ -162,12 +162,26 @@ public sealed class OnionResilienceTests(TorNetwork network, ITestOutputHelper o
         Assert.True(at >= killed && at <= DateTimeOffset.UtcNow, error);
         Assert.NotEqual("reachable", failed.Details["state"]);
         Assert.True(DateTimeOffset.Parse(failed.Details["lastSelfTestOk"], CultureInfo.InvariantCulture) < at, string.Join(", ", failed.Details));
+        // bastionctl onion shows both: when it last passed (and how long ago) and the error with its time.
+        var shown = await Cli.Bastionctl.RunAsync("--runtime-dir", daemon.RuntimeDir, "onion");
+        Assert.Matches(@"self-test passed \d+ s ago", shown.Stdout);
+        Assert.Contains("last self-test error  " + error, shown.Stdout, StringComparison.Ordinal);
 
         // The target is back: the next self-test passes and the error is cleared.
         await sshd.RestartAsync();
         var passed = await WaitReachableAsync(daemon, network, c => c.Details.GetValueOrDefault("lastSelfTestError", "x") == ""
             && DateTimeOffset.Parse(c.Details["lastSelfTestOk"], CultureInfo.InvariantCulture) > at);
         Assert.Contains("SSH-2.0-", passed.Reason, StringComparison.Ordinal);
+        var json = await Cli.Bastionctl.RunAsync("--runtime-dir", daemon.RuntimeDir, "status", "--json");
+        using (var doc = System.Text.Json.JsonDocument.Parse(json.Stdout))
+        {
+            var onionJson = doc.RootElement.GetProperty("components").EnumerateArray().Single(c => c.GetProperty("kind").GetString() == "onion");
+            var details = onionJson.GetProperty("details");
+            Assert.Equal(passed.Details["lastSelfTestOk"], details.GetProperty("lastSelfTestOk").GetString());
+            Assert.Equal("", details.GetProperty("lastSelfTestError").GetString());
+        }
+        var shownAfter = await Cli.Bastionctl.RunAsync("--runtime-dir", daemon.RuntimeDir, "onion");
+        Assert.DoesNotContain("last self-test error", shownAfter.Stdout, StringComparison.Ordinal);
 
         // What tor saw: each self-test's stream came with a SOCKS username of its own and ran on a circuit of its own that
         // tor built (or took unused from its pre-built ones) after the previous self-test's stream, never on one in use.
