@@ -351,6 +351,12 @@ internal sealed class OnionServiceComponent(OnionServiceDefinition definition, T
         {
             return (false, $"no connection within {SelfTestTimeout.TotalSeconds:0}s", false);
         }
+        catch (SocksRefusedException e) when (e.Code is 1 or 5)
+        {
+            // Measured: a target that refuses (sshd down) comes back from tor as a general failure (1), not as 5.
+            var target = definition.Service.Ports[0].Target;
+            return (false, $"{e.Message}: tor reached the service but not its target {target.Host}:{target.Port} (is it running?)", false);
+        }
         catch (SocksRefusedException e)
         {
             return (false, e.Message, e.DescriptorNotFound);

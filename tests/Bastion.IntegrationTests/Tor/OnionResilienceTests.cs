@@ -160,6 +160,7 @@ public sealed class OnionResilienceTests(TorNetwork network, ITestOutputHelper o
         output.WriteLine("lastSelfTestError: " + error);
         var at = DateTimeOffset.Parse(error[..error.IndexOf(": ", StringComparison.Ordinal)], CultureInfo.InvariantCulture);
         Assert.True(at >= killed && at <= DateTimeOffset.UtcNow, error);
+        Assert.Contains($"not its target 127.0.0.1:{sshd.Port.ToString(CultureInfo.InvariantCulture)} (is it running?)", error, StringComparison.Ordinal);
         Assert.NotEqual("reachable", failed.Details["state"]);
         Assert.True(DateTimeOffset.Parse(failed.Details["lastSelfTestOk"], CultureInfo.InvariantCulture) < at, string.Join(", ", failed.Details));
         // bastionctl onion shows both: when it last passed (and how long ago) and the error with its time.
