@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Bastion.IntegrationTests.Cli;
 using Bastion.IntegrationTests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -144,6 +145,34 @@ public sealed partial class DialModeTests(ITestOutputHelper output)
         Assert.True(continuedAt.Elapsed <= 2 * Interval + TimeSpan.FromSeconds(5) + TimeSpan.FromSeconds(10), $"reached after {continuedAt.Elapsed}");
         var status = await daemon.WaitForStatusAsync(s => TlsDaemon.Endpoint(s, "vnc")!.Details.GetValueOrDefault("sessionsOpened") == "2", "two sessions opened");
         Assert.Equal("Running", TlsDaemon.Endpoint(status, "vnc")!.State);
+    }
+
+    [Fact]
+    public async Task Connect_listen_once_exits_1_with_the_reason_when_the_server_that_phoned_refuses_our_certificate()
+    {
+        using var pki = new TestPki();
+        var friend = pki.Client("friend");
+        var revoke = await Bastionctl.RunAsync("pki", "--dir", pki.Dir, "revoke", "friend");
+        Assert.True(revoke.ExitCode == 0, revoke.ToString());
+        await using var backend = EchoBackend.Tcp();
+        var home = FreePort.Pick();
+        await using var daemon = new BastiondProcess(output, DialConfig(pki, backend.Address, home));
+        await daemon.StartAndWaitReadyAsync();
+
+        await using (var refused = await ConnectProcess.ListenAsync(output, $"127.0.0.1:{home}", friend, pki.CaPath, "--once"))
+        {
+            Assert.Equal(1, await refused.WaitForExitAsync(Patience));
+            Assert.Contains(refused.Log.Lines, l => l.Contains("refused by the server at", StringComparison.Ordinal)
+                && l.Contains("the server closed the connection right after the handshake: it refused our certificate (revoked, another CA) or rate-limited us", StringComparison.Ordinal));
+            Assert.DoesNotContain(refused.Log.Lines, l => l.Contains("waiting for a local client", StringComparison.Ordinal));
+        }
+        Assert.Contains($"serial {friend.Entry.Serial}: certificate revoked", await daemon.WaitForLogAsync("tls/vnc: refused"), StringComparison.Ordinal);
+
+        // The control: the admin's certificate, same command, is offered the session and exits 0 after relaying it.
+        await using var admin = await ConnectProcess.ListenAsync(output, $"127.0.0.1:{home}", pki.Admin, pki.CaPath, "--once");
+        await admin.Log.WaitForLineAsync(l => l.Contains("waiting for a local client", StringComparison.Ordinal), Patience, "session offered");
+        Assert.Equal("fine", await admin.RoundTripAsync("fine"));
+        Assert.Equal(0, await admin.WaitForExitAsync(Patience));
     }
 
     [GeneratedRegex(@"^dialing: no listener at (?<target>\S+) since (?<since>\S+), attempt (?<attempt>\d+) \(every 1s\), relaying to ")]
