@@ -160,6 +160,14 @@ internal sealed class ConnectCommand(CliConsole console)
             var tcp = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
             tcp.NoDelay = true;
             var from = tcp.RemoteEndPoint?.ToString() ?? "?";
+            if (TcpState(tcp) is { } state && state != TcpEstablished)
+            {
+                // A call that waited in the listen queue while we relayed another session, and that the server has given
+                // up meanwhile (it keeps dialling while a session is open): not a refusal, nothing to report as one.
+                console.Message($"skipped a call from {from} that the server had already given up (it came while we were busy)");
+                tcp.Dispose();
+                continue;
+            }
             // A server that phones home has no name we chose: its certificate's CA, role, revocation and pins decide, and
             // its name only when --server-name is given.
             using var tls = await HandshakeAsync(settings, tcp, from, settings.ServerName ?? "bastion", settings.ServerName, cancellationToken).ConfigureAwait(false);
@@ -209,26 +217,35 @@ internal sealed class ConnectCommand(CliConsole console)
     /// </summary>
     private async Task<bool> ClosedByServerAsync(Socket tcp, TimeSpan within, CancellationToken cancellationToken)
     {
-        var info = new byte[8];
         var started = console.Time.GetTimestamp();
         while (true)
         {
-            try
+            switch (TcpState(tcp))
             {
-                if (tcp.GetRawSocketOption(IpprotoTcp, TcpInfoOption, info) > 0 && info[0] != TcpEstablished)
-                {
+                case null:
+                    return false; // no TCP_INFO here: the relay reports a refusal as before
+                case not TcpEstablished:
                     return true;
-                }
-            }
-            catch (SocketException)
-            {
-                return false; // no TCP_INFO here: the relay reports a refusal as before
             }
             if (console.Time.GetElapsedTime(started) >= within)
             {
                 return false;
             }
             await Task.Delay(TimeSpan.FromMilliseconds(50), console.Time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The kernel's TCP state of the connection (tcpi_state: 1 ESTABLISHED, 8 CLOSE_WAIT, …); null if unknown.</summary>
+    private static byte? TcpState(Socket tcp)
+    {
+        var info = new byte[8];
+        try
+        {
+            return tcp.GetRawSocketOption(IpprotoTcp, TcpInfoOption, info) > 0 ? info[0] : null;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return null;
         }
     }
 

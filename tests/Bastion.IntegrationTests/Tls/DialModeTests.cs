@@ -175,6 +175,29 @@ public sealed partial class DialModeTests(ITestOutputHelper output)
         Assert.Equal(0, await admin.WaitForExitAsync(Patience));
     }
 
+    [Fact]
+    public async Task Connect_listen_skips_the_calls_the_server_gave_up_while_it_was_busy_and_takes_the_next_one()
+    {
+        using var pki = new TestPki();
+        await using var backend = EchoBackend.Tcp();
+        await using var admin = await ConnectProcess.ListenAsync(output, "127.0.0.1:0", pki.Admin, pki.CaPath);
+        await using var daemon = new BastiondProcess(output, DialConfig(pki, backend.Address, admin.ListenPort));
+        await daemon.StartAndWaitReadyAsync();
+        await admin.Log.WaitForLineAsync(l => l.Contains("waiting for a local client", StringComparison.Ordinal), Patience, "first session offered");
+
+        // A long session: meanwhile the server keeps calling every second, and gives each unanswered call up after 5 s.
+        using (var held = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp))
+        {
+            using var limit = new CancellationTokenSource(Patience);
+            await held.ConnectAsync("127.0.0.1", admin.LocalPort, limit.Token);
+            await Task.Delay(TimeSpan.FromSeconds(8), limit.Token);
+            Assert.Equal("held", await EchoRoundTrip.RunAsync(held, "held", limit.Token));
+        }
+        Assert.Equal("next", await admin.RoundTripAsync("next"));
+        Assert.Contains(admin.Log.Lines, l => l.Contains("skipped a call from", StringComparison.Ordinal));
+        Assert.DoesNotContain(admin.Log.Lines, l => l.Contains("refused", StringComparison.Ordinal));
+    }
+
     [GeneratedRegex(@"^dialing: no listener at (?<target>\S+) since (?<since>\S+), attempt (?<attempt>\d+) \(every 1s\), relaying to ")]
     private static partial Regex DialingReason();
 }
