@@ -95,6 +95,30 @@ public sealed partial class DialModeTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_session_whose_listener_host_went_silent_is_dropped_within_the_keepalive_bound()
+    {
+        using var pki = new TestPki();
+        // Both ends in a network namespace of their own, whose loopback the test can cut without touching anything else.
+        await using var network = await PrivateNetwork.CreateAsync();
+        var home = FreePort.Pick();
+        // The backend on a Unix socket: a filesystem path reaches into the namespace, a TCP port in ours would not.
+        await using var backend = EchoBackend.Unix(pki.Scratch("echo.sock"));
+        await using var listener = await PythonTlsListener.StartAsync(output, home, pki.Admin, pki.CaPath, wrapper: network.Wrapper);
+        await using var daemon = new BastiondProcess(output, DialConfig(pki, backend.Address, home)) { Wrapper = network.Wrapper };
+        await daemon.StartAndWaitReadyAsync();
+        await listener.Log.WaitForLineAsync(l => l.StartsWith("session 1", StringComparison.Ordinal), Patience, "first session");
+        await daemon.WaitForStatusAsync(s => TlsDaemon.Endpoint(s, "vnc")!.Details.GetValueOrDefault("sessions") == "1", "one session open");
+
+        await network.CutAsync(); // no FIN, no reset: the listener's host is gone as far as the daemon can tell
+        var cutAt = Stopwatch.StartNew();
+        var closed = await daemon.Log.WaitForLineAsync(l => l.Contains("tls/vnc: closed", StringComparison.Ordinal), KeepaliveBound + Patience, "the dead session closed");
+        output.WriteLine($"dead session closed {cutAt.Elapsed.TotalSeconds:F1}s after the network was cut: {closed}");
+        Assert.True(cutAt.Elapsed <= KeepaliveBound + TimeSpan.FromSeconds(10), $"closed after {cutAt.Elapsed}");
+        Assert.Contains("TimedOut", closed, StringComparison.Ordinal);
+        await daemon.WaitForStatusAsync(s => TlsDaemon.Endpoint(s, "vnc")!.Details.GetValueOrDefault("sessions") == "0", "its slot freed");
+    }
+
+    [Fact]
     public async Task Sessions_at_the_limit_stop_the_dialling_and_every_skipped_dial_is_counted()
     {
         using var pki = new TestPki();

@@ -62,9 +62,14 @@ internal sealed class PythonTlsListener : IAsyncDisposable
 
     public int Sessions => Log.Lines.Count(l => l.StartsWith("session ", StringComparison.Ordinal));
 
-    public static async Task<PythonTlsListener> StartAsync(ITestOutputHelper output, int port, IssueResult client, string caPath, bool closeAfterFirst = false)
+    /// <param name="wrapper">A command that execs python3 (e.g. <c>ip netns exec NAME</c>); null for none.</param>
+    public static async Task<PythonTlsListener> StartAsync(ITestOutputHelper output, int port, IssueResult client, string caPath, bool closeAfterFirst = false, IReadOnlyList<string>? wrapper = null)
     {
-        var psi = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo(wrapper is { Count: > 0 } ? wrapper[0] : "python3") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in wrapper is { Count: > 0 } ? [.. wrapper.Skip(1), "python3"] : Array.Empty<string>())
+        {
+            psi.ArgumentList.Add(a);
+        }
         foreach (var a in new[] { "-c", Script, port.ToString(System.Globalization.CultureInfo.InvariantCulture), client.CertificatePath, client.KeyPath, caPath, closeAfterFirst ? "1" : "0" })
         {
             psi.ArgumentList.Add(a);
