@@ -160,11 +160,30 @@ internal sealed class ConnectCommand(CliConsole console)
             var tcp = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
             tcp.NoDelay = true;
             var from = tcp.RemoteEndPoint?.ToString() ?? "?";
+            if (TcpState(tcp) is { } state && state != TcpEstablished)
+            {
+                // A call that waited in the listen queue while we relayed another session, and that the server has given
+                // up meanwhile (it keeps dialling while a session is open): not a refusal, nothing to report as one.
+                console.Message($"skipped a call from {from} that the server had already given up (it came while we were busy)");
+                tcp.Dispose();
+                continue;
+            }
             // A server that phones home has no name we chose: its certificate's CA, role, revocation and pins decide, and
             // its name only when --server-name is given.
             using var tls = await HandshakeAsync(settings, tcp, from, settings.ServerName ?? "bastion", settings.ServerName, cancellationToken).ConfigureAwait(false);
             if (tls is null)
             {
+                if (settings.Once)
+                {
+                    return ExitCodes.Failed;
+                }
+                continue;
+            }
+            // A server that refuses our certificate completes its side of the handshake and closes (TLS 1.3 gives it no
+            // earlier chance): look for that before telling the admin to connect a client to a session that is gone.
+            if (await ClosedByServerAsync(tcp, RefusalWait, cancellationToken).ConfigureAwait(false))
+            {
+                console.Message($"refused by the server at {from}: {RefusedAfterHandshake} — the server's log names the reason");
                 if (settings.Once)
                 {
                     return ExitCodes.Failed;
@@ -179,6 +198,54 @@ internal sealed class ConnectCommand(CliConsole console)
             {
                 return relayed ? ExitCodes.Ok : ExitCodes.Failed;
             }
+        }
+    }
+
+    /// <summary>How long after the handshake a phoned-home session is watched for the server's refusal (a close).</summary>
+    private static readonly TimeSpan RefusalWait = TimeSpan.FromSeconds(1);
+
+    private const string RefusedAfterHandshake =
+        "the server closed the connection right after the handshake: it refused our certificate (revoked, another CA) or rate-limited us (or its backend is unreachable)";
+
+    private const int IpprotoTcp = 6;
+    private const int TcpInfoOption = 11; // TCP_INFO; its first byte is tcpi_state
+    private const byte TcpEstablished = 1;
+
+    /// <summary>
+    /// True when the server ends the connection within <paramref name="within"/> of the handshake: the kernel's TCP state
+    /// leaves ESTABLISHED (CLOSE_WAIT on its FIN, CLOSE on a reset). Reads nothing, so the session is untouched otherwise.
+    /// </summary>
+    private async Task<bool> ClosedByServerAsync(Socket tcp, TimeSpan within, CancellationToken cancellationToken)
+    {
+        var started = console.Time.GetTimestamp();
+        while (true)
+        {
+            switch (TcpState(tcp))
+            {
+                case null:
+                    return false; // no TCP_INFO here: the relay reports a refusal as before
+                case not TcpEstablished:
+                    return true;
+            }
+            if (console.Time.GetElapsedTime(started) >= within)
+            {
+                return false;
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(50), console.Time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The kernel's TCP state of the connection (tcpi_state: 1 ESTABLISHED, 8 CLOSE_WAIT, …); null if unknown.</summary>
+    private static byte? TcpState(Socket tcp)
+    {
+        var info = new byte[8];
+        try
+        {
+            return tcp.GetRawSocketOption(IpprotoTcp, TcpInfoOption, info) > 0 ? info[0] : null;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return null;
         }
     }
 
@@ -231,8 +298,7 @@ internal sealed class ConnectCommand(CliConsole console)
         var result = await Relay.RunAsync(tls, tcp, client, cancellationToken).ConfigureAwait(false);
         if (result.ClosedByPeerWithoutData && !cancellationToken.IsCancellationRequested)
         {
-            console.Message($"refused by the server at {peer}: it closed the connection right after the handshake without sending anything: "
-                + "it refused our certificate (revoked, another CA, wrong VNC passwords under it) or its backend is unreachable — the server's log names the reason"
+            console.Message($"refused by the server at {peer}: {RefusedAfterHandshake} — the server's log names the reason"
                 + (result.Error is null ? "" : $" ({result.Error})"));
             return false;
         }

@@ -314,6 +314,12 @@ public sealed record TlsEndpointConfig
     public EquatableArray<string> Pins { get; init; } = [];
 
     public int MaxFailedHandshakesPerMinute { get; init; } = 10;
+
+    /// <summary>dial: sessions (and dials in progress) at once; the endpoint keeps dialling while fewer are open.</summary>
+    public int MaxSessions { get; init; } = 4;
+
+    /// <summary>dial: a session with no byte either way for this long is closed (a frozen listener frees its slot).</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromHours(1);
 }
 
 /// <summary>A relay backend: TCP or a Unix socket path.</summary>

@@ -40,6 +40,8 @@ internal sealed partial class ConfigBinder
                 Ca = ExistingFile(caAt, _ => "fix the path (the PEM CA certificate that signs the peers), or remove ca to use the pki: CA"),
                 Pins = [.. Pins(Get(m, "pins"))],
                 MaxFailedHandshakesPerMinute = Integer(Get(m, "maxFailedHandshakesPerMinute"), 1) ?? d.MaxFailedHandshakesPerMinute,
+                MaxSessions = Integer(Get(m, "maxSessions"), 1, 1024) ?? d.MaxSessions,
+                IdleTimeout = Duration(Get(m, "idleTimeout")) ?? d.IdleTimeout,
             });
         }
         _facts.TlsNames.AddRange(names.Values);

@@ -88,7 +88,7 @@ internal static class ConfigSchema
         var pki = new KeySet("pki",
             ["dir", "algorithm", "caLifetime", "serverLifetime", "clientLifetime", "renewBefore"]);
         var tls = new KeySet("tls[]",
-            ["name", "mode", "address", "interval", "backend", "certificate", "key", "ca", "pins", "maxFailedHandshakesPerMinute"]);
+            ["name", "mode", "address", "interval", "backend", "certificate", "key", "ca", "pins", "maxFailedHandshakesPerMinute", "maxSessions", "idleTimeout"]);
         var dbus = new KeySet("dbus", ["bus", "address", "adminGroup"]);
         var metrics = new KeySet("metrics", ["listen", "includeAddresses"]);
 

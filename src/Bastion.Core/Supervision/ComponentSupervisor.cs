@@ -378,6 +378,12 @@ public sealed partial class ComponentSupervisor : IDisposable
 
     private void LogTransition(ComponentId id, StateRecord previous, StateRecord current)
     {
+        if (previous.State == ComponentState.Running && current.State == ComponentState.Running)
+        {
+            // Still up, only the words changed (e.g. a phone-home endpoint's attempt count): not worth a line per change.
+            LogReasonChanged(_logger, id, current.State, current.Reason);
+            return;
+        }
         switch (current.State)
         {
             case ComponentState.Degraded:
@@ -403,6 +409,9 @@ public sealed partial class ComponentSupervisor : IDisposable
 
     [LoggerMessage(EventId = LogEvents.ComponentTransition, Level = LogLevel.Information, Message = "{Component}: {From} -> {To}: {Reason}")]
     private static partial void LogTransitionInfo(ILogger logger, ComponentId component, ComponentState from, ComponentState to, string reason);
+
+    [LoggerMessage(EventId = LogEvents.ComponentTransition, Level = LogLevel.Debug, Message = "{Component}: still {State}: {Reason}")]
+    private static partial void LogReasonChanged(ILogger logger, ComponentId component, ComponentState state, string reason);
 
     [LoggerMessage(EventId = LogEvents.ComponentTransition, Level = LogLevel.Warning, Message = "{Component}: {From} -> {To}: {Reason}")]
     private static partial void LogTransitionWarning(ILogger logger, ComponentId component, ComponentState from, ComponentState to, string reason);

@@ -19,6 +19,13 @@ public interface IRelayObserver
     void FromPlain(ReadOnlySpan<byte> data);
 }
 
+/// <summary>
+/// Ends a relayed connection when no byte has moved either way for <paramref name="Limit"/>: the TLS-level idle detection
+/// of a phoned-home session, whose peer (a frozen process whose kernel still answers TCP keepalives) would otherwise hold
+/// its slot forever. Checked every quarter of the limit, so it acts between 1 and 1.25 limits of silence.
+/// </summary>
+public sealed record RelayIdleLimit(TimeSpan Limit, TimeProvider Time);
+
 /// <summary>Bytes moved by one relayed connection, each way; whether the TLS peer ended its side (EOF or error, not our stop).</summary>
 public readonly record struct RelayResult(long FromTls, long ToTls, string? Error, bool TlsPeerEnded = false)
 {
@@ -56,13 +63,37 @@ public static class Relay
     /// <param name="plain">The backend, or the admin's local client.</param>
     /// <param name="cancellationToken">Stops the relay.</param>
     /// <param name="observer">Sees the first bytes each way while it is watching; null for none.</param>
-    public static async Task<RelayResult> RunAsync(SslStream tls, Socket tlsSocket, Socket plain, CancellationToken cancellationToken, IRelayObserver? observer = null)
+    /// <param name="idle">Ends the connection after this long without a byte either way; null for never.</param>
+    public static async Task<RelayResult> RunAsync(SslStream tls, Socket tlsSocket, Socket plain, CancellationToken cancellationToken, IRelayObserver? observer = null, RelayIdleLimit? idle = null)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         string? error = null;
         long fromTls = 0, toTls = 0;
         var tlsReadDone = 0;
         var tlsPeerEnded = false;
+        var lastActivity = idle?.Time.GetTimestamp() ?? 0; // one timestamp per read when idle is set; nothing otherwise
+
+        async Task WatchIdle(RelayIdleLimit limit)
+        {
+            try
+            {
+                var tick = limit.Limit / 4;
+                while (true)
+                {
+                    await Task.Delay(tick, limit.Time, stop.Token).ConfigureAwait(false);
+                    if (limit.Time.GetElapsedTime(Volatile.Read(ref lastActivity)) >= limit.Limit)
+                    {
+                        error ??= $"idle: no byte either way for {Config.Durations.Format(limit.Limit)}";
+                        tlsPeerEnded = true; // the peer is the one that went silent (frozen, or its network gone)
+                        await stop.CancelAsync().ConfigureAwait(false);
+                        return;
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
 
         // SslStream hands out one TLS record (≤ 16 KiB) per read. Records that are already buffered (the read completes
         // synchronously) are gathered and sent to the plain side with one send; as soon as a read would wait, what has
@@ -97,6 +128,10 @@ public static class Relay
                         tlsPeerEnded = true;
                         Volatile.Write(ref tlsReadDone, 1);
                         break;
+                    }
+                    if (idle is not null)
+                    {
+                        Volatile.Write(ref lastActivity, idle.Time.GetTimestamp());
                     }
                     if (observer is { Watching: true })
                     {
@@ -133,6 +168,11 @@ public static class Relay
                     }
                     await tls.WriteAsync(buffer.AsMemory(0, n), stop.Token).ConfigureAwait(false);
                     toTls += n;
+                    if (idle is not null)
+                    {
+                        // after the write: bytes the peer does not take (a frozen reader) are no activity
+                        Volatile.Write(ref lastActivity, idle.Time.GetTimestamp());
+                    }
                 }
                 if (Volatile.Read(ref tlsReadDone) == 0)
                 {
@@ -154,7 +194,10 @@ public static class Relay
             }
         }
 
+        var watch = idle is null ? Task.CompletedTask : WatchIdle(idle);
         await Task.WhenAll(Task.Run(TlsToPlain, CancellationToken.None), Task.Run(PlainToTls, CancellationToken.None)).ConfigureAwait(false);
+        await stop.CancelAsync().ConfigureAwait(false); // ends the idle watch
+        await watch.ConfigureAwait(false);
         if (cancellationToken.IsCancellationRequested)
         {
             error = "stopped";

@@ -96,52 +96,175 @@ public sealed partial class TlsEndpoint
     }
 
     /// <summary>
-    /// Phones home: connects to the admin's listener, serves one session at a time, and after each attempt or session waits
-    /// the interval before dialling again — so an admin (or a friend) who starts listening is reached within one interval.
+    /// TCP keepalive of a dialled connection: a listener whose host froze or whose network went away is detected within
+    /// about <see cref="KeepaliveIdle"/> + <see cref="KeepaliveCount"/> × <see cref="KeepaliveInterval"/> of silence
+    /// (30 s), and <see cref="UserTimeout"/> bounds the same when our data stays unacknowledged (keepalive does not probe then).
+    /// A frozen listener process whose kernel still answers is the relay's idle limit's job (tls[].idleTimeout).
+    /// </summary>
+    internal static readonly TimeSpan KeepaliveIdle = TimeSpan.FromSeconds(15);
+
+    internal static readonly TimeSpan KeepaliveInterval = TimeSpan.FromSeconds(5);
+    internal const int KeepaliveCount = 3;
+    internal static readonly TimeSpan UserTimeout = TimeSpan.FromSeconds(30);
+
+    private const int IpprotoTcp = 6;
+    private const int TcpUserTimeoutOption = 18; // TCP_USER_TIMEOUT (linux/tcp.h)
+
+    private DialState? _dial;
+
+    /// <summary>
+    /// Phones home: connects to the admin's listener every interval, and keeps doing so while sessions are open (one
+    /// frozen or forgotten session must not stop all phoning home), up to tls[].maxSessions connections at once. Nobody
+    /// listening is the normal state: Running, with the reason saying since when and how many attempts.
     /// </summary>
     private async Task DialAsync(IComponentContext context, PeerValidator validator, CancellationToken cancellationToken)
     {
-        context.SetDetail("address", _config.Address.ToString());
-        var attempts = 0L;
+        var target = _config.Address.ToString();
+        context.SetDetail("address", target);
+        var dial = new DialState(target, _config.Interval, _config.MaxSessions, context.Time);
+        _dial = dial;
         Count(context);
         UpdateHealth(context);
-        while (true)
+        var sessions = new HashSet<Task>();
+        var gate = new Lock();
+        try
         {
-            attempts++;
-            context.SetDetail("attempts", attempts.ToString(CultureInfo.InvariantCulture));
-            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
+            while (true)
             {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                timeout.CancelAfter(TlsPolicy.HandshakeTimeout);
-                await socket.ConnectAsync(_config.Address.Host, _config.Address.Port, timeout.Token).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
-            {
-                socket.Dispose();
-                var error = BackendConnector.Describe(e);
-                context.SetDetail("lastAttempt", error);
-                TlsLog.DialFailed(logger, Name, _config.Address.ToString(), error, Durations.Format(_config.Interval));
-                if (_health == HealthProblem.None)
+                if (dial.TryBeginAttempt())
                 {
-                    context.ReportDegraded($"phoning home to {_config.Address}: {error}; retrying every {Durations.Format(_config.Interval)}");
+                    var socket = await ConnectAsync(dial, target, cancellationToken).ConfigureAwait(false);
+                    if (socket is not null)
+                    {
+                        var task = Task.Run(() => DialledSessionAsync(socket, dial, context, validator, cancellationToken), CancellationToken.None);
+                        lock (gate)
+                        {
+                            sessions.Add(task);
+                        }
+                        _ = task.ContinueWith(t =>
+                        {
+                            lock (gate)
+                            {
+                                sessions.Remove(t);
+                            }
+                        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                    }
                 }
-                await Task.Delay(_config.Interval, context.Time, cancellationToken).ConfigureAwait(false);
-                continue;
-            }
-            catch
-            {
-                socket.Dispose(); // stopping (or anything unforeseen): the half-open socket is ours to close
-                throw;
-            }
-            TlsLog.DialConnected(logger, Name, _config.Address.ToString());
-            context.SetDetail("lastAttempt", "connected");
-            var accepted = await ServeGuardedAsync(socket, context, validator, cancellationToken).ConfigureAwait(false);
-            if (accepted)
-            {
                 UpdateHealth(context);
+                await Task.Delay(_config.Interval, context.Time, cancellationToken).ConfigureAwait(false);
             }
-            await Task.Delay(_config.Interval, context.Time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            Task[] pending;
+            lock (gate)
+            {
+                pending = [.. sessions];
+            }
+            await Task.WhenAll(pending).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>One dial: the connected socket (keepalive set), or null with the outcome recorded in <paramref name="dial"/>.</summary>
+    private async Task<Socket?> ConnectAsync(DialState dial, string target, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, (int)KeepaliveIdle.TotalSeconds);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, (int)KeepaliveInterval.TotalSeconds);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, KeepaliveCount);
+            socket.SetRawSocketOption(IpprotoTcp, TcpUserTimeoutOption, BitConverter.GetBytes((int)UserTimeout.TotalMilliseconds));
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TlsPolicy.HandshakeTimeout);
+            await socket.ConnectAsync(_config.Address.Host, _config.Address.Port, timeout.Token).ConfigureAwait(false);
+            return socket;
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            socket.Dispose();
+            var outcome = e switch
+            {
+                SocketException { SocketErrorCode: SocketError.ConnectionRefused } => DialOutcome.NoListener,
+                OperationCanceledException or SocketException { SocketErrorCode: SocketError.TimedOut } => DialOutcome.NoAnswer,
+                _ => DialOutcome.Unreachable,
+            };
+            var error = BackendConnector.Describe(e);
+            if (dial.Record(outcome, error))
+            {
+                // The first failure of a kind, not every attempt: nobody listening can last for months.
+                TlsLog.DialFailed(logger, Name, target, error, Durations.Format(_config.Interval));
+            }
+            return null;
+        }
+        catch
+        {
+            dial.Record(DialOutcome.Unreachable, "stopped");
+            socket.Dispose(); // stopping (or anything unforeseen): the half-open socket is ours to close
+            throw;
+        }
+    }
+
+    /// <summary>One dialled connection, from the handshake to the end of its relay; it holds one of maxSessions slots.</summary>
+    private async Task DialledSessionAsync(Socket socket, DialState dial, IComponentContext context, PeerValidator validator, CancellationToken cancellationToken)
+    {
+        var report = new DialReport(dial, this);
+        try
+        {
+            await ServeGuardedAsync(socket, context, validator, cancellationToken, report).ConfigureAwait(false);
+        }
+        finally
+        {
+            report.End();
+            UpdateHealth(context);
+        }
+    }
+
+    /// <summary>
+    /// What <see cref="ServeAsync"/> tells the dial state about one dialled connection: opened (a valid certificate), or
+    /// refused and why; <see cref="End"/> frees the slot.
+    /// </summary>
+    private sealed class DialReport(DialState dial, TlsEndpoint endpoint)
+    {
+        private bool _recorded;
+        private bool _opened;
+
+        public void Opened()
+        {
+            if (!_recorded)
+            {
+                _recorded = _opened = true;
+                if (dial.Record(DialOutcome.SessionOpened))
+                {
+                    TlsLog.DialConnected(endpoint.Logger, endpoint.Name, endpoint._config.Address.ToString());
+                }
+            }
+        }
+
+        public void Refused(HandshakeFailure kind, string reason)
+        {
+            if (!_recorded)
+            {
+                _recorded = true;
+                dial.Record(kind == HandshakeFailure.Silent ? DialOutcome.ListenerSilent : DialOutcome.ListenerRefused, reason);
+            }
+        }
+
+        public void End()
+        {
+            if (_opened)
+            {
+                dial.SessionClosed();
+            }
+            else if (!_recorded)
+            {
+                _recorded = true;
+                dial.Record(DialOutcome.ListenerRefused, "the connection ended before the handshake");
+            }
         }
     }
 }

@@ -135,6 +135,19 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
 
     private void UpdateHealthLocked(IComponentContext context)
     {
+        if (_dial is { } dial)
+        {
+            context.SetDetail("attempts", dial.Attempts.ToString(CultureInfo.InvariantCulture));
+            context.SetDetail("sessions", dial.Sessions.ToString(CultureInfo.InvariantCulture));
+            context.SetDetail("maxSessions", dial.MaxSessions.ToString(CultureInfo.InvariantCulture));
+            context.SetDetail("sessionsOpened", dial.SessionsOpened.ToString(CultureInfo.InvariantCulture));
+            context.SetDetail("skippedAtLimit", dial.SkippedAtLimit.ToString(CultureInfo.InvariantCulture));
+            context.SetDetail("dialPhase", dial.Phase.ToString());
+            if (dial.LastOutcome is { } outcome)
+            {
+                context.SetDetail("lastAttempt", outcome.ToString());
+            }
+        }
         TlsCredentials credentials;
         try
         {
@@ -198,9 +211,10 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
         }
         else
         {
+            // Dial mode: nobody listening is its normal state, so every dial phase is Running, the phase in the reason.
             context.ReportRunning(_config.Mode == TlsMode.Listen
                 ? $"listening on {_boundAddress ?? _config.Address.ToString()}, relaying to {definition.Backend}"
-                : $"phoning home to {_config.Address} every {Durations.Format(_config.Interval)}, relaying to {definition.Backend}");
+                : $"{_dial?.Describe() ?? $"phoning home to {_config.Address} every {Durations.Format(_config.Interval)}"}, relaying to {definition.Backend}");
         }
     }
 
@@ -223,7 +237,7 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
     /// <see cref="TlsPolicy.HandshakeTimeout"/>, our own peer validation, then the relay to the backend.
     /// Returns true when a peer was accepted (dial mode uses it to tell "phoned home" from "refused").
     /// </summary>
-    private async Task<bool> ServeAsync(Socket socket, IComponentContext context, PeerValidator validator, CancellationToken cancellationToken)
+    private async Task<bool> ServeAsync(Socket socket, IComponentContext context, PeerValidator validator, DialReport? dial, CancellationToken cancellationToken)
     {
         var limiter = _limiter!;
         var remote = socket.RemoteEndPoint as IPEndPoint;
@@ -233,7 +247,7 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
         using var pending = limiter.Admit(ip, out _, () => socket.Available > 0);
         if (pending is null)
         {
-            Refuse(context, ip, address, null, $"{limiter.Pending} connections pending, none of them silent; try again", HandshakeFailure.Silent);
+            Refuse(context, ip, address, null, $"{limiter.Pending} connections pending, none of them silent; try again", HandshakeFailure.Silent, dial);
             return false;
         }
         TlsCredentials credentials;
@@ -276,18 +290,18 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
                 {
                     // A stock VNC viewer waits for the server to speak; a TLS client never does. Tell it what to run instead.
                     await ExplainToStockViewerAsync(socket, deadline.Token).ConfigureAwait(false);
-                    Refuse(context, ip, address, null, "sent nothing (a stock VNC viewer?): told it over RFB to use bastionctl connect or stunnel", HandshakeFailure.Silent);
+                    Refuse(context, ip, address, null, "sent nothing (a stock VNC viewer?): told it over RFB to use bastionctl connect or stunnel", HandshakeFailure.Silent, dial);
                     return false;
                 }
                 if (await firstByte.ConfigureAwait(false) == 0)
                 {
-                    Refuse(context, ip, address, null, "closed before sending anything", HandshakeFailure.Silent);
+                    Refuse(context, ip, address, null, "closed before sending anything", HandshakeFailure.Silent, dial);
                     return false;
                 }
                 silent = false;
                 if (!pending.Talking())
                 {
-                    Refuse(context, ip, address, null, $"{limiter.Limits.MaxPendingPerAddress} handshakes in progress from this address (or {limiter.Limits.MaxPending} in all), each with a certificate being checked; try again", HandshakeFailure.Silent);
+                    Refuse(context, ip, address, null, $"{limiter.Limits.MaxPendingPerAddress} handshakes in progress from this address (or {limiter.Limits.MaxPending} in all), each with a certificate being checked; try again", HandshakeFailure.Silent, dial);
                     return false;
                 }
                 await ssl.AuthenticateAsServerAsync(options, deadline.Token).ConfigureAwait(false);
@@ -299,7 +313,7 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
                     return false;
                 }
                 var (reason, kind) = Classify(e, verdict, silent, pending.WasEvicted, limiter);
-                Refuse(context, ip, address, verdict, reason, kind);
+                Refuse(context, ip, address, verdict, reason, kind, dial);
                 return false;
             }
         }
@@ -311,6 +325,7 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
             return false;
         }
         Interlocked.Increment(ref _accepted);
+        dial?.Opened();
         context.SetDetail("lastPeer", $"{peer.Subject} serial {peer.Serial} from {address}");
         TlsLog.Accepted(logger, Name, address, peer.Subject, peer.Serial, Protocol(ssl.SslProtocol), ssl.NegotiatedCipherSuite.ToString());
         Socket backend;
@@ -342,7 +357,8 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
             try
             {
                 var observer = WatchVnc(context, address, peer.Subject, peer.Serial);
-                var result = await Relay.RunAsync(ssl, socket, backend, cancellationToken, observer).ConfigureAwait(false);
+                var idle = dial is null ? null : new RelayIdleLimit(_config.IdleTimeout, context.Time);
+                var result = await Relay.RunAsync(ssl, socket, backend, cancellationToken, observer, idle).ConfigureAwait(false);
                 TlsLog.Closed(logger, Name, address, peer.Serial, result.FromTls, result.ToTls, result.Error is null ? "" : "; " + result.Error);
             }
             finally
@@ -400,8 +416,9 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
     /// Counts a refused connection, says why in status, logs it (one by one at first, then aggregated per address and
     /// interval) and tells the limiter what kind of failure it was.
     /// </summary>
-    private void Refuse(IComponentContext context, IPAddress ip, string address, PeerVerdict? verdict, string reason, HandshakeFailure kind)
+    private void Refuse(IComponentContext context, IPAddress ip, string address, PeerVerdict? verdict, string reason, HandshakeFailure kind, DialReport? dial = null)
     {
+        dial?.Refused(kind, reason);
         Interlocked.Increment(ref _refused);
         Interlocked.Increment(ref _refusedByKind[(int)kind]);
         context.SetDetail("lastRefusal", $"{address}: {reason}");
@@ -427,13 +444,13 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
     }
 
     /// <summary><see cref="ServeAsync"/> for one connection, so that nothing it did not foresee escapes the connection.</summary>
-    private async Task<bool> ServeGuardedAsync(Socket socket, IComponentContext context, PeerValidator validator, CancellationToken cancellationToken)
+    private async Task<bool> ServeGuardedAsync(Socket socket, IComponentContext context, PeerValidator validator, CancellationToken cancellationToken, DialReport? dial = null)
     {
         var address = "?";
         try
         {
             address = (socket.RemoteEndPoint as IPEndPoint)?.ToString() ?? "?";
-            return await ServeAsync(socket, context, validator, cancellationToken).ConfigureAwait(false);
+            return await ServeAsync(socket, context, validator, dial, cancellationToken).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // one connection's unexpected failure must not take the endpoint down; it is logged with the reason
         catch (Exception e)

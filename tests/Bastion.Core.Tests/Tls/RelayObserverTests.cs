@@ -6,6 +6,7 @@ using System.Security.Cryptography.X509Certificates;
 using Bastion.Tests.Vnc;
 using Bastion.Tls;
 using Bastion.Vnc;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Bastion.Tests.Tls;
 
@@ -79,7 +80,7 @@ public sealed class RelayObserverTests
         public SslStream Client { get; }
         public Task<RelayResult> Run { get; }
 
-        public static async Task<RelayedConnection> StartAsync(Socket plain, IRelayObserver observer)
+        public static async Task<RelayedConnection> StartAsync(Socket plain, IRelayObserver observer, RelayIdleLimit? idle = null)
         {
             using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
             var request = new CertificateRequest("CN=relay-test", key, HashAlgorithmName.SHA256);
@@ -101,7 +102,7 @@ public sealed class RelayObserverTests
                 client.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "relay-test" })).WaitAsync(Limit);
 
             var stop = new CancellationTokenSource();
-            return new RelayedConnection(client, clientSocket, server, serverSocket, Relay.RunAsync(server, serverSocket, plain, stop.Token, observer), stop);
+            return new RelayedConnection(client, clientSocket, server, serverSocket, Relay.RunAsync(server, serverSocket, plain, stop.Token, observer, idle), stop);
         }
 
         public async ValueTask DisposeAsync()
@@ -219,5 +220,41 @@ public sealed class RelayObserverTests
         Assert.Equal(outcome == RfbAuthOutcome.Succeeded ? RfbHealth.Up : RfbHealth.AuthBroken, result.Health);
         Assert.Equal(outcome, observer.Outcome);
         Assert.Equal(reason, observer.FailureReason);
+    }
+
+    [Fact]
+    public async Task With_an_idle_limit_the_relay_ends_after_that_long_without_a_byte_and_traffic_keeps_it_open()
+    {
+        var time = new FakeTimeProvider();
+        var (plain, backend) = await PlainPairAsync();
+        using var _ = backend;
+        await using var relayed = await RelayedConnection.StartAsync(plain, new RecordingObserver(0), new RelayIdleLimit(TimeSpan.FromSeconds(4), time));
+
+        for (var round = 0; round < 3; round++)
+        {
+            await AdvanceAsync(time, TimeSpan.FromSeconds(3)); // 3 s of silence, under the limit
+            Assert.False(relayed.Run.IsCompleted, $"ended after round {round}");
+            await relayed.Client.WriteAsync("x"u8.ToArray()).AsTask().WaitAsync(Limit);
+            var one = new byte[1];
+            Assert.Equal(1, await backend.ReceiveAsync(one, SocketFlags.None).WaitAsync(Limit)); // the relay saw the byte
+        }
+
+        for (var second = 0; second < 60 && !relayed.Run.IsCompleted; second++)
+        {
+            await AdvanceAsync(time, TimeSpan.FromSeconds(1));
+        }
+        var result = await relayed.Run.WaitAsync(Limit);
+        Assert.Equal("idle: no byte either way for 4s", result.Error);
+        Assert.Equal(3, result.FromTls);
+    }
+
+    /// <summary>In 250 ms steps, letting the relay's idle watch run between them (its timer is re-armed after each wake).</summary>
+    private static async Task AdvanceAsync(FakeTimeProvider time, TimeSpan by)
+    {
+        for (var t = TimeSpan.Zero; t < by; t += TimeSpan.FromMilliseconds(250))
+        {
+            time.Advance(TimeSpan.FromMilliseconds(250));
+            await Task.Delay(20);
+        }
     }
 }

@@ -28,6 +28,9 @@ internal sealed partial class ConnectProcess : IAsyncDisposable
     public int ListenPort { get; private set; }
     public bool HasExited => _process.HasExited;
 
+    /// <summary>For SIGSTOP/SIGCONT (a frozen admin laptop): only this process, by its id.</summary>
+    public int Pid => _process.Id;
+
     /// <summary>Forward: connects to the daemon's endpoint at <paramref name="server"/>.</summary>
     public static Task<ConnectProcess> ForwardAsync(ITestOutputHelper output, string server, IssueResult client, string caPath, params string[] extra) =>
         StartAsync(output, [server, .. Args(client, caPath), .. extra]);

@@ -72,7 +72,7 @@ public sealed class ConnectServerCheckTests(ITestOutputHelper output)
         await using var connect = await ConnectProcess.ForwardAsync(output, $"127.0.0.1:{port}", friend, pki.CaPath, "--once");
         Assert.Equal("", await connect.RoundTripAsync("hello"));
         Assert.Equal(1, await connect.WaitForExitAsync(Patience));
-        Assert.Contains(connect.Log.Lines, l => l.Contains($"refused by the server at 127.0.0.1:{port}: it closed the connection right after the handshake", StringComparison.Ordinal)
+        Assert.Contains(connect.Log.Lines, l => l.Contains($"refused by the server at 127.0.0.1:{port}: the server closed the connection right after the handshake", StringComparison.Ordinal)
             && l.Contains("it refused our certificate", StringComparison.Ordinal));
         Assert.Contains($"serial {friend.Entry.Serial}: certificate revoked", await daemon.WaitForLogAsync("tls/vnc: refused"), StringComparison.Ordinal);
 
