@@ -23,6 +23,8 @@ public enum FleetOutcome
     NotYetValid,
     /// <summary>A command whose nonce was already accepted.</summary>
     Replayed,
+    /// <summary>The replay cache is full of unexpired nonces: refused rather than forgetting one (fails closed).</summary>
+    ReplayCacheFull,
 }
 
 /// <summary>The result of opening: the message only when accepted; the signer's fingerprint whenever a signature parsed.</summary>
@@ -32,11 +34,20 @@ public sealed record FleetOpened<T>(FleetOutcome Outcome, T? Message, string? Si
     public bool Accepted => Outcome == FleetOutcome.Accepted;
 }
 
-/// <summary>Remembers accepted command nonces until they expire (the persisted ReplayCache in production).</summary>
+/// <summary>What the replay cache says about a nonce.</summary>
+public enum ReplayVerdict
+{
+    /// <summary>First time seen: remembered until the command expires.</summary>
+    Fresh,
+    Replayed,
+    /// <summary>No room without forgetting an unexpired nonce.</summary>
+    Full,
+}
+
+/// <summary>Remembers accepted command nonces until they expire (<see cref="ReplayCache"/> in production).</summary>
 public interface IReplayGuard
 {
-    /// <summary>True the first time a nonce is offered (and it is remembered until <paramref name="expiresAt"/>); false for a replay.</summary>
-    bool TryAccept(ReadOnlySpan<byte> nonce, DateTimeOffset expiresAt);
+    ReplayVerdict TryAccept(ReadOnlySpan<byte> nonce, DateTimeOffset expiresAt);
 }
 
 /// <summary>
@@ -106,9 +117,14 @@ public static class FleetSeal
         {
             window = FleetOutcome.WrongNode;
         }
-        else if (window == FleetOutcome.Accepted && !replay.TryAccept(command.Nonce, command.ExpiresAt))
+        else if (window == FleetOutcome.Accepted)
         {
-            window = FleetOutcome.Replayed;
+            window = replay.TryAccept(command.Nonce, command.ExpiresAt) switch
+            {
+                ReplayVerdict.Fresh => FleetOutcome.Accepted,
+                ReplayVerdict.Replayed => FleetOutcome.Replayed,
+                _ => FleetOutcome.ReplayCacheFull,
+            };
         }
         return new(window, window == FleetOutcome.Accepted ? command : null, verdict.Fingerprint, verdict);
     }

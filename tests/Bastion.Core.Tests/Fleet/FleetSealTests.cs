@@ -254,6 +254,7 @@ public sealed class FleetSealTests : IDisposable
     {
         public HashSet<string> Seen { get; } = [];
 
-        public bool TryAccept(ReadOnlySpan<byte> nonce, DateTimeOffset expiresAt) => Seen.Add(Convert.ToHexString(nonce));
+        public ReplayVerdict TryAccept(ReadOnlySpan<byte> nonce, DateTimeOffset expiresAt) =>
+            Seen.Add(Convert.ToHexString(nonce)) ? ReplayVerdict.Fresh : ReplayVerdict.Replayed;
     }
 }
