@@ -31,8 +31,11 @@ public enum SignerOutcome
     NotYetValid,
     /// <summary>The key is listed, but its valid-before has passed.</summary>
     Expired,
-    /// <summary>Signed with a certificate: this version does not verify certificates (cert-authority lines are parsed, never matched).</summary>
-    CertificateNotSupported,
+    /// <summary>
+    /// Signed with a certificate from a listed CA that does not authorise this use: not a user certificate, no
+    /// principal list, or the principal is not in it.
+    /// </summary>
+    CertificateNotAuthorized,
 }
 
 /// <summary>The verdict, with the signer's fingerprint (always known once the signature parsed) for the SECURITY log line.</summary>
@@ -112,9 +115,9 @@ public sealed class AllowedSigners
         var check = signature.Check(message, ns);
         if (check != SshSignatureCheck.Valid)
         {
-            var outcome = check == SshSignatureCheck.CertificateNotSupported ? SignerOutcome.CertificateNotSupported : SignerOutcome.BadSignature;
-            return new SignerVerdict(outcome, check, fingerprint, null, 0);
+            return new SignerVerdict(SignerOutcome.BadSignature, check, fingerprint, null, 0);
         }
+        var certificate = signature.PublicKey.Certificate;
         var seconds = now.ToUnixTimeSeconds();
         SignerVerdict? firstRefusal = null;
         foreach (var entry in Entries)
@@ -123,16 +126,29 @@ public sealed class AllowedSigners
             {
                 continue;
             }
-            if (entry.CertificateAuthority || !entry.Key.Equals(signature.PublicKey))
+            string? principals = entry.Principals;
+            SignerOutcome? certificateRefusal = null;
+            if (certificate is null)
             {
-                continue;
+                if (entry.CertificateAuthority || !entry.Key.Equals(signature.PublicKey))
+                {
+                    continue;
+                }
             }
-            var refusal =
-                entry.Namespaces is not null && SshPatterns.MatchList(ns, entry.Namespaces) != SshPatterns.ListMatch.Match ? SignerOutcome.NamespaceNotAllowed
+            else
+            {
+                if (!entry.CertificateAuthority || !entry.Key.Equals(certificate.SignatureKey))
+                {
+                    continue;
+                }
+                (certificateRefusal, principals) = CheckCertificate(certificate, principal, entry.Principals, seconds);
+            }
+            var refusal = certificateRefusal ??
+                (entry.Namespaces is not null && SshPatterns.MatchList(ns, entry.Namespaces) != SshPatterns.ListMatch.Match ? SignerOutcome.NamespaceNotAllowed
                 : entry.ValidAfter is { } after && seconds < after.ToUnixTimeSeconds() ? SignerOutcome.NotYetValid
                 : entry.ValidBefore is { } before && seconds > before.ToUnixTimeSeconds() ? SignerOutcome.Expired
-                : SignerOutcome.Accepted;
-            var verdict = new SignerVerdict(refusal, check, fingerprint, entry.Principals, entry.Line);
+                : SignerOutcome.Accepted);
+            var verdict = new SignerVerdict(refusal, check, fingerprint, principals, entry.Line);
             if (refusal == SignerOutcome.Accepted)
             {
                 return verdict;
@@ -140,6 +156,37 @@ public sealed class AllowedSigners
             firstRefusal ??= verdict;
         }
         return firstRefusal ?? new SignerVerdict(SignerOutcome.UnknownSigner, check, fingerprint, null, 0);
+    }
+
+    /// <summary>
+    /// OpenSSH's sshkey_cert_check_authority for a signature (user certificate, valid at the time — valid-before is
+    /// exclusive — and a principal list), then: with a principal, it must be one of the certificate's principals exactly;
+    /// without one (find-principals), the certificate's principals that the line's patterns match are the signer's.
+    /// </summary>
+    private static (SignerOutcome? Refusal, string? Principals) CheckCertificate(SshCertificate certificate, string? principal, string linePatterns, long seconds)
+    {
+        var now = (ulong)Math.Max(0, seconds);
+        if (certificate.Type != SshCertificate.UserCertificate || certificate.Principals.Count == 0)
+        {
+            return (SignerOutcome.CertificateNotAuthorized, null);
+        }
+        if (now < certificate.ValidAfter)
+        {
+            return (SignerOutcome.NotYetValid, null);
+        }
+        if (now >= certificate.ValidBefore)
+        {
+            return (SignerOutcome.Expired, null);
+        }
+        if (principal is not null)
+        {
+            return certificate.Principals.Contains(principal, StringComparer.Ordinal)
+                ? (null, principal)
+                : (SignerOutcome.CertificateNotAuthorized, null);
+        }
+        var patterns = linePatterns.Split(',');
+        var matched = certificate.Principals.Where(p => patterns.Any(pattern => SshPatterns.Match(p, pattern))).ToList();
+        return matched.Count > 0 ? (null, string.Join(',', matched)) : (SignerOutcome.CertificateNotAuthorized, null);
     }
 }
 

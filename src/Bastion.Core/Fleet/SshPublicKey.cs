@@ -11,7 +11,7 @@ public enum SshKeyKind
     EcdsaP384,
     EcdsaP521,
     Rsa,
-    /// <summary>An OpenSSH certificate (any *-cert-v01@openssh.com type).</summary>
+    /// <summary>An OpenSSH certificate of an ssh-ed25519, ECDSA or RSA key (*-cert-v01@openssh.com).</summary>
     Certificate,
     /// <summary>A type Bastion does not verify (ssh-dss, security keys, ...): parsed, never accepted.</summary>
     Unsupported,
@@ -40,6 +40,9 @@ public sealed class SshPublicKey : IEquatable<SshPublicKey>
 
     public SshKeyKind Kind { get; }
 
+    /// <summary>The certificate, for <see cref="SshKeyKind.Certificate"/>.</summary>
+    public SshCertificate? Certificate { get; private init; }
+
     public ReadOnlySpan<byte> Blob => _blob;
 
     /// <summary>The raw 32-byte public key of an ssh-ed25519 key.</summary>
@@ -48,7 +51,7 @@ public sealed class SshPublicKey : IEquatable<SshPublicKey>
         : throw new InvalidOperationException("not an ssh-ed25519 key");
 
     /// <summary><c>SHA256:</c> and unpadded base64, as <c>ssh-keygen -l</c> prints.</summary>
-    public string Fingerprint => "SHA256:" + Convert.ToBase64String(SHA256.HashData(_blob)).TrimEnd('=');
+    public string Fingerprint => Certificate?.Key.Fingerprint ?? "SHA256:" + Convert.ToBase64String(SHA256.HashData(_blob)).TrimEnd('=');
 
     /// <summary>The one-line public key format (<c>TYPE BASE64</c>) of authorized_keys and .pub files.</summary>
     public override string ToString() => Type + " " + Convert.ToBase64String(_blob);
@@ -101,8 +104,13 @@ public sealed class SshPublicKey : IEquatable<SshPublicKey>
                 kind = SshKeyKind.Rsa;
                 break;
             default:
-                kind = type.EndsWith("-cert-v01@openssh.com", StringComparison.Ordinal) ? SshKeyKind.Certificate : SshKeyKind.Unsupported;
-                // The rest of the blob is not interpreted; consume it so the equality below is on the whole blob.
+                if (SshCertificate.PlainType(type) is not null)
+                {
+                    var copy = blob.ToArray();
+                    return new SshPublicKey(type, copy, SshKeyKind.Certificate) { Certificate = SshCertificate.Parse(copy) };
+                }
+                // Another type (ssh-dss, security keys): kept whole, never verified.
+                kind = SshKeyKind.Unsupported;
                 reader.ReadRaw(reader.Remaining);
                 break;
         }
@@ -162,6 +170,9 @@ public sealed class SshPublicKey : IEquatable<SshPublicKey>
                         _ => default,
                     };
                     return hash != default && VerifyRsa(data, sig.Span, hash);
+                case SshKeyKind.Certificate:
+                    // The certified key signs; whether the CA vouches for it is allowed_signers' question.
+                    return Certificate!.Key.Verify(data, signature);
                 default:
                     return false;
             }

@@ -17,8 +17,8 @@ public enum SshSignatureCheck
     UnsupportedHash,
     /// <summary>A key type Bastion does not verify (ssh-dss, security keys).</summary>
     UnsupportedKey,
-    /// <summary>Signed with an OpenSSH certificate: not verified by this version (see docs/fleet-envelope.md).</summary>
-    CertificateNotSupported,
+    /// <summary>Signed with an OpenSSH certificate whose CA signature does not verify.</summary>
+    BadCertificate,
     /// <summary>The signature does not match the message and key (altered data, other key, rsa-sha1).</summary>
     BadSignature,
 }
@@ -152,8 +152,8 @@ public sealed class SshSignature
         }
         switch (PublicKey.Kind)
         {
-            case SshKeyKind.Certificate:
-                return SshSignatureCheck.CertificateNotSupported;
+            case SshKeyKind.Certificate when !PublicKey.Certificate!.SignedByCa:
+                return SshSignatureCheck.BadCertificate;
             case SshKeyKind.Unsupported:
                 return SshSignatureCheck.UnsupportedKey;
         }

@@ -149,21 +149,83 @@ public sealed class AllowedSignersTests : IDisposable
         Assert.Equal(SshSignatureCheck.BadSignature, verdict.Check);
     }
 
-    [Fact]
-    public void A_certificate_signature_is_refused_with_its_own_outcome_although_ssh_keygen_accepts_it()
+    public static TheoryData<string, string, string, SignerOutcome> CertificateCases => new()
     {
-        // Documented gap: cert-authority lines are parsed, but this version does not verify certificates.
+        // ssh-keygen -s options for the certificate of key a, allowed_signers line (CA = the CA key), principal, outcome
+        { "-n alice@example.org", "*@example.org cert-authority CA", "alice@example.org", SignerOutcome.Accepted },
+        { "-n alice@example.org,bob@example.org", "alice@example.org cert-authority CA", "alice@example.org", SignerOutcome.Accepted },
+        { "-n alice@example.org", "*@example.org cert-authority CA", "bob@example.org", SignerOutcome.CertificateNotAuthorized },
+        { "-n alice@example.org", "bob@example.org cert-authority CA", "alice@example.org", SignerOutcome.UnknownSigner },
+        { "-n *@example.org", "*@example.org cert-authority CA", "alice@example.org", SignerOutcome.CertificateNotAuthorized },
+        { "-n alice@example.org -V 20200101:20210101", "*@example.org cert-authority CA", "alice@example.org", SignerOutcome.Expired },
+        { "-n alice@example.org -V 20300101:20310101", "*@example.org cert-authority CA", "alice@example.org", SignerOutcome.NotYetValid },
+        { "-n alice@example.org -V 20200101:20261206120000", "*@example.org cert-authority CA", "alice@example.org", SignerOutcome.Expired },
+        { "-n alice@example.org -h", "*@example.org cert-authority CA", "alice@example.org", SignerOutcome.CertificateNotAuthorized },
+        { "-n alice@example.org", "*@example.org CA", "alice@example.org", SignerOutcome.UnknownSigner },
+        { "-n alice@example.org", "*@example.org cert-authority OTHER", "alice@example.org", SignerOutcome.UnknownSigner },
+        { "-n alice@example.org", "*@example.org cert-authority,namespaces=\"git\" CA", "alice@example.org", SignerOutcome.NamespaceNotAllowed },
+        { "-n alice@example.org", "*@example.org cert-authority,valid-before=\"20260101Z\" CA", "alice@example.org", SignerOutcome.Expired },
+        { "-n alice@example.org", "*@example.org cert-authority,namespaces=\"git\" CA\n*@example.org cert-authority CA", "alice@example.org", SignerOutcome.Accepted },
+    };
+
+    [Theory]
+    [MemberData(nameof(CertificateCases))]
+    public void Certificate_signatures_get_the_same_verdict_from_Bastion_and_ssh_keygen(string certOptions, string line, string principal, SignerOutcome expected)
+    {
         _keygen.Generate("ca", "ed25519");
-        var signed = SshKeygen.Run(["-q", "-s", _keygen.File("ca"), "-I", "alice", "-n", "alice@example.org", _keygen.File("a") + ".pub"]);
+        _keygen.Generate("other", "ed25519");
+        var certify = new List<string> { "-q", "-s", _keygen.File("ca"), "-I", "alice-laptop" };
+        certify.AddRange(certOptions.Split(' '));
+        certify.Add(_keygen.File("a") + ".pub");
+        var signed = SshKeygen.Run(certify);
         Assert.True(signed.ExitCode == 0, signed.Error);
         var armored = _keygen.Sign(_keygen.File("a-cert.pub"), Message, SshSignature.FleetNamespace);
+        var text = line.Replace("OTHER", _keygen.PublicKeyText("other"), StringComparison.Ordinal)
+            .Replace("CA", _keygen.PublicKeyText("ca"), StringComparison.Ordinal) + "\n";
+        var (signers, errors) = AllowedSigners.Parse(text, "f");
+        Assert.Empty(errors);
+        var signature = SshSignature.TryParseArmored(armored)!;
+        Assert.Equal(SshKeyKind.Certificate, signature.PublicKey.Kind);
+
+        var verdict = signers!.Verify(signature, Message, principal, SshSignature.FleetNamespace, Now);
+        var judge = _keygen.Verify(text, principal, SshSignature.FleetNamespace, armored, Message, NowText);
+
+        Assert.Equal(expected, verdict.Outcome);
+        Assert.True((judge.ExitCode == 0) == verdict.Accepted, $"ssh-keygen exit {judge.ExitCode}: {judge.Error}; Bastion {verdict.Outcome}");
+        Assert.Equal(SshPublicKey.ParseText(_keygen.PublicKeyText("a")).Fingerprint, verdict.Fingerprint);
+    }
+
+    [Fact]
+    public void A_certificate_whose_CA_signature_was_altered_is_a_bad_signature()
+    {
+        _keygen.Generate("ca", "ed25519");
+        Assert.Equal(0, SshKeygen.Run(["-q", "-s", _keygen.File("ca"), "-I", "id", "-n", "alice@example.org", _keygen.File("a") + ".pub"]).ExitCode);
+        var armored = _keygen.Sign(_keygen.File("a-cert.pub"), Message, SshSignature.FleetNamespace);
+        var blob = SshSignature.TryParseArmored(armored)!.Blob.ToArray();
+        var certificate = SshPublicKey.ParseText(File.ReadAllText(_keygen.File("a-cert.pub"))).Blob.ToArray();
+        var at = blob.AsSpan().IndexOf(certificate);
+        blob[at + certificate.Length - 1] ^= 1; // last byte of the CA's signature
+
+        var tampered = SshSignature.TryParse(blob)!;
+
+        Assert.Equal(SshSignatureCheck.BadCertificate, tampered.Check(Message, SshSignature.FleetNamespace));
+    }
+
+    [Fact]
+    public void Without_a_principal_a_certificate_names_the_principals_the_line_admits()
+    {
+        _keygen.Generate("ca", "ed25519");
+        Assert.Equal(0, SshKeygen.Run(["-q", "-s", _keygen.File("ca"), "-I", "id", "-n", "alice@example.org,alice@other.org", _keygen.File("a") + ".pub"]).ExitCode);
+        var signature = SshSignature.TryParseArmored(_keygen.Sign(_keygen.File("a-cert.pub"), Message, SshSignature.FleetNamespace))!;
         var text = "*@example.org cert-authority " + _keygen.PublicKeyText("ca") + "\n";
         var (signers, _) = AllowedSigners.Parse(text, "f");
 
-        var verdict = signers!.Verify(SshSignature.TryParseArmored(armored)!, Message, "alice@example.org", SshSignature.FleetNamespace, Now);
+        var verdict = signers!.VerifyAnyPrincipal(signature, Message, SshSignature.FleetNamespace, Now);
 
-        Assert.Equal(SignerOutcome.CertificateNotSupported, verdict.Outcome);
-        Assert.Equal(0, _keygen.Verify(text, "alice@example.org", SshSignature.FleetNamespace, armored, Message, NowText).ExitCode);
+        Assert.Equal(SignerOutcome.Accepted, verdict.Outcome);
+        Assert.Equal("alice@example.org", verdict.Principals);
+        var found = SshKeygen.Run(["-Y", "find-principals", "-f", WriteSigners(text), "-s", WriteSig(signature), "-Overify-time=" + NowText]);
+        Assert.Equal("alice@example.org", found.Output.Trim());
     }
 
     [Theory]
