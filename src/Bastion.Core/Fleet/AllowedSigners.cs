@@ -38,7 +38,7 @@ public enum SignerOutcome
     CertificateNotAuthorized,
 }
 
-/// <summary>The verdict, with the signer's fingerprint (always known once the signature parsed) for the SECURITY log line.</summary>
+/// <summary>The verdict, with the signer's fingerprint (for a certificate: its key's, as ssh-keygen prints it) for the SECURITY log line.</summary>
 public sealed record SignerVerdict(SignerOutcome Outcome, SshSignatureCheck Check, string Fingerprint, string? Principals, int Line)
 {
     public bool Accepted => Outcome == SignerOutcome.Accepted;
