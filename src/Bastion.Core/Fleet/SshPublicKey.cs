@@ -97,9 +97,12 @@ public sealed class SshPublicKey : IEquatable<SshPublicKey>
                 break;
             case "ssh-rsa":
                 reader.ReadPositiveMpint();
-                if (reader.ReadPositiveMpint().Length * 8 < 1024)
+                // OpenSSH's bounds (SSH_RSA_MINIMUM_MODULUS_SIZE 1024, SSHBUF_MAX_BIGNUM 16384 bits): a hostile
+                // signature cannot make Bastion verify with a giant modulus.
+                var modulusBits = reader.ReadPositiveMpint().Length * 8;
+                if (modulusBits is < 1024 or > 16384)
                 {
-                    throw new SshFormatException("RSA modulus shorter than 1024 bits");
+                    throw new SshFormatException("RSA modulus outside 1024..16384 bits");
                 }
                 kind = SshKeyKind.Rsa;
                 break;

@@ -258,3 +258,27 @@ public sealed class FleetSealTests : IDisposable
             Seen.Add(Convert.ToHexString(nonce)) ? ReplayVerdict.Fresh : ReplayVerdict.Replayed;
     }
 }
+
+public sealed class FleetSealCertificateTests
+{
+    [Fact]
+    public void A_command_signed_with_an_admin_certificate_from_a_listed_CA_opens_and_names_the_certificate_principal()
+    {
+        using var keygen = new SshKeygen();
+        using var node = Ed25519PrivateKey.Generate();
+        keygen.Generate("ca", "ed25519");
+        var admin = keygen.Generate("admin", "ecdsa", 256);
+        var certified = SshKeygen.Run(["-q", "-s", keygen.File("ca"), "-I", "alice-laptop", "-n", "alice@example.org", admin + ".pub"]);
+        Assert.True(certified.ExitCode == 0, certified.Error);
+        var signers = AllowedSigners.Parse("*@example.org cert-authority " + keygen.PublicKeyText("ca"), "f").Signers!;
+        var now = DateTimeOffset.UtcNow;
+        var payload = FleetCommand.Create("web1", "vnc", ["stop"], now, TimeSpan.FromMinutes(5)).Encode();
+        var signature = SshSignature.TryParseArmored(keygen.Sign(admin + "-cert.pub", payload, SshSignature.FleetNamespace))!;
+
+        var opened = FleetSeal.OpenCommand(FleetSeal.SealSigned(payload, signature, [node.PublicKey]), "web1", node, signers, new FleetSealTests.MemoryReplayGuard(), now);
+
+        Assert.Equal(FleetOutcome.Accepted, opened.Outcome);
+        Assert.Equal("alice@example.org", opened.Signer!.Principals);
+        Assert.Equal(SshPublicKey.ParseText(keygen.PublicKeyText("admin")).Fingerprint, opened.SignerFingerprint);
+    }
+}
