@@ -38,6 +38,7 @@ internal static class Program
         root.Subcommands.Add(new PkiCommand(globalOptions, console).Create());
         root.Subcommands.Add(new ConnectCommand(console).Create());
         root.Subcommands.Add(new SshHostKeyCommand(console).Create());
+        root.Subcommands.Add(new FleetNodeKeyCommand(globalOptions, console).Create());
 
         root.Options.OfType<VersionOption>().Single().Action = new CliVersion();
         var help = root.Options.OfType<HelpOption>().Single();

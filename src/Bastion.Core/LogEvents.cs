@@ -32,5 +32,5 @@ public static partial class LogEvents
 
     // Each area keeps its ids in its own part (LogEvents.Tunnels.cs, …), in its own range:
     // 1000–1999 SSH tunnels; 2000–2999 D-Bus; 3000–3999 tor and onion services;
-    // 4000–4999 PKI and TLS endpoints; 5000–5999 VNC; 6000–6999 metrics.
+    // 4000–4999 PKI and TLS endpoints; 5000–5999 VNC; 6000–6999 metrics; 7000–7999 fleet.
 }

@@ -26,6 +26,9 @@ public sealed record BastionConfig
     /// <summary><c>metrics:</c> the Prometheus endpoint; null (absent) means none.</summary>
     public MetricsConfig? Metrics { get; init; }
 
+    /// <summary><c>fleet:</c> signed, encrypted fleet commands and status; null (absent) means off.</summary>
+    public FleetConfig? Fleet { get; init; }
+
     public static BastionConfig Empty { get; } = new();
 }
 
@@ -353,4 +356,26 @@ public sealed record MetricsConfig
 
     /// <summary><c>metrics.includeAddresses</c>: also export onion addresses (<c>bastion_onion_info</c>). Default false.</summary>
     public bool IncludeAddresses { get; init; }
+}
+
+/// <summary>
+/// <c>fleet:</c> this node in a fleet (issue #18). This version creates the node key only; it does not connect to a
+/// broker yet.
+/// </summary>
+public sealed record FleetConfig
+{
+    /// <summary><c>fleet.node</c>: this server's name in the fleet (a NATS subject token).</summary>
+    public required string Node { get; init; }
+
+    /// <summary><c>fleet.servers</c>: NATS URLs (nats://, tls://, ws://, wss://).</summary>
+    public required EquatableArray<string> Servers { get; init; }
+
+    /// <summary><c>fleet.credentials</c>: optional NATS credentials file (a secret: 0600).</summary>
+    public string? Credentials { get; init; }
+
+    /// <summary><c>fleet.allowedSigners</c>: OpenSSH allowed_signers file: which admin keys may command this node.</summary>
+    public required string AllowedSigners { get; init; }
+
+    /// <summary><c>fleet.statusInterval</c>: how often the status is published. Default 30s.</summary>
+    public TimeSpan StatusInterval { get; init; } = TimeSpan.FromSeconds(30);
 }

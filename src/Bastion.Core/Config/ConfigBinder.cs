@@ -47,6 +47,7 @@ internal sealed partial class ConfigBinder(ConfigErrorList errors, string baseDi
             Tls = BindTls(m),
             Dbus = BindDbus(Section(m, "dbus")),
             Metrics = BindMetrics(Section(m, "metrics")),
+            Fleet = BindFleet(Section(m, "fleet")),
         };
         ConfigValidator.Validate(_facts, errors);
         return config;

@@ -13,6 +13,9 @@ internal sealed class ConfigErrorList(string file)
 
     public void AddRange(ConfigErrorList other) => _errors.AddRange(other._errors);
 
+    /// <summary>An error in another file the config points at (e.g. fleet.allowedSigners), with that file's position.</summary>
+    public void Add(ConfigError error) => _errors.Add(error);
+
     public void Add(YamlNode at, string keyPath, string problem, string fix) => Add(at.Start, keyPath, problem, fix);
 
     public void Add(Located at, string problem, string fix) => Add(at.Node.Start, at.Path, problem, fix);

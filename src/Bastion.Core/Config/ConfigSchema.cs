@@ -91,9 +91,10 @@ internal static class ConfigSchema
             ["name", "mode", "address", "interval", "backend", "certificate", "key", "ca", "pins", "maxFailedHandshakesPerMinute", "maxSessions", "idleTimeout"]);
         var dbus = new KeySet("dbus", ["bus", "address", "adminGroup"]);
         var metrics = new KeySet("metrics", ["listen", "includeAddresses"]);
+        var fleet = new KeySet("fleet", ["node", "servers", "credentials", "allowedSigners", "statusInterval"]);
 
         return new KeySet("",
-            ["paths", "logging", "supervision", "checks", "tunnels", "onion", "vnc", "pki", "tls", "dbus", "metrics"],
-            paths, logging, supervision, checks, tunnels, onion, vnc, pki, tls, dbus, metrics);
+            ["paths", "logging", "supervision", "checks", "tunnels", "onion", "vnc", "pki", "tls", "dbus", "metrics", "fleet"],
+            paths, logging, supervision, checks, tunnels, onion, vnc, pki, tls, dbus, metrics, fleet);
     }
 }

@@ -22,6 +22,7 @@ internal static class DaemonHost
         {
             return 1;
         }
+        PrepareFleetNodeKey(config, serilog);
         using var notifier = SystemdNotifier.FromEnvironment();
 
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
@@ -67,6 +68,32 @@ internal static class DaemonHost
             return 1;
         }
         return Environment.ExitCode;
+    }
+
+    /// <summary>
+    /// With a fleet: section, the node key is created on the first start (STATEDIR/fleet/node_key). Not yet connected
+    /// to a broker. A key problem is logged and leaves every other way in running: the fleet is one way in of several.
+    /// Only the public fingerprint is ever logged.
+    /// </summary>
+    private static void PrepareFleetNodeKey(BastionConfig config, Serilog.ILogger log)
+    {
+        if (config.Fleet is not { } fleet)
+        {
+            return;
+        }
+        try
+        {
+            var (key, created) = Fleet.FleetNodeKey.LoadOrCreate(config.Paths.StateDir, "bastion-fleet " + fleet.Node);
+            using (key)
+            {
+                log.Information(created ? "fleet: node key for {Node} created: {Fingerprint} ({Path}); bastionctl fleet node-key prints it for the admins' node list"
+                    : "fleet: node key for {Node} is {Fingerprint} ({Path})", fleet.Node, key.PublicKey.Fingerprint, Fleet.FleetNodeKey.PathIn(config.Paths.StateDir));
+            }
+        }
+        catch (Fleet.NodeKeyException e)
+        {
+            log.Error("fleet: {Problem}", e.Message);
+        }
     }
 
     /// <summary>State is private (keys live there); the runtime dir is readable so admins' bastionctl can read status.json.</summary>

@@ -123,7 +123,7 @@ public sealed class ConfigLoaderTests
     [Fact]
     public void Top_level_list_is_refused()
     {
-        Assert.Equal($"{F}:1:1: the file must be a mapping of sections, found a list — write each section as a key at the start of a line, e.g. tunnels: (sections: paths, logging, supervision, checks, tunnels, onion, vnc, pki, tls, dbus, metrics)", SingleError("- paths\n- tunnels\n"));
+        Assert.Equal($"{F}:1:1: the file must be a mapping of sections, found a list — write each section as a key at the start of a line, e.g. tunnels: (sections: paths, logging, supervision, checks, tunnels, onion, vnc, pki, tls, dbus, metrics, fleet)", SingleError("- paths\n- tunnels\n"));
     }
 
     [Fact]

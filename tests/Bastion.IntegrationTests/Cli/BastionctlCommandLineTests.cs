@@ -18,7 +18,7 @@ public sealed class BastionctlCommandLineTests
         var run = await Bastionctl.RunAsync("--help");
 
         Assert.True(run.ExitCode == 0, run.ToString());
-        foreach (var command in new[] { "status", "tunnels", "reload", "restart", "onion", "vnc", "pki", "ssh", "hostkey" })
+        foreach (var command in new[] { "status", "tunnels", "reload", "restart", "onion", "vnc", "pki", "ssh", "hostkey", "fleet" })
         {
             Assert.Contains(command, run.Stdout, StringComparison.Ordinal);
         }
