@@ -115,14 +115,14 @@ public sealed class TunnelComponent : IComponent
     /// <summary>Starts the forward on <paramref name="session"/> and watches it; returns when the session is no longer usable.</summary>
     private async Task RunOnSessionAsync(IComponentContext context, StatusReporter status, SharedSshSession session, CancellationToken cancellationToken)
     {
-        if (session.Client is not { } client)
+        if (session.Client is not { } client || session.Requests is not { } requests)
         {
             return; // ended meanwhile: the wait reports why
         }
         TunnelForward forward;
         try
         {
-            forward = await TunnelForward.StartAsync(_tunnel, client, e => TunnelLog.RelayError(_logger, _tunnel.Name, e)).ConfigureAwait(false);
+            forward = await TunnelForward.StartAsync(_tunnel, client, requests, e => TunnelLog.RelayError(_logger, _tunnel.Name, e)).ConfigureAwait(false);
         }
         catch (Exception) when (session.IsEnded)
         {
@@ -301,6 +301,7 @@ public sealed class TunnelComponent : IComponent
         {
             context.SetDetail("lastProbeMs", session.LastProbeMs.ToString(CultureInfo.InvariantCulture));
         }
+        context.SetDetail("probesAnswered", session.ProbesAnswered.ToString(CultureInfo.InvariantCulture));
     }
 
     private string Describe(int boundPort) => _tunnel.Kind switch

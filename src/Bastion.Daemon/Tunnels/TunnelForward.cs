@@ -15,6 +15,7 @@ namespace Bastion.Daemon.Tunnels;
 internal sealed class TunnelForward : IAsyncDisposable
 {
     private readonly SshClient _client;
+    private readonly SshGlobalRequests _requests;
     private readonly List<ForwardedPort> _ports = [];
     private readonly InnerPortGuard _guard = new();
 
@@ -24,7 +25,14 @@ internal sealed class TunnelForward : IAsyncDisposable
     private CountingRelay? _relay;
     private ForwardedPortLocal? _loopback;
 
-    private TunnelForward(SshClient client) => _client = client;
+    /// <summary>How long a -R forward's stop waits for an earlier global request's reply before it goes ahead.</summary>
+    private static readonly TimeSpan StopWait = TimeSpan.FromSeconds(5);
+
+    private TunnelForward(SshClient client, SshGlobalRequests requests)
+    {
+        _client = client;
+        _requests = requests;
+    }
 
     public CountingRelay Relay => _relay!;
 
@@ -38,9 +46,9 @@ internal sealed class TunnelForward : IAsyncDisposable
     public Exception? Fault { get; private set; }
 
     /// <exception cref="SshFailureException">the bind is busy, or the server refused the forward.</exception>
-    public static async Task<TunnelForward> StartAsync(TunnelConfig tunnel, SshClient client, Action<string> onRelayError)
+    public static async Task<TunnelForward> StartAsync(TunnelConfig tunnel, SshClient client, SshGlobalRequests requests, Action<string> onRelayError)
     {
-        var forward = new TunnelForward(client);
+        var forward = new TunnelForward(client, requests);
         try
         {
             await forward.StartCoreAsync(tunnel, onRelayError).ConfigureAwait(false);
@@ -90,7 +98,7 @@ internal sealed class TunnelForward : IAsyncDisposable
                 {
                     Add(port, guarded: false);
                 }
-                catch (SshException)
+                catch (SshException e) when (e is not SshOperationTimeoutException and not SshConnectionException)
                 {
                     // The server says only "request failed"; find out whether something listens there already.
                     var busy = await RemotePortAnswersAsync(tunnel.Bind, TimeSpan.FromSeconds(2)).ConfigureAwait(false);
@@ -144,6 +152,11 @@ internal sealed class TunnelForward : IAsyncDisposable
     {
         try
         {
+            if (port is ForwardedPortRemote remote)
+            {
+                // cancel-tcpip-forward is a global request: it takes its turn with the probe (see SshGlobalRequests).
+                _requests.RunForwardRequest(remote.Stop, sends: remote.IsStarted, StopWait);
+            }
             port.Stop();
             lock (_client)
             {
@@ -213,7 +226,15 @@ internal sealed class TunnelForward : IAsyncDisposable
         {
             _client.AddForwardedPort(port);
         }
-        port.Start();
+        if (port is ForwardedPortRemote)
+        {
+            // tcpip-forward is a global request: it takes its turn with the probe (see SshGlobalRequests).
+            _requests.RunForwardRequest(port.Start, sends: true, SshConnectionSettings.ConnectTimeout);
+        }
+        else
+        {
+            port.Start();
+        }
     }
 
     /// <summary>
