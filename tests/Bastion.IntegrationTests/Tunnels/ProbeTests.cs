@@ -48,7 +48,7 @@ public sealed class ProbeTests(ITestOutputHelper output)
         await daemon.StartAndWaitReadyAsync();
         await daemon.WaitForStatusAsync(s => Answered(s) >= 3, "probing");
 
-        const int Rounds = 8;
+        const int Rounds = 12;
         for (var round = 1; round <= Rounds; round++)
         {
             // Each round removes the last round's two forwards (cancel-tcpip-forward) and asks for two new ones
