@@ -56,6 +56,7 @@ internal sealed class CountingRelay : IAsyncDisposable
     private readonly HashSet<Socket> _open = [];
     private readonly Dictionary<string, int> _perSource = new(StringComparer.Ordinal);
     private readonly int _ownUid = PeerIdentity.OwnUid();
+    private RelayLimits _limits;
     private Task? _acceptLoop;
     private long _bytesOut, _bytesIn, _active, _total, _upstreamConnects, _upstreamFailures;
     private long _refusedTunnelLimit, _refusedSourceLimit, _refusedNotOurs, _refusedResources, _probes;
@@ -69,6 +70,7 @@ internal sealed class CountingRelay : IAsyncDisposable
     {
         _route = route;
         _options = options;
+        _limits = options.Limits;
         _onError = onError;
         _listener = new Socket(listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
@@ -117,6 +119,21 @@ internal sealed class CountingRelay : IAsyncDisposable
     };
 
     public void Start() => _acceptLoop = Task.Run(AcceptLoopAsync);
+
+    /// <summary>The limits in force (<see cref="RelayOptions.Limits"/> until <see cref="UpdateLimits"/>).</summary>
+    public RelayLimits Limits => Volatile.Read(ref _limits);
+
+    /// <summary>
+    /// New limits for connections accepted from now on (a reload that changed only <c>limits</c>). Open connections are
+    /// kept, also when there are more of them than the new limit: new ones are refused until enough have ended.
+    /// </summary>
+    public void UpdateLimits(RelayLimits limits)
+    {
+        lock (_lock) // Admit decides under this lock: a connection is judged by the old limits or the new ones, never a mix
+        {
+            Volatile.Write(ref _limits, limits);
+        }
+    }
 
     private async Task AcceptLoopAsync()
     {
@@ -170,7 +187,7 @@ internal sealed class CountingRelay : IAsyncDisposable
             Refuse(client, ref _refusedNotOurs);
             return;
         }
-        if (_options.Limits.PerSource < int.MaxValue)
+        if (Limits.PerSource < int.MaxValue)
         {
             source = PeerIdentity.SourceKey(client);
         }
@@ -178,8 +195,9 @@ internal sealed class CountingRelay : IAsyncDisposable
         var upstream = new Socket(SocketType.Stream, ProtocolType.Tcp);
         lock (_lock)
         {
-            sourceFull = source is not null && _perSource.GetValueOrDefault(source) >= _options.Limits.PerSource;
-            if (_open.Count / 2 < _options.Limits.Connections && !sourceFull)
+            var limits = _limits;
+            sourceFull = source is not null && _perSource.GetValueOrDefault(source) >= limits.PerSource;
+            if (_open.Count / 2 < limits.Connections && !sourceFull)
             {
                 if (source is not null)
                 {

@@ -110,11 +110,18 @@ internal sealed class SshGlobalRequests : IDisposable
                     }
                     changed = _changed.Task;
                 }
-                if (send is { IsCompleted: true, Result: false })
+                if (send.IsCompleted)
                 {
-                    throw new SshConnectionException("the keepalive could not be sent: the session is gone");
+                    if (!send.Result)
+                    {
+                        throw new SshConnectionException("the keepalive could not be sent: the session is gone");
+                    }
+                    await changed.WaitAsync(linked.Token).ConfigureAwait(false); // sent: only a reply (or the timeout) ends the wait
                 }
-                await Task.WhenAny(changed, send).WaitAsync(linked.Token).ConfigureAwait(false);
+                else
+                {
+                    await Task.WhenAny(changed, send).WaitAsync(linked.Token).ConfigureAwait(false);
+                }
             }
         }
         catch (OperationCanceledException) when (timer.IsCancellationRequested && !cancellationToken.IsCancellationRequested)

@@ -63,7 +63,7 @@ internal sealed class TunnelForward : IAsyncDisposable
 
     private async Task StartCoreAsync(TunnelConfig tunnel, Action<string> onRelayError)
     {
-        var limits = new RelayLimits(tunnel.Limits.Connections, tunnel.Limits.PerSource);
+        var limits = RelayLimitsFor(tunnel.Kind, tunnel.Limits);
         switch (tunnel.Kind)
         {
             case TunnelKind.Local:
@@ -90,7 +90,7 @@ internal sealed class TunnelForward : IAsyncDisposable
                 var target = tunnel.Target!;
                 // Only SSH.NET (this process) may use the inner port; its channel never half-closes, so its EOF ends both sides.
                 _relay = new CountingRelay(new IPEndPoint(IPAddress.Loopback, 0),
-                    new RelayOptions(new RelayLimits(limits.Connections, int.MaxValue), PeerEofClosesBoth: true, OwnProcessOnly: true, ProbeToken: _probeToken),
+                    new RelayOptions(limits, PeerEofClosesBoth: true, OwnProcessOnly: true, ProbeToken: _probeToken),
                     CountingRelay.To(() => (target.Host, target.Port)), onRelayError);
                 var port = new ForwardedPortRemote(tunnel.Bind.Host, (uint)tunnel.Bind.Port, "127.0.0.1", (uint)_relay.BoundPort);
                 _relay.Start();
@@ -112,6 +112,17 @@ internal sealed class TunnelForward : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>
+    /// The relay's limits for <paramref name="limits"/>: a -R relay's only peer is SSH.NET (one source), so it has the
+    /// total limit alone (who connected on the server is not known here).
+    /// </summary>
+    private static RelayLimits RelayLimitsFor(TunnelKind kind, TunnelLimitsConfig limits) => kind == TunnelKind.Remote
+        ? new RelayLimits(limits.Connections, int.MaxValue)
+        : new RelayLimits(limits.Connections, limits.PerSource);
+
+    /// <summary>New limits for the running relay (a reload that changed only <c>limits</c>); open connections stay.</summary>
+    public void UpdateLimits(TunnelKind kind, TunnelLimitsConfig limits) => _relay?.UpdateLimits(RelayLimitsFor(kind, limits));
 
     private sealed class PortHolder
     {
