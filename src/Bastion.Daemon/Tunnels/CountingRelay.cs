@@ -45,12 +45,15 @@ internal sealed record RelayOptions(RelayLimits Limits, bool PeerEofClosesBoth =
 internal sealed class CountingRelay : IAsyncDisposable
 {
     private const int BufferSize = 64 * 1024;
-    private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(30);
+    /// <summary>How long a route may take (a SOCKS client to send its request), and an upstream to accept.</summary>
+    internal static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(30);
+    internal static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(30);
 
     private readonly Socket _listener;
     private readonly Func<Socket, CancellationToken, Task<Upstream?>> _route;
     private readonly RelayOptions _options;
     private readonly Action<string> _onError;
+    private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _lock = new();
     private readonly HashSet<Socket> _open = [];
@@ -65,9 +68,12 @@ internal sealed class CountingRelay : IAsyncDisposable
     /// <param name="options">Limits, and how the accepted side behaves.</param>
     /// <param name="route">Asked per connection where it goes (may speak a handshake first, e.g. SOCKS); null: drop it.</param>
     /// <param name="onError">Told about connections that failed (for a debug log line).</param>
+    /// <param name="time">The host's clock: handshake and connect timeouts, pauses.</param>
     /// <exception cref="SocketException">The listen address cannot be bound (in use, not local).</exception>
-    public CountingRelay(IPEndPoint listen, RelayOptions options, Func<Socket, CancellationToken, Task<Upstream?>> route, Action<string> onError)
+    public CountingRelay(IPEndPoint listen, RelayOptions options, Func<Socket, CancellationToken, Task<Upstream?>> route, Action<string> onError,
+        TimeProvider time)
     {
+        _time = time;
         _route = route;
         _options = options;
         _limits = options.Limits;
@@ -120,6 +126,9 @@ internal sealed class CountingRelay : IAsyncDisposable
 
     public void Start() => _acceptLoop = Task.Run(AcceptLoopAsync);
 
+    private Task Pause() => Task.Delay(TimeSpan.FromMilliseconds(50), _time, _stop.Token)
+        .ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
     /// <summary>The limits in force (<see cref="RelayOptions.Limits"/> until <see cref="UpdateLimits"/>).</summary>
     public RelayLimits Limits => Volatile.Read(ref _limits);
 
@@ -151,7 +160,7 @@ internal sealed class CountingRelay : IAsyncDisposable
             catch (SocketException e)
             {
                 _onError("accept: " + e.SocketErrorCode);
-                await Task.Delay(50).ConfigureAwait(false); // e.g. EMFILE: do not spin
+                await Pause().ConfigureAwait(false); // e.g. EMFILE: do not spin
                 continue;
             }
 #pragma warning disable CA1031 // anything one connection costs (even an allocation that failed) refuses that connection, never the listener
@@ -160,7 +169,7 @@ internal sealed class CountingRelay : IAsyncDisposable
             {
                 Interlocked.Increment(ref _refusedResources);
                 _onError("accept: " + e.GetType().Name);
-                await Task.Delay(50).ConfigureAwait(false);
+                await Pause().ConfigureAwait(false);
                 continue;
             }
             try
@@ -246,9 +255,9 @@ internal sealed class CountingRelay : IAsyncDisposable
             client.NoDelay = true;
             upstream.NoDelay = true;
             Upstream? chosen;
-            using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token))
+            using (var timer = new CancellationTokenSource(HandshakeTimeout, _time))
+            using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, timer.Token))
             {
-                handshake.CancelAfter(HandshakeTimeout);
                 chosen = await _route(client, handshake.Token).ConfigureAwait(false);
             }
             if (chosen is null)
@@ -258,8 +267,8 @@ internal sealed class CountingRelay : IAsyncDisposable
             release = chosen.Release;
             try
             {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-                timeout.CancelAfter(TimeSpan.FromSeconds(30));
+                using var timer = new CancellationTokenSource(ConnectTimeout, _time);
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, timer.Token);
                 if (_options.Guard is { } guard)
                 {
                     // Bound before connecting: the inner port learns our port before it sees the connection.
@@ -416,7 +425,7 @@ internal sealed class CountingRelay : IAsyncDisposable
         }
         if (_acceptLoop is { } loop)
         {
-            await loop.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await loop.WaitAsync(TimeSpan.FromSeconds(5), _time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
         // _stop is not disposed: relays still winding down may read its token; it holds no timer.
     }

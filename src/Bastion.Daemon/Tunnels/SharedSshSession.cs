@@ -198,8 +198,8 @@ internal sealed class SharedSshSession
                 }
             };
             Volatile.Write(ref _client, client);
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-            timeout.CancelAfter(SshConnectionSettings.ConnectTimeout);
+            using var timer = new CancellationTokenSource(SshConnectionSettings.ConnectTimeout, _time);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, timer.Token);
             try
             {
                 await client.ConnectAsync(timeout.Token).ConfigureAwait(false);

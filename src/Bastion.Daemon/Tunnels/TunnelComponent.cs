@@ -150,7 +150,7 @@ public sealed class TunnelComponent : IComponent, ILivePolicy
             {
                 tunnel = _tunnel with { Limits = _limits };
             }
-            forward = await TunnelForward.StartAsync(tunnel, client, requests, e => TunnelLog.RelayError(_logger, _tunnel.Name, e)).ConfigureAwait(false);
+            forward = await TunnelForward.StartAsync(tunnel, client, requests, context.Time, e => TunnelLog.RelayError(_logger, _tunnel.Name, e)).ConfigureAwait(false);
         }
         catch (Exception) when (session.IsEnded)
         {

@@ -16,6 +16,7 @@ internal sealed class TunnelForward : IAsyncDisposable
 {
     private readonly SshClient _client;
     private readonly SshGlobalRequests _requests;
+    private readonly TimeProvider _time;
     private readonly List<ForwardedPort> _ports = [];
     private readonly InnerPortGuard _guard = new();
 
@@ -28,10 +29,11 @@ internal sealed class TunnelForward : IAsyncDisposable
     /// <summary>How long a -R forward's stop waits for an earlier global request's reply before it goes ahead.</summary>
     private static readonly TimeSpan StopWait = TimeSpan.FromSeconds(5);
 
-    private TunnelForward(SshClient client, SshGlobalRequests requests)
+    private TunnelForward(SshClient client, SshGlobalRequests requests, TimeProvider time)
     {
         _client = client;
         _requests = requests;
+        _time = time;
     }
 
     public CountingRelay Relay => _relay!;
@@ -46,9 +48,10 @@ internal sealed class TunnelForward : IAsyncDisposable
     public Exception? Fault { get; private set; }
 
     /// <exception cref="SshFailureException">the bind is busy, or the server refused the forward.</exception>
-    public static async Task<TunnelForward> StartAsync(TunnelConfig tunnel, SshClient client, SshGlobalRequests requests, Action<string> onRelayError)
+    public static async Task<TunnelForward> StartAsync(TunnelConfig tunnel, SshClient client, SshGlobalRequests requests, TimeProvider time,
+        Action<string> onRelayError)
     {
-        var forward = new TunnelForward(client, requests);
+        var forward = new TunnelForward(client, requests, time);
         try
         {
             await forward.StartCoreAsync(tunnel, onRelayError).ConfigureAwait(false);
@@ -91,7 +94,7 @@ internal sealed class TunnelForward : IAsyncDisposable
                 // Only SSH.NET (this process) may use the inner port; its channel never half-closes, so its EOF ends both sides.
                 _relay = new CountingRelay(new IPEndPoint(IPAddress.Loopback, 0),
                     new RelayOptions(limits, PeerEofClosesBoth: true, OwnProcessOnly: true, ProbeToken: _probeToken),
-                    CountingRelay.To(() => (target.Host, target.Port)), onRelayError);
+                    CountingRelay.To(() => (target.Host, target.Port)), onRelayError, _time);
                 var port = new ForwardedPortRemote(tunnel.Bind.Host, (uint)tunnel.Bind.Port, "127.0.0.1", (uint)_relay.BoundPort);
                 _relay.Start();
                 try
@@ -190,12 +193,12 @@ internal sealed class TunnelForward : IAsyncDisposable
         }
     }
 
-    private static CountingRelay Listen(TunnelConfig tunnel, IPEndPoint at, RelayOptions options,
+    private CountingRelay Listen(TunnelConfig tunnel, IPEndPoint at, RelayOptions options,
         Func<Socket, CancellationToken, Task<Upstream?>> route, Action<string> onError)
     {
         try
         {
-            return new CountingRelay(at, options, route, onError);
+            return new CountingRelay(at, options, route, onError, _time);
         }
         catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {
@@ -258,7 +261,7 @@ internal sealed class TunnelForward : IAsyncDisposable
         var loopback = EnsureLoopback(bind);
         using var guarded = new GuardedSocket(_guard);
         var socket = guarded.Socket;
-        using var cts = new CancellationTokenSource(timeout);
+        using var cts = new CancellationTokenSource(timeout, _time);
         try
         {
             await socket.ConnectAsync(IPAddress.Loopback, (int)loopback.BoundPort, cts.Token).ConfigureAwait(false);
@@ -286,8 +289,8 @@ internal sealed class TunnelForward : IAsyncDisposable
         var (connects, failures) = (Relay.UpstreamConnects, Relay.UpstreamFailures);
         using var guarded = new GuardedSocket(_guard);
         var socket = guarded.Socket;
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        cts.CancelAfter(timeout);
+        using var timer = new CancellationTokenSource(timeout, _time);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
         try
         {
             Interlocked.Increment(ref _checks);
@@ -304,7 +307,7 @@ internal sealed class TunnelForward : IAsyncDisposable
                 {
                     return new(EndToEndOutcome.TargetRefused, $"the forward works but the local target {target} does not accept connections");
                 }
-                await Task.Delay(20, cts.Token).ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromMilliseconds(20), _time, cts.Token).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -379,6 +382,6 @@ internal sealed class TunnelForward : IAsyncDisposable
                 Release(port);
             }
         });
-        await stop.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await stop.WaitAsync(TimeSpan.FromSeconds(5), _time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 }
