@@ -77,7 +77,24 @@ public sealed class ProbeTests(ITestOutputHelper output)
         Assert.DoesNotContain(sshd.LogLines, l => l.Contains("error", StringComparison.OrdinalIgnoreCase));
     }
 
+    [Fact]
+    public async Task The_probe_listens_on_no_port_so_no_local_user_can_make_the_server_open_a_channel_through_it()
+    {
+        await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
+        await using var echo = new EchoServer();
+        var key = await sshd.CreateUserKeyAsync();
+        await using var daemon = new BastiondProcess(output, TunnelsYaml(
+            Item("only", "local", sshd, key, "127.0.0.1:0", $"127.0.0.1:{echo.Port}", probe: "interval: 200ms\n      timeout: 150ms\n      failures: 50")));
+        await daemon.StartAndWaitReadyAsync();
+        var status = await daemon.WaitForStatusAsync(s => Answered(s) >= 3, "probes answered");
+
+        // The bind and SSH.NET's inner -L listener (guarded, see RelayAbuseTests): nothing else, the probe has no port.
+        var bind = int.Parse(status.Components.Single().Details["boundPort"], CultureInfo.InvariantCulture);
+        var others = RelayAbuseTests.ListeningPorts(daemon.Pid).Where(p => p != bind).ToList();
+        Assert.True(others.Count == 1, "bastiond listens on more than the bind and the inner forward: " + string.Join(", ", others));
+    }
+
     private static long Answered(StatusSnapshot s) =>
-        s.Components.Where(c => c.Name is "quiet" or "anchor").Select(c => c.Details.GetValueOrDefault("probesAnswered"))
+        s.Components.Select(c => c.Details.GetValueOrDefault("probesAnswered"))
             .Select(v => v is null ? 0 : long.Parse(v, CultureInfo.InvariantCulture)).DefaultIfEmpty(0).Max();
 }

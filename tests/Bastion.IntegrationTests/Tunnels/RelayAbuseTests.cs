@@ -238,7 +238,7 @@ public sealed class RelayAbuseTests(ITestOutputHelper output)
         Assert.DoesNotContain(port, ListeningPorts(daemon.Pid));
     }
 
-    private static List<int> ListeningPorts(int pid)
+    internal static List<int> ListeningPorts(int pid)
     {
         var inodes = Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd")
             .Select(fd => { try { return new FileInfo(fd).LinkTarget; } catch (IOException) { return null; } })
