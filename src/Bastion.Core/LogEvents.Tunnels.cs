@@ -17,5 +17,6 @@ public static partial class LogEvents
     public const int TunnelForwarding = 1030;
     public const int TunnelForwardFailed = 1031;
     public const int TunnelEndToEndFailed = 1032;
+    public const int TunnelLimitsUpdated = 1033;
     public const int TunnelRelayError = 1040;
 }

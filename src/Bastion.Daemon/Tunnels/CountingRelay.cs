@@ -45,17 +45,21 @@ internal sealed record RelayOptions(RelayLimits Limits, bool PeerEofClosesBoth =
 internal sealed class CountingRelay : IAsyncDisposable
 {
     private const int BufferSize = 64 * 1024;
-    private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(30);
+    /// <summary>How long a route may take (a SOCKS client to send its request), and an upstream to accept.</summary>
+    internal static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(30);
+    internal static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(30);
 
     private readonly Socket _listener;
     private readonly Func<Socket, CancellationToken, Task<Upstream?>> _route;
     private readonly RelayOptions _options;
     private readonly Action<string> _onError;
+    private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _lock = new();
     private readonly HashSet<Socket> _open = [];
     private readonly Dictionary<string, int> _perSource = new(StringComparer.Ordinal);
     private readonly int _ownUid = PeerIdentity.OwnUid();
+    private RelayLimits _limits;
     private Task? _acceptLoop;
     private long _bytesOut, _bytesIn, _active, _total, _upstreamConnects, _upstreamFailures;
     private long _refusedTunnelLimit, _refusedSourceLimit, _refusedNotOurs, _refusedResources, _probes;
@@ -64,11 +68,15 @@ internal sealed class CountingRelay : IAsyncDisposable
     /// <param name="options">Limits, and how the accepted side behaves.</param>
     /// <param name="route">Asked per connection where it goes (may speak a handshake first, e.g. SOCKS); null: drop it.</param>
     /// <param name="onError">Told about connections that failed (for a debug log line).</param>
+    /// <param name="time">The host's clock: handshake and connect timeouts, pauses.</param>
     /// <exception cref="SocketException">The listen address cannot be bound (in use, not local).</exception>
-    public CountingRelay(IPEndPoint listen, RelayOptions options, Func<Socket, CancellationToken, Task<Upstream?>> route, Action<string> onError)
+    public CountingRelay(IPEndPoint listen, RelayOptions options, Func<Socket, CancellationToken, Task<Upstream?>> route, Action<string> onError,
+        TimeProvider time)
     {
+        _time = time;
         _route = route;
         _options = options;
+        _limits = options.Limits;
         _onError = onError;
         _listener = new Socket(listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
@@ -118,6 +126,24 @@ internal sealed class CountingRelay : IAsyncDisposable
 
     public void Start() => _acceptLoop = Task.Run(AcceptLoopAsync);
 
+    private Task Pause() => Task.Delay(TimeSpan.FromMilliseconds(50), _time, _stop.Token)
+        .ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+    /// <summary>The limits in force (<see cref="RelayOptions.Limits"/> until <see cref="UpdateLimits"/>).</summary>
+    public RelayLimits Limits => Volatile.Read(ref _limits);
+
+    /// <summary>
+    /// New limits for connections accepted from now on (a reload that changed only <c>limits</c>). Open connections are
+    /// kept, also when there are more of them than the new limit: new ones are refused until enough have ended.
+    /// </summary>
+    public void UpdateLimits(RelayLimits limits)
+    {
+        lock (_lock) // Admit decides under this lock: a connection is judged by the old limits or the new ones, never a mix
+        {
+            Volatile.Write(ref _limits, limits);
+        }
+    }
+
     private async Task AcceptLoopAsync()
     {
         while (!_stop.IsCancellationRequested)
@@ -134,7 +160,7 @@ internal sealed class CountingRelay : IAsyncDisposable
             catch (SocketException e)
             {
                 _onError("accept: " + e.SocketErrorCode);
-                await Task.Delay(50).ConfigureAwait(false); // e.g. EMFILE: do not spin
+                await Pause().ConfigureAwait(false); // e.g. EMFILE: do not spin
                 continue;
             }
 #pragma warning disable CA1031 // anything one connection costs (even an allocation that failed) refuses that connection, never the listener
@@ -143,7 +169,7 @@ internal sealed class CountingRelay : IAsyncDisposable
             {
                 Interlocked.Increment(ref _refusedResources);
                 _onError("accept: " + e.GetType().Name);
-                await Task.Delay(50).ConfigureAwait(false);
+                await Pause().ConfigureAwait(false);
                 continue;
             }
             try
@@ -170,7 +196,7 @@ internal sealed class CountingRelay : IAsyncDisposable
             Refuse(client, ref _refusedNotOurs);
             return;
         }
-        if (_options.Limits.PerSource < int.MaxValue)
+        if (Limits.PerSource < int.MaxValue)
         {
             source = PeerIdentity.SourceKey(client);
         }
@@ -178,8 +204,9 @@ internal sealed class CountingRelay : IAsyncDisposable
         var upstream = new Socket(SocketType.Stream, ProtocolType.Tcp);
         lock (_lock)
         {
-            sourceFull = source is not null && _perSource.GetValueOrDefault(source) >= _options.Limits.PerSource;
-            if (_open.Count / 2 < _options.Limits.Connections && !sourceFull)
+            var limits = _limits;
+            sourceFull = source is not null && _perSource.GetValueOrDefault(source) >= limits.PerSource;
+            if (_open.Count / 2 < limits.Connections && !sourceFull)
             {
                 if (source is not null)
                 {
@@ -228,9 +255,9 @@ internal sealed class CountingRelay : IAsyncDisposable
             client.NoDelay = true;
             upstream.NoDelay = true;
             Upstream? chosen;
-            using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token))
+            using (var timer = new CancellationTokenSource(HandshakeTimeout, _time))
+            using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, timer.Token))
             {
-                handshake.CancelAfter(HandshakeTimeout);
                 chosen = await _route(client, handshake.Token).ConfigureAwait(false);
             }
             if (chosen is null)
@@ -240,8 +267,8 @@ internal sealed class CountingRelay : IAsyncDisposable
             release = chosen.Release;
             try
             {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-                timeout.CancelAfter(TimeSpan.FromSeconds(30));
+                using var timer = new CancellationTokenSource(ConnectTimeout, _time);
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, timer.Token);
                 if (_options.Guard is { } guard)
                 {
                     // Bound before connecting: the inner port learns our port before it sees the connection.
@@ -398,7 +425,7 @@ internal sealed class CountingRelay : IAsyncDisposable
         }
         if (_acceptLoop is { } loop)
         {
-            await loop.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await loop.WaitAsync(TimeSpan.FromSeconds(5), _time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
         // _stop is not disposed: relays still winding down may read its token; it holds no timer.
     }

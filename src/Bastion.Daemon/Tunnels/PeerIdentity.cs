@@ -9,7 +9,8 @@ namespace Bastion.Daemon.Tunnels;
 /// Who is on the other end of an accepted TCP connection, for per-source limits. Everything local arrives from
 /// 127.0.0.1, so an address alone would let one local user use up the share of every other local user (the admin
 /// included): for a loopback peer the source is the uid owning the peer's socket, which the kernel lists in
-/// /proc/net/tcp (TCP has no SO_PEERCRED). Other peers are told apart by address.
+/// its socket table (TCP has no SO_PEERCRED): asked by four-tuple through sock_diag (<see cref="SocketDiag"/>), or read
+/// from /proc/net/tcp where netlink is not allowed. Other peers are told apart by address, without asking the kernel.
 /// </summary>
 internal static partial class PeerIdentity
 {
@@ -44,7 +45,23 @@ internal static partial class PeerIdentity
         {
             return null;
         }
-        // The peer's socket is the row whose local port is the peer's port and whose remote port is ours.
+        // The kernel finds the peer's socket by its four-tuple (sock_diag): constant cost whatever the number of
+        // sockets on the machine. Only where netlink is not allowed, the socket table is read line by line.
+        var ourAddress = local.Address.IsIPv4MappedToIPv6 ? local.Address.MapToIPv4() : local.Address;
+        switch (SocketDiag.PeerUid(address, remote.Port, ourAddress, local.Port))
+        {
+            case (true, var found):
+                return found;
+            case (false, _) when SocketDiag.Available:
+                return null; // asked and not found (the peer is gone already)
+        }
+        return FromSocketTable(remote, local);
+    }
+
+    /// <summary>The peer's uid read from /proc/net/tcp(6): the row whose local port is the peer's and whose remote port is ours.</summary>
+    internal static int? FromSocketTable(IPEndPoint remote, IPEndPoint local)
+    {
+        var address = remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address;
         var table = address.AddressFamily == AddressFamily.InterNetwork && !local.Address.IsIPv4MappedToIPv6 && local.AddressFamily == AddressFamily.InterNetwork
             ? ["/proc/net/tcp"]
             : new[] { "/proc/net/tcp", "/proc/net/tcp6" };

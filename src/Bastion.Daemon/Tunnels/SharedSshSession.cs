@@ -19,10 +19,6 @@ internal sealed class SharedSshSession
 {
     private static readonly TimeSpan DisposeTimeout = TimeSpan.FromSeconds(5);
 
-    /// <summary>Where the probe's channel goes: port 0 on the server's loopback, where nothing can listen.</summary>
-    private const string ProbeHost = "127.0.0.1";
-    private const uint ProbePort = 0;
-
     private readonly Lock _lock = new();
     private readonly SessionHealth _health = new();
     private readonly ILogger _logger;
@@ -34,10 +30,11 @@ internal sealed class SharedSshSession
     private TaskCompletionSource _probeNow = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private SshFailure? _failure;
     private SshClient? _client;
-    private DirectChannelProbe? _prober;
+    private SshGlobalRequests? _requests;
     private string? _rejectedHostKey;
     private (string Verdict, PresentedHostKey Presented)? _pendingRefusal;
     private long _lastProbeMs = -1;
+    private long _probesAnswered;
     private long _lastAnswer;
     private long _connectedAt;
     private long _endedAt;
@@ -85,8 +82,14 @@ internal sealed class SharedSshSession
     /// <summary>The client, while the session is connected; null once it ended (it is being closed).</summary>
     public SshClient? Client => Volatile.Read(ref _client);
 
+    /// <summary>The session's global requests (probe and -R forwards take turns); null until connected.</summary>
+    public SshGlobalRequests? Requests => Volatile.Read(ref _requests);
+
     public string? HostKeyFingerprint { get; private set; }
     public long LastProbeMs => Interlocked.Read(ref _lastProbeMs);
+
+    /// <summary>Probes the server answered on this session.</summary>
+    public long ProbesAnswered => Interlocked.Read(ref _probesAnswered);
 
     /// <summary><see cref="TimeProvider"/> timestamp of the last answered probe (or of the connect).</summary>
     public long LastAnswerTimestamp => Interlocked.Read(ref _lastAnswer);
@@ -135,7 +138,7 @@ internal sealed class SharedSshSession
                 TunnelLog.HostKeyRejected(_logger, _name, refusal.Verdict, refusal.Presented);
             }
             End(SshSessionState.Dead, failure, log: false);
-            DisposeInBackground(Interlocked.Exchange(ref _client, null), Interlocked.Exchange(ref _prober, null));
+            DisposeInBackground(Interlocked.Exchange(ref _client, null), Interlocked.Exchange(ref _requests, null));
             return;
         }
         try
@@ -195,8 +198,8 @@ internal sealed class SharedSshSession
                 }
             };
             Volatile.Write(ref _client, client);
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-            timeout.CancelAfter(SshConnectionSettings.ConnectTimeout);
+            using var timer = new CancellationTokenSource(SshConnectionSettings.ConnectTimeout, _time);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, timer.Token);
             try
             {
                 await client.ConnectAsync(timeout.Token).ConfigureAwait(false);
@@ -215,7 +218,7 @@ internal sealed class SharedSshSession
         }
         var connected = Client!;
         connected.ErrorOccurred += (_, e) => End(SshSessionState.Dead, SshFailures.Classify(e.Exception, Key, SshConnectionSettings.ConnectTimeout, null), log: true);
-        _prober = DirectChannelProbe.Start(connected, ProbeHost, ProbePort);
+        Volatile.Write(ref _requests, SshGlobalRequests.Attach(connected, _time));
         var info = connected.ConnectionInfo;
         var elapsed = (long)_time.GetElapsedTime(started).TotalMilliseconds;
         TunnelLog.Connected(_logger, _name, info.CurrentKeyExchangeAlgorithm ?? "?", info.CurrentClientEncryption ?? "?",
@@ -233,7 +236,7 @@ internal sealed class SharedSshSession
         if (changed is null)
         {
             // Closed while connecting: nobody will use this client.
-            DisposeInBackground(Interlocked.Exchange(ref _client, null), Interlocked.Exchange(ref _prober, null));
+            DisposeInBackground(Interlocked.Exchange(ref _client, null), Interlocked.Exchange(ref _requests, null));
         }
         changed?.TrySetResult();
     }
@@ -323,6 +326,7 @@ internal sealed class SharedSshSession
             {
                 Interlocked.Exchange(ref _lastProbeMs, (long)_time.GetElapsedTime(started).TotalMilliseconds);
                 Interlocked.Exchange(ref _lastAnswer, _time.GetTimestamp());
+                Interlocked.Increment(ref _probesAnswered);
             }
             TaskCompletionSource? changed = null;
             SshSessionState before, after;
@@ -362,22 +366,26 @@ internal sealed class SharedSshSession
         }
     }
 
-    /// <summary>A direct-tcpip channel open to port 0 on the server: sshd refuses it itself, at once.</summary>
+    /// <summary>
+    /// A <c>keepalive@openssh.com</c> global request with want-reply (OpenSSH's ServerAliveInterval): sshd answers it
+    /// itself, at once, without a process, a channel or a log line.
+    /// </summary>
     private async Task<ProbeOutcome> ProbeOnceAsync(TimeSpan timeout)
     {
         var client = Client;
-        if (client is null || _prober is null || !client.IsConnected)
+        var requests = Requests;
+        if (client is null || requests is null || !client.IsConnected)
         {
             return ProbeOutcome.ConnectionGone;
         }
         bool answered;
         try
         {
-            answered = await _prober.AnswersAsync(timeout, _time, _stop.Token).ConfigureAwait(false);
+            answered = await requests.KeepaliveAsync(timeout, _stop.Token).ConfigureAwait(false);
         }
-        catch (System.Net.Sockets.SocketException)
+        catch (Exception e) when (e is SshConnectionException or ObjectDisposedException)
         {
-            return client.IsConnected ? ProbeOutcome.NoAnswer : ProbeOutcome.ConnectionGone;
+            return ProbeOutcome.ConnectionGone;
         }
         if (!client.IsConnected)
         {
@@ -414,7 +422,7 @@ internal sealed class SharedSshSession
             TunnelLog.Lost(_logger, _name, failure.Reason);
         }
         _stop.Cancel();
-        DisposeInBackground(Interlocked.Exchange(ref _client, null), Interlocked.Exchange(ref _prober, null));
+        DisposeInBackground(Interlocked.Exchange(ref _client, null), Interlocked.Exchange(ref _requests, null));
         changed.TrySetResult();
     }
 
@@ -429,15 +437,15 @@ internal sealed class SharedSshSession
         }
     }
 
-    private void DisposeInBackground(SshClient? client, DirectChannelProbe? prober)
+    private void DisposeInBackground(SshClient? client, SshGlobalRequests? requests)
     {
-        if (client is null && prober is null)
+        if (client is null && requests is null)
         {
             return;
         }
         var dispose = Task.Run(() =>
         {
-            prober?.Dispose();
+            requests?.Dispose();
             client?.Dispose();
         });
         _ = dispose.WaitAsync(DisposeTimeout, _time).ContinueWith(t =>

@@ -14,13 +14,20 @@ namespace Bastion.Daemon.Tunnels;
 /// reason; while a probe goes unanswered it is Degraded. Failures of the forward itself (a busy port, a refusal by the
 /// server, an end-to-end check that keeps failing) end the attempt and the supervisor's backoff starts the next one.
 /// </summary>
-public sealed class TunnelComponent : IComponent
+public sealed class TunnelComponent : IComponent, ILivePolicy
 {
     private static readonly TimeSpan DetailRefresh = TimeSpan.FromSeconds(1);
     private readonly TunnelConfig _tunnel;
     private readonly SshSessionKey _key;
     private readonly SshSessionPool _pool;
     private readonly ILogger _logger;
+    private readonly Lock _limitsLock = new();
+
+    /// <summary><c>limits</c>: the policy part of the config, taken live (<see cref="UpdatePolicy"/>).</summary>
+    private TunnelLimitsConfig _limits;
+
+    /// <summary>The forward running now (its relay takes new limits live); null between forwards.</summary>
+    private TunnelForward? _forward;
     private long _connects;
     private long _lastSessionId;
 
@@ -36,9 +43,25 @@ public sealed class TunnelComponent : IComponent
     internal TunnelComponent(TunnelConfig tunnel, Endpoint? socks, SshSessionPool pool)
     {
         _tunnel = tunnel;
+        _limits = tunnel.Limits;
         _key = SshSessionKey.For(tunnel, socks);
         _pool = pool;
         _logger = pool.LoggerFactory.CreateLogger("Bastion.Tunnels");
+    }
+
+    /// <summary>
+    /// A reload that changed only <c>limits</c>: the running relay takes them at once (connections accepted from now on
+    /// are judged by them; open connections stay), and every later forward starts with them.
+    /// </summary>
+    public void UpdatePolicy(object policy)
+    {
+        var limits = (TunnelLimitsConfig)policy;
+        lock (_limitsLock)
+        {
+            _limits = limits;
+            _forward?.UpdateLimits(_tunnel.Kind, limits);
+        }
+        TunnelLog.LimitsUpdated(_logger, _tunnel.Name, limits.Connections, limits.PerSource);
     }
 
     public async Task RunAsync(IComponentContext context, CancellationToken cancellationToken)
@@ -115,14 +138,19 @@ public sealed class TunnelComponent : IComponent
     /// <summary>Starts the forward on <paramref name="session"/> and watches it; returns when the session is no longer usable.</summary>
     private async Task RunOnSessionAsync(IComponentContext context, StatusReporter status, SharedSshSession session, CancellationToken cancellationToken)
     {
-        if (session.Client is not { } client)
+        if (session.Client is not { } client || session.Requests is not { } requests)
         {
             return; // ended meanwhile: the wait reports why
         }
         TunnelForward forward;
         try
         {
-            forward = await TunnelForward.StartAsync(_tunnel, client, e => TunnelLog.RelayError(_logger, _tunnel.Name, e)).ConfigureAwait(false);
+            TunnelConfig tunnel;
+            lock (_limitsLock)
+            {
+                tunnel = _tunnel with { Limits = _limits };
+            }
+            forward = await TunnelForward.StartAsync(tunnel, client, requests, context.Time, e => TunnelLog.RelayError(_logger, _tunnel.Name, e)).ConfigureAwait(false);
         }
         catch (Exception) when (session.IsEnded)
         {
@@ -157,6 +185,12 @@ public sealed class TunnelComponent : IComponent
         }
         try
         {
+            lock (_limitsLock)
+            {
+                _forward = forward;
+                // A reload may have come while the forward started: it takes the limits in force now.
+                forward.UpdateLimits(_tunnel.Kind, _limits);
+            }
             _forwardedOnThisServer = true;
             context.SetDetail("boundPort", forward.BoundPort.ToString(CultureInfo.InvariantCulture));
             var what = Describe(forward.BoundPort);
@@ -165,6 +199,10 @@ public sealed class TunnelComponent : IComponent
         }
         finally
         {
+            lock (_limitsLock)
+            {
+                _forward = null;
+            }
             await AbandonAsync(forward).ConfigureAwait(false);
         }
     }
@@ -301,6 +339,7 @@ public sealed class TunnelComponent : IComponent
         {
             context.SetDetail("lastProbeMs", session.LastProbeMs.ToString(CultureInfo.InvariantCulture));
         }
+        context.SetDetail("probesAnswered", session.ProbesAnswered.ToString(CultureInfo.InvariantCulture));
     }
 
     private string Describe(int boundPort) => _tunnel.Kind switch

@@ -15,6 +15,8 @@ namespace Bastion.Daemon.Tunnels;
 internal sealed class TunnelForward : IAsyncDisposable
 {
     private readonly SshClient _client;
+    private readonly SshGlobalRequests _requests;
+    private readonly TimeProvider _time;
     private readonly List<ForwardedPort> _ports = [];
     private readonly InnerPortGuard _guard = new();
 
@@ -24,7 +26,15 @@ internal sealed class TunnelForward : IAsyncDisposable
     private CountingRelay? _relay;
     private ForwardedPortLocal? _loopback;
 
-    private TunnelForward(SshClient client) => _client = client;
+    /// <summary>How long a -R forward's stop waits for an earlier global request's reply before it goes ahead.</summary>
+    private static readonly TimeSpan StopWait = TimeSpan.FromSeconds(5);
+
+    private TunnelForward(SshClient client, SshGlobalRequests requests, TimeProvider time)
+    {
+        _client = client;
+        _requests = requests;
+        _time = time;
+    }
 
     public CountingRelay Relay => _relay!;
 
@@ -38,9 +48,10 @@ internal sealed class TunnelForward : IAsyncDisposable
     public Exception? Fault { get; private set; }
 
     /// <exception cref="SshFailureException">the bind is busy, or the server refused the forward.</exception>
-    public static async Task<TunnelForward> StartAsync(TunnelConfig tunnel, SshClient client, Action<string> onRelayError)
+    public static async Task<TunnelForward> StartAsync(TunnelConfig tunnel, SshClient client, SshGlobalRequests requests, TimeProvider time,
+        Action<string> onRelayError)
     {
-        var forward = new TunnelForward(client);
+        var forward = new TunnelForward(client, requests, time);
         try
         {
             await forward.StartCoreAsync(tunnel, onRelayError).ConfigureAwait(false);
@@ -55,7 +66,7 @@ internal sealed class TunnelForward : IAsyncDisposable
 
     private async Task StartCoreAsync(TunnelConfig tunnel, Action<string> onRelayError)
     {
-        var limits = new RelayLimits(tunnel.Limits.Connections, tunnel.Limits.PerSource);
+        var limits = RelayLimitsFor(tunnel.Kind, tunnel.Limits);
         switch (tunnel.Kind)
         {
             case TunnelKind.Local:
@@ -82,15 +93,15 @@ internal sealed class TunnelForward : IAsyncDisposable
                 var target = tunnel.Target!;
                 // Only SSH.NET (this process) may use the inner port; its channel never half-closes, so its EOF ends both sides.
                 _relay = new CountingRelay(new IPEndPoint(IPAddress.Loopback, 0),
-                    new RelayOptions(new RelayLimits(limits.Connections, int.MaxValue), PeerEofClosesBoth: true, OwnProcessOnly: true, ProbeToken: _probeToken),
-                    CountingRelay.To(() => (target.Host, target.Port)), onRelayError);
+                    new RelayOptions(limits, PeerEofClosesBoth: true, OwnProcessOnly: true, ProbeToken: _probeToken),
+                    CountingRelay.To(() => (target.Host, target.Port)), onRelayError, _time);
                 var port = new ForwardedPortRemote(tunnel.Bind.Host, (uint)tunnel.Bind.Port, "127.0.0.1", (uint)_relay.BoundPort);
                 _relay.Start();
                 try
                 {
                     Add(port, guarded: false);
                 }
-                catch (SshException)
+                catch (SshException e) when (e is not SshOperationTimeoutException and not SshConnectionException)
                 {
                     // The server says only "request failed"; find out whether something listens there already.
                     var busy = await RemotePortAnswersAsync(tunnel.Bind, TimeSpan.FromSeconds(2)).ConfigureAwait(false);
@@ -104,6 +115,17 @@ internal sealed class TunnelForward : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>
+    /// The relay's limits for <paramref name="limits"/>: a -R relay's only peer is SSH.NET (one source), so it has the
+    /// total limit alone (who connected on the server is not known here).
+    /// </summary>
+    private static RelayLimits RelayLimitsFor(TunnelKind kind, TunnelLimitsConfig limits) => kind == TunnelKind.Remote
+        ? new RelayLimits(limits.Connections, int.MaxValue)
+        : new RelayLimits(limits.Connections, limits.PerSource);
+
+    /// <summary>New limits for the running relay (a reload that changed only <c>limits</c>); open connections stay.</summary>
+    public void UpdateLimits(TunnelKind kind, TunnelLimitsConfig limits) => _relay?.UpdateLimits(RelayLimitsFor(kind, limits));
 
     private sealed class PortHolder
     {
@@ -144,6 +166,11 @@ internal sealed class TunnelForward : IAsyncDisposable
     {
         try
         {
+            if (port is ForwardedPortRemote remote)
+            {
+                // cancel-tcpip-forward is a global request: it takes its turn with the probe (see SshGlobalRequests).
+                _requests.RunForwardRequest(remote.Stop, sends: remote.IsStarted, StopWait);
+            }
             port.Stop();
             lock (_client)
             {
@@ -166,12 +193,12 @@ internal sealed class TunnelForward : IAsyncDisposable
         }
     }
 
-    private static CountingRelay Listen(TunnelConfig tunnel, IPEndPoint at, RelayOptions options,
+    private CountingRelay Listen(TunnelConfig tunnel, IPEndPoint at, RelayOptions options,
         Func<Socket, CancellationToken, Task<Upstream?>> route, Action<string> onError)
     {
         try
         {
-            return new CountingRelay(at, options, route, onError);
+            return new CountingRelay(at, options, route, onError, _time);
         }
         catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {
@@ -213,7 +240,15 @@ internal sealed class TunnelForward : IAsyncDisposable
         {
             _client.AddForwardedPort(port);
         }
-        port.Start();
+        if (port is ForwardedPortRemote)
+        {
+            // tcpip-forward is a global request: it takes its turn with the probe (see SshGlobalRequests).
+            _requests.RunForwardRequest(port.Start, sends: true, SshConnectionSettings.ConnectTimeout);
+        }
+        else
+        {
+            port.Start();
+        }
     }
 
     /// <summary>
@@ -226,7 +261,7 @@ internal sealed class TunnelForward : IAsyncDisposable
         var loopback = EnsureLoopback(bind);
         using var guarded = new GuardedSocket(_guard);
         var socket = guarded.Socket;
-        using var cts = new CancellationTokenSource(timeout);
+        using var cts = new CancellationTokenSource(timeout, _time);
         try
         {
             await socket.ConnectAsync(IPAddress.Loopback, (int)loopback.BoundPort, cts.Token).ConfigureAwait(false);
@@ -254,8 +289,8 @@ internal sealed class TunnelForward : IAsyncDisposable
         var (connects, failures) = (Relay.UpstreamConnects, Relay.UpstreamFailures);
         using var guarded = new GuardedSocket(_guard);
         var socket = guarded.Socket;
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        cts.CancelAfter(timeout);
+        using var timer = new CancellationTokenSource(timeout, _time);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
         try
         {
             Interlocked.Increment(ref _checks);
@@ -272,7 +307,7 @@ internal sealed class TunnelForward : IAsyncDisposable
                 {
                     return new(EndToEndOutcome.TargetRefused, $"the forward works but the local target {target} does not accept connections");
                 }
-                await Task.Delay(20, cts.Token).ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromMilliseconds(20), _time, cts.Token).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -347,6 +382,6 @@ internal sealed class TunnelForward : IAsyncDisposable
                 Release(port);
             }
         });
-        await stop.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await stop.WaitAsync(TimeSpan.FromSeconds(5), _time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 }

@@ -47,6 +47,9 @@ internal static partial class TunnelLog
     [LoggerMessage(EventId = LogEvents.TunnelEndToEndFailed, Level = LogLevel.Information, Message = "tunnel {Tunnel}: end-to-end check {Failures}/{Limit} failed: {Reason}")]
     public static partial void EndToEndFailed(ILogger logger, string tunnel, int failures, int limit, string reason);
 
+    [LoggerMessage(EventId = LogEvents.TunnelLimitsUpdated, Level = LogLevel.Information, Message = "tunnel {Tunnel}: limits now {Connections} connections, {PerSource} per source (open connections kept)")]
+    public static partial void LimitsUpdated(ILogger logger, string tunnel, int connections, int perSource);
+
     [LoggerMessage(EventId = LogEvents.TunnelRelayError, Level = LogLevel.Debug, Message = "tunnel {Tunnel}: connection ended with {Error}")]
     public static partial void RelayError(ILogger logger, string tunnel, string error);
 }

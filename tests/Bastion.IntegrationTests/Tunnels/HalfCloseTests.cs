@@ -19,7 +19,7 @@ public sealed class HalfCloseTests(ITestOutputHelper output)
     {
         await using var target = new CountAfterEofServer(eofFirst: false);
         await using var relay = new CountingRelay(new IPEndPoint(IPAddress.Loopback, 0), new RelayOptions(RelayLimits.Unlimited),
-            CountingRelay.To(() => ("127.0.0.1", target.Port)), e => output.WriteLine("relay: " + e));
+            CountingRelay.To(() => ("127.0.0.1", target.Port)), e => output.WriteLine("relay: " + e), TimeProvider.System);
         relay.Start();
 
         Assert.Equal("BANNER\n5\n", await SendThenReadAsync(relay.BoundPort));
@@ -31,7 +31,7 @@ public sealed class HalfCloseTests(ITestOutputHelper output)
     {
         await using var target = new CountAfterEofServer(eofFirst: true);
         await using var relay = new CountingRelay(new IPEndPoint(IPAddress.Loopback, 0), new RelayOptions(RelayLimits.Unlimited),
-            CountingRelay.To(() => ("127.0.0.1", target.Port)), e => output.WriteLine("relay: " + e));
+            CountingRelay.To(() => ("127.0.0.1", target.Port)), e => output.WriteLine("relay: " + e), TimeProvider.System);
         relay.Start();
 
         Assert.Equal("BANNER\n", await ReadToEofThenSendAsync(relay.BoundPort));

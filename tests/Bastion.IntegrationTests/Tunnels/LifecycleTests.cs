@@ -36,6 +36,70 @@ public sealed class LifecycleTests(ITestOutputHelper output)
         Assert.Single(sshd.LogLines, l => l.Contains("Accepted publickey for", StringComparison.Ordinal)); // still one session
     }
 
+    [Fact]
+    public async Task A_reload_that_changes_only_the_limits_applies_them_live_and_the_open_connections_keep_carrying_data()
+    {
+        await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
+        await using var echo = new EchoServer();
+        var key = await sshd.CreateUserKeyAsync();
+        string Tunnel(int limit) => Item("limited", "local", sshd, key, "127.0.0.1:0", $"127.0.0.1:{echo.Port}",
+            extra: $"    limits:\n      connections: {limit}\n      perSource: {limit}\n");
+        await using var daemon = new BastiondProcess(output, TunnelsYaml(Tunnel(4)));
+        await daemon.StartAndWaitReadyAsync();
+        var before = await daemon.WaitForComponentAsync("limited", "Running");
+        var port = int.Parse(before.Details["boundPort"], CultureInfo.InvariantCulture);
+        await using var first = await EchoClient.ConnectAsync(port);
+        await using var second = await EchoClient.ConnectAsync(port);
+        await first.RoundTripAsync();
+
+        daemon.WriteConfig(TunnelsYaml(Tunnel(2)));
+        daemon.Signal(Posix.SIGHUP);
+        await daemon.Log.WaitForLineAsync(l => l.Contains("reload applied: 0 added, 0 removed, 0 changed, 1 updated live, 0 unchanged", StringComparison.Ordinal),
+            BastiondProcess.Patience, "reload applied live");
+        await daemon.Log.WaitForLineAsync(l => l.Contains("tunnel limited: limits now 2 connections, 2 per source", StringComparison.Ordinal),
+            BastiondProcess.Patience, "limits taken");
+
+        // The open connections carry data on, through the same relay, forward and session.
+        await first.RoundTripAsync();
+        await second.RoundTripAsync();
+        // The new limit holds: a third connection of the same user is refused and counted.
+        Assert.False(await IsServedAsync(port), "a third connection was served past the new limit of 2");
+        var refused = await daemon.WaitForStatusAsync(s => s.Components.Single().Details.GetValueOrDefault("refusedSourceLimit") == "1",
+            "the third connection counted as refused");
+        var after = refused.Components.Single();
+        Assert.Equal(before.Instance, after.Instance);
+        Assert.Equal(1, after.Starts);
+        Assert.Equal(before.Details["boundPort"], after.Details["boundPort"]);
+        Assert.Equal("1", after.Details["connects"]);
+        Assert.Equal("Running", after.State);
+
+        // And raised again, live: a third connection is served.
+        daemon.WriteConfig(TunnelsYaml(Tunnel(3)));
+        daemon.Signal(Posix.SIGHUP);
+        await daemon.Log.WaitForLineAsync(l => l.Contains("tunnel limited: limits now 3 connections", StringComparison.Ordinal), BastiondProcess.Patience, "raised");
+        await using (var third = await EchoClient.ConnectAsync(port))
+        {
+            await third.RoundTripAsync();
+        }
+        await first.RoundTripAsync();
+        Assert.Equal(before.Instance, daemon.ReadStatus().Components.Single().Instance);
+        Assert.Single(sshd.LogLines, l => l.Contains("Accepted publickey for", StringComparison.Ordinal));
+    }
+
+    /// <summary>True when the port greets like the echo server; false when the connection is closed or reset unserved.</summary>
+    private static async Task<bool> IsServedAsync(int port)
+    {
+        try
+        {
+            await using var client = await EchoClient.ConnectAsync(port);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or EndOfStreamException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>
     /// Each cycle kills the SSH session on the server side (sshd's per-connection process), waits for the tunnel to
     /// notice, reconnect and carry data again. The full 1000 cycles run in scripts/bench/tunnel-cycles.sh.

@@ -101,13 +101,15 @@ public sealed class RelayAbuseTests(ITestOutputHelper output)
         const string holder = """
             import socket, sys
             port, n = int(sys.argv[1]), int(sys.argv[2])
-            held, errors = [], 0
+            held, reset, errors = [], 0, 0
             for _ in range(n):
                 try:
                     held.append(socket.create_connection(("127.0.0.1", port), timeout=30))
+                except ConnectionResetError:
+                    reset += 1  # accepted by the kernel and refused by the relay before connect() looked
                 except OSError:
                     errors += 1
-            print("held", len(held), "errors", errors, flush=True)
+            print("connected", len(held) + reset, "errors", errors, flush=True)
             sys.stdin.read()
             """;
         using var attacker = StartAsNobody("/usr/bin/python3", "-c", holder, port.ToString(CultureInfo.InvariantCulture), "1500");
@@ -115,7 +117,8 @@ public sealed class RelayAbuseTests(ITestOutputHelper output)
         {
             var line = await attacker.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(120));
             output.WriteLine("attacker (uid nobody): " + line);
-            Assert.StartsWith("held 1500 ", line, StringComparison.Ordinal);
+            // Every connection reached bastiond (a refused one may read as reset to the attacker when the relay is quick).
+            Assert.Equal("connected 1500 errors 0", line);
 
             var status = await daemon.WaitForStatusAsync(s =>
             {
@@ -235,7 +238,7 @@ public sealed class RelayAbuseTests(ITestOutputHelper output)
         Assert.DoesNotContain(port, ListeningPorts(daemon.Pid));
     }
 
-    private static List<int> ListeningPorts(int pid)
+    internal static List<int> ListeningPorts(int pid)
     {
         var inodes = Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd")
             .Select(fd => { try { return new FileInfo(fd).LinkTarget; } catch (IOException) { return null; } })

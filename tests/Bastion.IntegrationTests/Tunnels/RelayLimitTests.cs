@@ -18,7 +18,7 @@ public sealed class RelayLimitTests(ITestOutputHelper output)
         var expected = bySource ? RelayRefusal.SourceLimit : RelayRefusal.TunnelLimit;
         await using var echo = new EchoServer();
         await using var relay = new CountingRelay(new IPEndPoint(IPAddress.Loopback, 0), new RelayOptions(new RelayLimits(total, perSource)),
-            CountingRelay.To(() => ("127.0.0.1", echo.Port)), e => output.WriteLine("relay: " + e));
+            CountingRelay.To(() => ("127.0.0.1", echo.Port)), e => output.WriteLine("relay: " + e), TimeProvider.System);
         relay.Start();
 
         var served = new List<EchoClient>();
