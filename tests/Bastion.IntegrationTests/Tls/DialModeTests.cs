@@ -74,8 +74,15 @@ public sealed partial class DialModeTests(ITestOutputHelper output)
         await daemon.StartAndWaitReadyAsync();
         await frozen.Log.WaitForLineAsync(l => l.StartsWith("session 1", StringComparison.Ordinal), Patience, "first session");
 
-        // TCP keepalive is on, with seconds, on the dialled connection (ss shows its timer).
+        // TCP keepalive is on, with seconds, on the dialled connection (ss shows its timer). ss shows one timer per
+        // socket: while bytes just sent wait for their ACK it shows the retransmission timer ("on") instead, so look
+        // again until the connection is quiet.
         var ss = await ExternalCommand.RunAsync("ss", ["-tnoH", "state", "established", $"( dport = :{home} )"], TimeSpan.FromSeconds(20));
+        for (var look = 0; look < 20 && !ss.Output.Contains("timer:(keepalive,", StringComparison.Ordinal); look++)
+        {
+            await Task.Delay(250);
+            ss = await ExternalCommand.RunAsync("ss", ["-tnoH", "state", "established", $"( dport = :{home} )"], TimeSpan.FromSeconds(20));
+        }
         output.WriteLine(ss.Describe());
         Assert.Contains("timer:(keepalive,", ss.Output, StringComparison.Ordinal);
 
