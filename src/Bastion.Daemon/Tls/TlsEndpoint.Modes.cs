@@ -25,26 +25,14 @@ public sealed partial class TlsEndpoint
         UpdateHealth(context);
         AnnounceBound(_boundAddress);
 
-        var connections = new HashSet<Task>();
-        var gate = new Lock();
+        var connections = new RunningTasks();
         try
         {
             while (true)
             {
                 var socket = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
                 socket.NoDelay = true;
-                var task = Task.Run(() => ServeGuardedAsync(socket, context, validator, cancellationToken), CancellationToken.None);
-                lock (gate)
-                {
-                    connections.Add(task);
-                }
-                _ = task.ContinueWith(t =>
-                {
-                    lock (gate)
-                    {
-                        connections.Remove(t);
-                    }
-                }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                connections.Run(() => ServeGuardedAsync(socket, context, validator, cancellationToken));
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -53,12 +41,7 @@ public sealed partial class TlsEndpoint
         finally
         {
             listener.Dispose();
-            Task[] pending;
-            lock (gate)
-            {
-                pending = [.. connections];
-            }
-            await Task.WhenAll(pending).ConfigureAwait(false);
+            await connections.WhenAllAsync().ConfigureAwait(false);
         }
     }
 
@@ -125,8 +108,7 @@ public sealed partial class TlsEndpoint
         _dial = dial;
         Count(context);
         UpdateHealth(context);
-        var sessions = new HashSet<Task>();
-        var gate = new Lock();
+        var sessions = new RunningTasks();
         try
         {
             while (true)
@@ -136,18 +118,7 @@ public sealed partial class TlsEndpoint
                     var socket = await ConnectAsync(dial, target, cancellationToken).ConfigureAwait(false);
                     if (socket is not null)
                     {
-                        var task = Task.Run(() => DialledSessionAsync(socket, dial, context, validator, cancellationToken), CancellationToken.None);
-                        lock (gate)
-                        {
-                            sessions.Add(task);
-                        }
-                        _ = task.ContinueWith(t =>
-                        {
-                            lock (gate)
-                            {
-                                sessions.Remove(t);
-                            }
-                        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                        sessions.Run(() => DialledSessionAsync(socket, dial, context, validator, cancellationToken));
                     }
                 }
                 UpdateHealth(context);
@@ -159,12 +130,7 @@ public sealed partial class TlsEndpoint
         }
         finally
         {
-            Task[] pending;
-            lock (gate)
-            {
-                pending = [.. sessions];
-            }
-            await Task.WhenAll(pending).ConfigureAwait(false);
+            await sessions.WhenAllAsync().ConfigureAwait(false);
         }
     }
 
@@ -265,6 +231,40 @@ public sealed partial class TlsEndpoint
                 _recorded = true;
                 dial.Record(DialOutcome.ListenerRefused, "the connection ended before the handshake");
             }
+        }
+    }
+
+    /// <summary>Connections or sessions being served: each runs on the thread pool and leaves the set when it ends.</summary>
+    private sealed class RunningTasks
+    {
+        private readonly Lock _gate = new();
+        private readonly HashSet<Task> _tasks = [];
+
+        public void Run(Func<Task> work)
+        {
+            var task = Task.Run(work, CancellationToken.None);
+            lock (_gate)
+            {
+                _tasks.Add(task);
+            }
+            _ = task.ContinueWith(t =>
+            {
+                lock (_gate)
+                {
+                    _tasks.Remove(t);
+                }
+            }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+
+        /// <summary>Waits for every task still running.</summary>
+        public Task WhenAllAsync()
+        {
+            Task[] pending;
+            lock (_gate)
+            {
+                pending = [.. _tasks];
+            }
+            return Task.WhenAll(pending);
         }
     }
 }
