@@ -365,6 +365,7 @@ internal sealed class DaemonService(
         }
         _lastSummary = summary;
         var view = _status.Publish(_config.Paths.RuntimeDir, _daemonState, summary, _config.SourcePath, _lastReloadAt, _refusedReloadErrors, components);
+        runtime.Status.Publish(view);
         _bus?.Publish(view, [.. _transitions]);
         _transitions.Clear();
         return summary;
