@@ -65,7 +65,7 @@ internal sealed class FleetStatusCommand(CliConsole console)
     private int Run(ParseResult parse)
     {
         var nodes = FleetNodeList.Load(parse.GetValue(_nodes)!);
-        var keyPath = parse.GetValue(_key) ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".ssh", "id_ed25519");
+        var keyPath = parse.GetValue(_key) ?? DefaultKeyPath;
         using var adminKey = LoadAdminKey(keyPath);
         var servers = parse.GetValue(_servers)!.SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
         var entries = ReadBucketAsync(servers, parse.GetValue(_credentials), [.. nodes.Select(n => n.Node)]).GetAwaiter().GetResult();
@@ -96,7 +96,21 @@ internal sealed class FleetStatusCommand(CliConsole console)
         }
     }
 
-    private static Ed25519PrivateKey LoadAdminKey(string path)
+    public static string DefaultKeyPath => Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".ssh", "id_ed25519");
+
+    public static NatsOpts Options(IReadOnlyList<string> servers, string? credentials, string name)
+    {
+        var options = NatsOpts.Default with
+        {
+            Url = string.Join(",", servers),
+            Name = name,
+            ConnectTimeout = BrokerTimeout,
+            MaxReconnectRetry = 0,
+        };
+        return credentials is null ? options : options with { AuthOpts = NatsAuthOpts.Default with { CredsFile = credentials } };
+    }
+
+    public static Ed25519PrivateKey LoadAdminKey(string path)
     {
         try
         {
@@ -115,17 +129,7 @@ internal sealed class FleetStatusCommand(CliConsole console)
     /// <summary>The raw entries of the listed nodes (absent when the node never published); exit 3 when the broker is unreachable.</summary>
     private static async Task<Dictionary<string, NatsKVEntry<byte[]>>> ReadBucketAsync(IReadOnlyList<string> servers, string? credentials, IReadOnlyList<string> nodes)
     {
-        var options = NatsOpts.Default with
-        {
-            Url = string.Join(",", servers),
-            Name = "bastionctl fleet status",
-            ConnectTimeout = BrokerTimeout,
-            MaxReconnectRetry = 0,
-        };
-        if (credentials is not null)
-        {
-            options = options with { AuthOpts = NatsAuthOpts.Default with { CredsFile = credentials } };
-        }
+        var options = Options(servers, credentials, "bastionctl fleet status");
         var where = string.Join(", ", servers);
         var nats = new NatsConnection(options);
         await using (nats.ConfigureAwait(false))
@@ -179,7 +183,7 @@ internal sealed class FleetStatusCommand(CliConsole console)
         }
     }
 
-    private static string Innermost(Exception e)
+    public static string Innermost(Exception e)
     {
         while (e.InnerException is { } inner)
         {

@@ -40,6 +40,7 @@ internal static class Program
         root.Subcommands.Add(new SshHostKeyCommand(console).Create());
         var fleet = new FleetNodeKeyCommand(globalOptions, console).Create();
         fleet.Subcommands.Add(new FleetStatusCommand(console).Create());
+        fleet.Subcommands.Add(new FleetSendCommand(console).Create());
         root.Subcommands.Add(fleet);
 
         root.Options.OfType<VersionOption>().Single().Action = new CliVersion();

@@ -1,6 +1,7 @@
 using Bastion.Config;
 using Bastion.Daemon.Fleet;
 using Bastion.Supervision;
+using Microsoft.Extensions.Logging;
 
 namespace Bastion.Daemon.Components;
 
@@ -14,6 +15,6 @@ public static partial class ComponentPlan
             return;
         }
         var definition = new FleetLinkDefinition(fleet, config.Paths.StateDir, config.Supervision.Backoff);
-        specs.Add(new(new("fleet", "nats"), definition, config.Supervision.Backoff, () => new FleetBrokerLink(definition, runtime.Status)));
+        specs.Add(new(new("fleet", "nats"), definition, config.Supervision.Backoff, () => new FleetBrokerLink(definition, runtime, runtime.Loggers.CreateLogger("Bastion.Fleet"))));
     }
 }

@@ -43,6 +43,12 @@ public sealed class DaemonRuntime
     /// <summary>The daemon's last published status, which the fleet link seals and sends to the broker.</summary>
     public LatestStatus Status { get; }
 
+    /// <summary>
+    /// The daemon's control loop (the queue D-Bus requests go through), set by the loop when it starts; the fleet's commands
+    /// take the same path. Null before that.
+    /// </summary>
+    internal DBus.IDaemonControl? Control { get; set; }
+
     /// <summary>The SSH sessions tunnels share.</summary>
     internal SshSessionPool Sessions { get; }
 

@@ -9,6 +9,7 @@ using Bastion.Supervision;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.KeyValueStore;
+using Microsoft.Extensions.Logging;
 
 namespace Bastion.Daemon.Fleet;
 
@@ -20,7 +21,7 @@ namespace Bastion.Daemon.Fleet;
 /// <see cref="FleetLinkDefinition.StatusBucket"/> under the node's name: the broker only ever holds ciphertext.
 /// Nothing here touches the other ways in: a dead broker is this component's state and nobody else's.
 /// </summary>
-public sealed class FleetBrokerLink(FleetLinkDefinition definition, LatestStatus status) : IComponent
+internal sealed partial class FleetBrokerLink(FleetLinkDefinition definition, DaemonRuntime runtime, ILogger logger) : IComponent
 {
     /// <summary>How long a connect or a put may take before the broker counts as unreachable.</summary>
     private static readonly TimeSpan BrokerTimeout = TimeSpan.FromSeconds(10);
@@ -32,8 +33,9 @@ public sealed class FleetBrokerLink(FleetLinkDefinition definition, LatestStatus
 
     public async Task RunAsync(IComponentContext context, CancellationToken cancellationToken)
     {
-        var (nodeKey, admins) = LoadKeys();
+        var (nodeKey, admins, signers) = LoadKeys();
         using var key = nodeKey;
+        var replay = new ReplayCache(Path.Combine(definition.StateDir, "fleet", "replay"), context.Time);
         context.SetDetail("servers", definition.Brokers);
         context.SetDetail("bucket", FleetLinkDefinition.StatusBucket);
         context.SetDetail("node", Fleet.Node);
@@ -41,7 +43,7 @@ public sealed class FleetBrokerLink(FleetLinkDefinition definition, LatestStatus
         var schedule = new RestartSchedule(new BackoffPolicy(definition.Backoff), definition.Backoff.ResetAfter);
         while (true)
         {
-            var reason = await ConnectAndPublishAsync(context, key, admins, schedule, cancellationToken).ConfigureAwait(false);
+            var reason = await ConnectAndPublishAsync(context, new Keys(key, admins, signers, replay), schedule, cancellationToken).ConfigureAwait(false);
             var delay = schedule.Ended(context.Time.GetUtcNow());
             // Stable wording while the broker stays away, so the state does not churn on every attempt.
             context.ReportDegraded($"broker {definition.Brokers} unreachable: {reason}; reconnecting with backoff (every other way in is unaffected)");
@@ -52,10 +54,12 @@ public sealed class FleetBrokerLink(FleetLinkDefinition definition, LatestStatus
 
     /// <summary>One connection: runs until it is lost; returns why, in words for the Degraded reason.</summary>
     private async Task<string> ConnectAndPublishAsync(
-        IComponentContext context, Ed25519PrivateKey nodeKey, IReadOnlyList<SshPublicKey> admins, RestartSchedule schedule, CancellationToken cancellationToken)
+        IComponentContext context, Keys keys, RestartSchedule schedule, CancellationToken cancellationToken)
     {
+        var (nodeKey, admins, _, _) = keys;
         var lost = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var nats = new NatsConnection(Options());
+        using var stopCommands = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         await using (nats.ConfigureAwait(false))
         {
             nats.ConnectionDisconnected += (_, e) =>
@@ -70,6 +74,10 @@ public sealed class FleetBrokerLink(FleetLinkDefinition definition, LatestStatus
                 var kv = new NatsKVContext(new NatsJSContext(nats));
                 var store = await kv.CreateOrUpdateStoreAsync(new NatsKVConfig(FleetLinkDefinition.StatusBucket) { History = 1 }, cancellationToken)
                     .AsTask().WaitAsync(BrokerTimeout, context.Time, cancellationToken).ConfigureAwait(false);
+                var js = new NatsJSContext(nats);
+                var commands = await StartCommandsAsync(context, nats, js, keys, stopCommands.Token).ConfigureAwait(false);
+                _ = commands.ContinueWith(t => lost.TrySetResult("command consumer ended: " + (t.Exception is { } e ? Describe(e) : "closed")),
+                    CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                 context.ReportRunning($"connected to broker {definition.Brokers}; status every {Durations.Format(Fleet.StatusInterval)}");
                 while (true)
                 {
@@ -96,6 +104,11 @@ public sealed class FleetBrokerLink(FleetLinkDefinition definition, LatestStatus
             {
                 return Describe(e);
             }
+            finally
+            {
+                // The command consumer belongs to this connection.
+                await stopCommands.CancelAsync().ConfigureAwait(false);
+            }
         }
     }
 
@@ -117,13 +130,13 @@ public sealed class FleetBrokerLink(FleetLinkDefinition definition, LatestStatus
     {
         // At start the control loop publishes its first snapshot right after starting the components.
         var waited = TimeSpan.Zero;
-        while (status.Last is null && waited < BrokerTimeout)
+        while (runtime.Status.Last is null && waited < BrokerTimeout)
         {
             await Task.Delay(TimeSpan.FromMilliseconds(100), context.Time, cancellationToken).ConfigureAwait(false);
             waited += TimeSpan.FromMilliseconds(100);
         }
         var now = context.Time.GetUtcNow();
-        var snapshot = status.Last ?? new StatusSnapshot
+        var snapshot = runtime.Status.Last ?? new StatusSnapshot
         {
             Daemon = new DaemonStatus
             {
@@ -158,7 +171,7 @@ public sealed class FleetBrokerLink(FleetLinkDefinition definition, LatestStatus
     }
 
     /// <summary>The node key and the admins who may read the status; a problem here needs an admin, so it is a failure with the fix.</summary>
-    private (Ed25519PrivateKey Key, IReadOnlyList<SshPublicKey> Admins) LoadKeys()
+    private (Ed25519PrivateKey Key, IReadOnlyList<SshPublicKey> Admins, AllowedSigners Signers) LoadKeys()
     {
         var (signers, errors) = AllowedSigners.Load(Fleet.AllowedSigners);
         if (signers is null || errors.Count > 0)
@@ -172,7 +185,7 @@ public sealed class FleetBrokerLink(FleetLinkDefinition definition, LatestStatus
         }
         try
         {
-            return (FleetNodeKey.Load(FleetNodeKey.PathIn(definition.StateDir)), admins);
+            return (FleetNodeKey.Load(FleetNodeKey.PathIn(definition.StateDir)), admins, signers);
         }
         catch (NodeKeyException e)
         {

@@ -81,6 +81,7 @@ internal sealed class DaemonService(
     {
         DaemonLog.Starting(logger, DaemonVersion.Text, Environment.ProcessId, _config.SourcePath);
         supervisor.StateChanged += OnStateChanged;
+        runtime.Control = this;
         sighup.Listen(() => _inbox.Writer.TryWrite(new ReloadMessage()));
         try
         {
