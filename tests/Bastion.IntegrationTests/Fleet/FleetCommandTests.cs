@@ -68,4 +68,31 @@ public sealed class FleetCommandTests(ITestOutputHelper output)
         Assert.Contains(strangerKey.PublicKey.Fingerprint, unknown, StringComparison.Ordinal);
         Assert.Single(node.Daemon.Log.Lines, l => l.Contains("fleet: command 'restart' accepted", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task A_command_sent_while_the_node_is_down_is_run_when_it_comes_back_and_answered_with_a_reply_signed_by_the_node()
+    {
+        await using var broker = await NatsServer.StartAsync(output);
+        await using var node = await FleetNode.StartAsync(output, broker, statusInterval: "10m");
+        await node.Daemon.WaitForComponentAsync("nats", "Running", Patience);
+        node.Daemon.Signal(15);
+        Assert.Equal(0, await node.Daemon.WaitForExitAsync(BastiondProcess.Patience));
+
+        using var admin = node.Admin.Load();
+        var command = FleetCommand.Create(FleetNode.Node, "status", [], DateTimeOffset.UtcNow, TimeSpan.FromMinutes(5));
+        await using var nats = new NatsConnection(new NatsOpts { Url = broker.Url });
+        await using var replies = await nats.SubscribeCoreAsync<byte[]>("bastion.fleet.reply.web1").AsTask().WaitAsync(Patience);
+        (await new NatsJSContext(nats).PublishAsync("bastion.fleet.cmd.web1", FleetSeal.SealCommand(command, admin, node.NodeKey))
+            .AsTask().WaitAsync(Patience)).EnsureSuccess();
+
+        node.Daemon.Start();
+
+        using var wait = new CancellationTokenSource(Patience);
+        var message = await replies.Msgs.ReadAsync(wait.Token);
+        var opened = FleetSeal.OpenReport(message.Data!, FleetNode.Node, node.NodeKey, admin, DateTimeOffset.UtcNow);
+        Assert.True(opened.Accepted, opened.Outcome.ToString());
+        Assert.Equal(FleetReportKind.Reply, opened.Message!.Kind);
+        Assert.Equal(command.Nonce, opened.Message.InReplyTo);
+        Assert.StartsWith("ok: ", opened.Message.Body, StringComparison.Ordinal);
+    }
 }
