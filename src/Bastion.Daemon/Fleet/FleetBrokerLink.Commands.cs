@@ -38,7 +38,9 @@ internal sealed partial class FleetBrokerLink
         var runner = new FleetCommandRunner(runtime);
         return Task.Run(async () =>
         {
-            await foreach (var message in consumer.ConsumeAsync<byte[]>(cancellationToken: cancellationToken).ConfigureAwait(false))
+            // A few messages at a time: what a hostile broker can make the node buffer stays small.
+            var pull = new NatsJSConsumeOpts { MaxMsgs = 8 };
+            await foreach (var message in consumer.ConsumeAsync<byte[]>(opts: pull, cancellationToken: cancellationToken).ConfigureAwait(false))
             {
                 var opened = FleetSeal.OpenCommand(message.Data ?? [], Fleet.Node, keys.NodeKey, keys.Signers, keys.Replay, context.Time.GetUtcNow());
                 FleetLog.Command(logger, opened);

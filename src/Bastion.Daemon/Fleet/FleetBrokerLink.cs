@@ -71,10 +71,10 @@ internal sealed partial class FleetBrokerLink(FleetLinkDefinition definition, Da
             {
                 await nats.ConnectAsync().AsTask().WaitAsync(BrokerTimeout, context.Time, cancellationToken).ConfigureAwait(false);
                 schedule.Started(context.Time.GetUtcNow());
-                var kv = new NatsKVContext(new NatsJSContext(nats));
+                var js = new NatsJSContext(nats);
+                var kv = new NatsKVContext(js);
                 var store = await kv.CreateOrUpdateStoreAsync(new NatsKVConfig(FleetLinkDefinition.StatusBucket) { History = 1 }, cancellationToken)
                     .AsTask().WaitAsync(BrokerTimeout, context.Time, cancellationToken).ConfigureAwait(false);
-                var js = new NatsJSContext(nats);
                 var commands = await StartCommandsAsync(context, nats, js, keys, stopCommands.Token).ConfigureAwait(false);
                 _ = commands.ContinueWith(t => lost.TrySetResult("command consumer ended: " + (t.Exception is { } e ? Describe(e) : "closed")),
                     CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
