@@ -6,7 +6,7 @@
 #   scripts/install-deps.sh --system-only   apt packages only (the lab uses this while tests build)
 #
 # Meant for development, CI and lab machines, not for the server Bastion protects (see scripts/install.sh):
-# it leaves /usr/sbin/policy-rc.d in place so that packages shipping a service (ssh, tor, dbus, stunnel4)
+# it leaves /usr/sbin/policy-rc.d in place so that packages shipping a service (ssh, tor, dbus, stunnel4, nats-server)
 # are installed but never started by apt. Tests and the lab start their own private instances.
 set -euo pipefail
 BASTION_SCRIPT=install-deps
@@ -52,6 +52,7 @@ packages=(
     prometheus                    # a private Prometheus scrapes bastiond in the metrics tests; promtool checks rules
     prometheus-node-exporter      # scripts/bench/metrics.sh: node_exporter's /metrics as the reference scrape
     curl                          # scrapes /metrics in scripts/lab.sh and scripts/bench/metrics.sh
+    nats-server                   # a private NATS broker with JetStream for the fleet tests (ships a service: never started)
 )
 # systemd-nspawn boots a real systemd as PID 1 for the real-systemd test (tests/.../Systemd/RealSystemdTests.cs).
 # It must be the version of the installed systemd: a newer systemd-container would upgrade libsystemd-shared
@@ -104,7 +105,7 @@ if ((${#missing[@]} + ${#missing_optional[@]} > 0)); then
     started=()
     while read -r pid ppid comm; do
         case "$comm" in
-            sshd | tor | dbus-daemon | stunnel4 | stunnel | Xvnc | Xtigervnc | Xvfb | prometheus | prometheus-node*) ;;
+            sshd | tor | dbus-daemon | stunnel4 | stunnel | Xvnc | Xtigervnc | Xvfb | prometheus | prometheus-node* | nats-server) ;;
             *) continue ;;
         esac
         [[ $ppid == 1 ]] || continue

@@ -29,7 +29,7 @@ internal sealed class FleetNodeKeyCommand(GlobalOptions globalOptions, CliConsol
     {
         var nodeKey = new Command("node-key", "Print this node's `NODE PUBLICKEY` line for the admins' node list") { _stateDir, _node };
         nodeKey.SetAction(parse => console.Run(() => Run(parse)));
-        return new Command("fleet", "The fleet: `fleet node-key` prints this node's public key for the admins' node list") { nodeKey };
+        return new Command("fleet", "The fleet: `fleet node-key` prints this node's public key for the admins' node list; `fleet status` reads every node's status from the broker; `fleet send` sends a signed command") { nodeKey };
     }
 
     private int Run(ParseResult parse)

@@ -38,7 +38,10 @@ internal static class Program
         root.Subcommands.Add(new PkiCommand(globalOptions, console).Create());
         root.Subcommands.Add(new ConnectCommand(console).Create());
         root.Subcommands.Add(new SshHostKeyCommand(console).Create());
-        root.Subcommands.Add(new FleetNodeKeyCommand(globalOptions, console).Create());
+        var fleet = new FleetNodeKeyCommand(globalOptions, console).Create();
+        fleet.Subcommands.Add(new FleetStatusCommand(console).Create());
+        fleet.Subcommands.Add(new FleetSendCommand(console).Create());
+        root.Subcommands.Add(fleet);
 
         root.Options.OfType<VersionOption>().Single().Action = new CliVersion();
         var help = root.Options.OfType<HelpOption>().Single();

@@ -10,7 +10,7 @@ namespace Bastion.Status;
 public static class StatusSummary
 {
     /// <summary>Display order and plural of each kind; unknown kinds follow in order of appearance.</summary>
-    private static readonly string[] KindOrder = ["check", "tor", "onion", "tunnel", "tls", "vnc"];
+    private static readonly string[] KindOrder = ["check", "tor", "onion", "tunnel", "tls", "vnc", "fleet"];
 
     /// <summary>From the component list of a status snapshot (what the daemon publishes).</summary>
     public static string Build(IEnumerable<ComponentStatus> components, int refusedReloadErrors = 0) =>
@@ -57,7 +57,7 @@ public static class StatusSummary
     private static string Plural(string kind) => kind switch
     {
         "tls" => "tls endpoints",
-        "tor" or "vnc" => kind,
+        "tor" or "vnc" or "fleet" => kind,
         _ => kind + "s",
     };
 }

@@ -6,7 +6,7 @@ namespace Bastion.Daemon.Components;
 
 /// <summary>
 /// Turns a config into the desired set of components, in start order (what others depend on first:
-/// checks, tor, onion services, tunnels, TLS endpoints, VNC). Each spec's definition is the config record
+/// checks, tor, onion services, tunnels, TLS endpoints, VNC, the fleet link). Each spec's definition is the config record
 /// it came from, so a reload restarts a component only when its own settings changed.
 /// Each section has its own part (<c>ComponentPlan.Tunnels.cs</c>, <c>ComponentPlan.Onion.cs</c>, …).
 /// </summary>
@@ -23,6 +23,7 @@ public static partial class ComponentPlan
         AddTunnels(config, runtime, specs);
         AddTls(config, runtime, specs);
         AddVnc(config, runtime, specs);
+        AddFleet(config, runtime, specs);
         return specs;
     }
 

@@ -24,6 +24,7 @@ public sealed class DaemonRuntime
         VncGates = new VncGates();
         Tor = new TorRuntime();
         Sessions = new SshSessionPool(loggers, time);
+        Status = new LatestStatus();
     }
 
     public ILoggerFactory Loggers { get; }
@@ -38,6 +39,15 @@ public sealed class DaemonRuntime
 
     /// <summary>The managed tor's control session, published by the tor component for the onion services.</summary>
     internal TorRuntime Tor { get; }
+
+    /// <summary>The daemon's last published status, which the fleet link seals and sends to the broker.</summary>
+    public LatestStatus Status { get; }
+
+    /// <summary>
+    /// The daemon's control loop (the queue D-Bus requests go through), set by the loop when it starts; the fleet's commands
+    /// take the same path. Null before that.
+    /// </summary>
+    internal DBus.IDaemonControl? Control { get; set; }
 
     /// <summary>The SSH sessions tunnels share.</summary>
     internal SshSessionPool Sessions { get; }

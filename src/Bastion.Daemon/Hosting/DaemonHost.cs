@@ -83,14 +83,14 @@ internal static class DaemonHost
         }
         try
         {
-            var (key, created) = Fleet.FleetNodeKey.LoadOrCreate(config.Paths.StateDir, "bastion-fleet " + fleet.Node);
+            var (key, created) = Bastion.Fleet.FleetNodeKey.LoadOrCreate(config.Paths.StateDir, "bastion-fleet " + fleet.Node);
             using (key)
             {
                 log.Information(created ? "fleet: node key for {Node} created: {Fingerprint} ({Path}); bastionctl fleet node-key prints it for the admins' node list"
-                    : "fleet: node key for {Node} is {Fingerprint} ({Path})", fleet.Node, key.PublicKey.Fingerprint, Fleet.FleetNodeKey.PathIn(config.Paths.StateDir));
+                    : "fleet: node key for {Node} is {Fingerprint} ({Path})", fleet.Node, key.PublicKey.Fingerprint, Bastion.Fleet.FleetNodeKey.PathIn(config.Paths.StateDir));
             }
         }
-        catch (Fleet.NodeKeyException e)
+        catch (Bastion.Fleet.NodeKeyException e)
         {
             log.Error("fleet: {Problem}", e.Message);
         }

@@ -81,6 +81,7 @@ internal sealed class DaemonService(
     {
         DaemonLog.Starting(logger, DaemonVersion.Text, Environment.ProcessId, _config.SourcePath);
         supervisor.StateChanged += OnStateChanged;
+        runtime.Control = this;
         sighup.Listen(() => _inbox.Writer.TryWrite(new ReloadMessage()));
         try
         {
@@ -365,6 +366,7 @@ internal sealed class DaemonService(
         }
         _lastSummary = summary;
         var view = _status.Publish(_config.Paths.RuntimeDir, _daemonState, summary, _config.SourcePath, _lastReloadAt, _refusedReloadErrors, components);
+        runtime.Status.Publish(view);
         _bus?.Publish(view, [.. _transitions]);
         _transitions.Clear();
         return summary;

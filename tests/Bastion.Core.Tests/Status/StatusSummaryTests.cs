@@ -28,6 +28,16 @@ public sealed class StatusSummaryTests
     }
 
     [Fact]
+    public void The_fleet_link_comes_last_under_its_own_name_and_a_dead_broker_is_named_only_when_nothing_else_is_wrong()
+    {
+        var line = StatusSummary.Build([
+            C("fleet", "nats", ComponentState.Degraded, "broker 127.0.0.1:4222 unreachable: Connection refused"),
+            C("check", "sshd", ComponentState.Running),
+        ]);
+        Assert.Equal("checks 1/1 up; fleet 0/1 up — fleet/nats: Degraded (broker 127.0.0.1:4222 unreachable: Connection refused)", line);
+    }
+
+    [Fact]
     public void A_refused_reload_is_said_first()
     {
         var line = StatusSummary.Build([C("check", "sshd", ComponentState.Running)], refusedReloadErrors: 2);

@@ -13,7 +13,8 @@ public sealed class FleetNodeKeyTests(ITestOutputHelper output)
     private const string AdminKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIqI4910CfGV/VLbLTy6XXLKZwm/HZQSG/N0iAG0D29c";
 
     private static string FleetSection(BastiondProcess daemon) =>
-        "fleet:\n  node: web1\n  servers: [ \"tls://nats.example.org:4222\" ]\n" +
+        // A loopback port nobody serves: the node key is what these tests look at; no test reaches beyond loopback.
+        $"fleet:\n  node: web1\n  servers: [ \"nats://127.0.0.1:{FreePort.Pick()}\" ]\n" +
         $"  allowedSigners: {daemon.Root.Write("allowed_signers", $"alice@example.org {AdminKey}\n")}\n";
 
     private static string NodeKey(BastiondProcess daemon) => Path.Combine(daemon.StateDir, "fleet", "node_key");

@@ -1,0 +1,126 @@
+using System.CommandLine;
+using Bastion.Config;
+using Bastion.Fleet;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+
+namespace Bastion.Cli;
+
+/// <summary>
+/// <c>bastionctl fleet send NODE COMMAND… --servers URL --nodes FILE [--key FILE]</c>: signs the command with the admin's
+/// ssh-ed25519 key, encrypts it to the node's key from the node list, stores it in the broker's command stream (so a node
+/// that is offline gets it when it reconnects, while the command is valid) and waits for the node's reply, accepted only
+/// when signed by that node's key and answering this very command. Exit 0 when the node did it, 1 when it refused or did
+/// not answer in time, 3 when the broker is unreachable.
+/// </summary>
+internal sealed class FleetSendCommand(CliConsole console)
+{
+    private static readonly TimeSpan BrokerTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly Argument<string> _node = new("NODE") { Description = "The node's name in the node list" };
+
+    private readonly Argument<string[]> _command = new("COMMAND")
+    {
+        Description = "status | reload | restart KIND/NAME | vnc start [--for D] | vnc stop | vnc auto (put -- before a command with options: -- vnc start --for 10m)",
+        Arity = ArgumentArity.OneOrMore,
+    };
+
+    private readonly Option<string[]> _servers = new("--servers") { Description = "NATS server URL(s) of the fleet's broker", HelpName = "URL", Required = true };
+
+    private readonly Option<string> _nodes = new("--nodes") { Description = "The admins' node list (`NODE ssh-ed25519 BASE64` lines)", HelpName = "FILE", Required = true };
+
+    private readonly Option<string> _key = new("--key") { Description = "Your ssh-ed25519 private key [default: ~/.ssh/id_ed25519]", HelpName = "FILE" };
+
+    private readonly Option<string?> _credentials = new("--credentials") { Description = "NATS credentials file (.creds) for the broker", HelpName = "FILE" };
+
+    private readonly Option<string> _timeout = new("--timeout")
+    {
+        Description = "How long the command stays valid and how long to wait for the reply (at most 15m)",
+        HelpName = "DURATION",
+        DefaultValueFactory = _ => "60s",
+    };
+
+    public Command Create()
+    {
+        var send = new Command("send", "Send a signed, encrypted break-glass command to one node through the broker and wait for its signed reply")
+        {
+            _node, _command, _servers, _nodes, _key, _credentials, _timeout,
+        };
+        send.TreatUnmatchedTokensAsErrors = true;
+        send.SetAction(parse => console.Run(() => Run(parse)));
+        return send;
+    }
+
+    private int Run(ParseResult parse)
+    {
+        var node = parse.GetValue(_node)!;
+        var words = parse.GetValue(_command)!;
+        if (!Durations.TryParse(parse.GetValue(_timeout)!, out var timeout, out var error) || timeout <= TimeSpan.Zero || timeout > FleetCommand.MaxLifetime)
+        {
+            throw new CommandException(ExitCodes.Usage, $"--timeout: {error ?? "must be more than 0s and at most 15m"}");
+        }
+        var nodes = FleetNodeList.Load(parse.GetValue(_nodes)!);
+        var nodeKey = nodes.FirstOrDefault(n => n.Node == node).Key
+            ?? throw new CommandException(ExitCodes.Usage, $"node '{node}' is not in {parse.GetValue(_nodes)}");
+        using var adminKey = FleetStatusCommand.LoadAdminKey(parse.GetValue(_key) ?? FleetStatusCommand.DefaultKeyPath);
+        var command = FleetCommand.Create(node, words[0], words[1..], console.Time.GetUtcNow(), timeout);
+        var envelope = FleetSeal.SealCommand(command, adminKey, nodeKey);
+        var servers = parse.GetValue(_servers)!.SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
+        var reply = SendAsync(servers, parse.GetValue(_credentials), command, envelope, nodeKey, adminKey, timeout).GetAwaiter().GetResult();
+        console.Output.WriteLine($"{node}: {reply}");
+        return reply.StartsWith("ok:", StringComparison.Ordinal) ? ExitCodes.Ok : ExitCodes.Failed;
+    }
+
+    private async Task<string> SendAsync(IReadOnlyList<string> servers, string? credentials, FleetCommand command, byte[] envelope,
+        SshPublicKey nodeKey, Ed25519PrivateKey adminKey, TimeSpan timeout)
+    {
+        var where = string.Join(", ", servers);
+        var nats = new NatsConnection(FleetStatusCommand.Options(servers, credentials, "bastionctl fleet send"));
+        await using (nats.ConfigureAwait(false))
+        {
+            try
+            {
+                await nats.ConnectAsync().AsTask().WaitAsync(BrokerTimeout).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is NatsException or TimeoutException)
+            {
+                throw new CommandException(ExitCodes.DaemonUnreachable, $"cannot reach the broker {where}: {FleetStatusCommand.Innermost(e)}");
+            }
+            using var deadline = new CancellationTokenSource(timeout);
+            // Subscribed before sending, so a fast reply is not missed.
+            var replies = await nats.SubscribeCoreAsync<byte[]>("bastion.fleet.reply." + command.Node, cancellationToken: deadline.Token).ConfigureAwait(false);
+            await using (replies.ConfigureAwait(false))
+            {
+                try
+                {
+                    var ack = await new NatsJSContext(nats).PublishAsync("bastion.fleet.cmd." + command.Node, envelope, cancellationToken: deadline.Token)
+                        .AsTask().WaitAsync(BrokerTimeout).ConfigureAwait(false);
+                    ack.EnsureSuccess();
+                }
+                catch (Exception e) when (e is NatsException or TimeoutException)
+                {
+                    throw new CommandException(ExitCodes.Failed,
+                        $"the broker {where} did not store the command: {FleetStatusCommand.Innermost(e)} (a node creates the command stream when it first connects)");
+                }
+                console.Message($"command stored on the broker; waiting up to {Durations.Format(timeout)} for {command.Node}'s signed reply…");
+                try
+                {
+                    await foreach (var message in replies.Msgs.ReadAllAsync(deadline.Token).ConfigureAwait(false))
+                    {
+                        var opened = FleetSeal.OpenReport(message.Data ?? [], command.Node, nodeKey, adminKey, console.Time.GetUtcNow());
+                        if (opened.Message is { Kind: FleetReportKind.Reply } reply && reply.InReplyTo.AsSpan().SequenceEqual(command.Nonce))
+                        {
+                            return reply.Body;
+                        }
+                        // Another admin's reply, or a forgery: not ours, keep waiting.
+                    }
+                }
+                catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+                {
+                }
+                throw new CommandException(ExitCodes.Failed,
+                    $"no signed reply from {command.Node} within {Durations.Format(timeout)}; the command stays on the broker until it expires, and the node runs it when it reconnects before then");
+            }
+        }
+    }
+}

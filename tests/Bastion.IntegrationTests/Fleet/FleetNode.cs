@@ -1,0 +1,128 @@
+using Bastion.Fleet;
+using Bastion.IntegrationTests.Cli;
+using Bastion.IntegrationTests.Infrastructure;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+using NATS.Client.KeyValueStore;
+using Xunit.Abstractions;
+
+namespace Bastion.IntegrationTests.Fleet;
+
+/// <summary>An admin's ssh-ed25519 key pair made by ssh-keygen, as the admin has it in ~/.ssh.</summary>
+internal sealed class AdminKey
+{
+    private AdminKey(string privatePath, string publicLine)
+    {
+        PrivatePath = privatePath;
+        PublicLine = publicLine;
+    }
+
+    public string PrivatePath { get; }
+
+    /// <summary><c>ssh-ed25519 BASE64 comment</c>.</summary>
+    public string PublicLine { get; }
+
+    public Ed25519PrivateKey Load() => Ed25519PrivateKey.ParseOpenSsh(File.ReadAllText(PrivatePath));
+
+    public static async Task<AdminKey> CreateAsync(TempRoot root, string name)
+    {
+        var path = root.File(name);
+        var made = await ExternalCommand.RunAsync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", path], TimeSpan.FromSeconds(30));
+        Assert.True(made.ExitCode == 0, made.Describe());
+        return new AdminKey(path, File.ReadAllText(path + ".pub").Trim());
+    }
+}
+
+/// <summary>
+/// One bastiond in a fleet on a real broker: its fleet section (node web1, the broker's URL, an allowed_signers file
+/// listing <see cref="Admin"/>), a check with a recognisable name so tests can look for it in plaintext, and the admin's
+/// view of the broker's status bucket.
+/// </summary>
+internal sealed class FleetNode : IAsyncDisposable
+{
+    public const string Node = "web1";
+
+    /// <summary>A component name that appears in the status plaintext and must never appear on the broker.</summary>
+    public const string CheckName = "zebra-sshd-probe";
+
+    private FleetNode(BastiondProcess daemon, AdminKey admin, NatsServer broker)
+    {
+        Daemon = daemon;
+        Admin = admin;
+        Broker = broker;
+    }
+
+    public BastiondProcess Daemon { get; }
+    public AdminKey Admin { get; }
+    public NatsServer Broker { get; }
+
+    /// <summary>The admins' node list (<c>NODE PUBLICKEY</c>, as bastionctl fleet node-key prints it), once the daemon runs.</summary>
+    public string NodesFile { get; private set; } = "";
+
+    public SshPublicKey NodeKey { get; private set; } = null!;
+
+    public static async Task<FleetNode> StartAsync(ITestOutputHelper output, NatsServer broker, string statusInterval = "2s")
+    {
+        var daemon = new BastiondProcess(output, "");
+        try
+        {
+            var admin = await AdminKey.CreateAsync(daemon.Root, "alice_ed25519");
+            var signers = daemon.Root.Write("allowed_signers", $"alice@example.org {admin.PublicLine}\n");
+            daemon.WriteConfig(
+                "supervision:\n  backoff:\n    initial: 200ms\n    max: 1s\n    resetAfter: 5s\n" +
+                $"checks:\n  - name: {CheckName}\n    endpoint: 127.0.0.1:{FreePort.Pick()}\n    interval: 1s\n    timeout: 800ms\n    failures: 2\n" +
+                $"fleet:\n  node: {Node}\n  servers: [ \"{broker.Url}\" ]\n  allowedSigners: {signers}\n  statusInterval: {statusInterval}\n");
+            var node = new FleetNode(daemon, admin, broker);
+            await daemon.StartAndWaitReadyAsync();
+            var printed = await Bastionctl.RunAsync("--config", daemon.ConfigPath, "fleet", "node-key");
+            Assert.True(printed.ExitCode == 0, printed.ToString());
+            node.NodesFile = daemon.Root.Write("nodes", printed.Stdout);
+            node.NodeKey = SshPublicKey.ParseText(printed.Stdout.Trim().Split(' ', 2)[1]);
+            return node;
+        }
+        catch
+        {
+            await daemon.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Waits for the node's entry in the status bucket whose revision is above <paramref name="after"/>; returns the raw value.</summary>
+    public async Task<(byte[] Value, ulong Revision)> WaitForStatusEntryAsync(ulong after = 0, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
+        var last = "no attempt";
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                await using var nats = new NatsConnection(new NatsOpts { Url = Broker.Url });
+                var kv = new NatsKVContext(new NatsJSContext(nats));
+                var store = await kv.GetStoreAsync("bastion-fleet-status").AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+                var entry = await store.GetEntryAsync<byte[]>(Node).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+                if (entry.Revision > after && entry.Value is { } value)
+                {
+                    return (value, entry.Revision);
+                }
+                last = $"revision {entry.Revision}";
+            }
+            catch (Exception e) when (e is NatsException or TimeoutException or OperationCanceledException)
+            {
+                last = e.Message;
+            }
+            await Task.Delay(250);
+        }
+        throw new TimeoutException($"no status entry for {Node} after revision {after} in the bucket (last: {last})\ndaemon log:\n{Daemon.Log}\nbroker log:\n{Broker.Log}");
+    }
+
+    /// <summary>Puts raw bytes as the node's status, as a hostile broker (or anyone with broker credentials) could.</summary>
+    public async Task PutRawAsync(byte[] value)
+    {
+        await using var nats = new NatsConnection(new NatsOpts { Url = Broker.Url });
+        var kv = new NatsKVContext(new NatsJSContext(nats));
+        var store = await kv.GetStoreAsync("bastion-fleet-status").AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        await store.PutAsync(Node, value).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    public async ValueTask DisposeAsync() => await Daemon.DisposeAsync();
+}
