@@ -6,4 +6,5 @@ public static partial class LogEvents
     public const int FleetCommandAccepted = 7000;
     public const int FleetMessageRefused = 7001;
     public const int FleetReplayCacheNotPersisted = 7002;
+    public const int FleetMessagesRefusedRepeatedly = 7003;
 }

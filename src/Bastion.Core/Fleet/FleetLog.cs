@@ -14,6 +14,10 @@ public static partial class FleetLog
     [LoggerMessage(EventId = LogEvents.FleetMessageRefused, Level = LogLevel.Warning, Message = "SECURITY fleet: {Kind} refused: {Outcome}{Detail}; signer {Signer}; not executed")]
     private static partial void Refused(ILogger logger, string kind, FleetOutcome outcome, string detail, string signer);
 
+    /// <summary>Refusals of one outcome after the first in an interval, counted instead of logged one by one.</summary>
+    [LoggerMessage(EventId = LogEvents.FleetMessagesRefusedRepeatedly, Level = LogLevel.Warning, Message = "SECURITY fleet: {Count} more commands refused as {Outcome} in the last {Seconds}s (not logged one by one); none executed")]
+    public static partial void RefusedRepeats(ILogger logger, int count, string outcome, int seconds);
+
     [LoggerMessage(EventId = LogEvents.FleetReplayCacheNotPersisted, Level = LogLevel.Warning, Message = "fleet: the replay cache could not be written ({Error}); accepted commands are remembered until a restart only — check the state directory")]
     public static partial void ReplayCacheNotPersisted(ILogger logger, string error);
 

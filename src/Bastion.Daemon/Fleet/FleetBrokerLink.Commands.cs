@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Bastion.Fleet;
 using Bastion.Supervision;
+using Bastion.Tor;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;
@@ -14,6 +15,9 @@ internal sealed partial class FleetBrokerLink
 {
     /// <summary>The stream every node's commands are kept in (subject <c>bastion.fleet.cmd.NODE</c>).</summary>
     public const string CommandStream = "bastion-fleet-cmd";
+
+    /// <summary>How long refusals of one outcome are counted into one log line after the first is logged in full.</summary>
+    private static readonly TimeSpan RefusalLogInterval = TimeSpan.FromMinutes(1);
 
     public static string CommandSubject(string node) => "bastion.fleet.cmd." + node;
 
@@ -40,10 +44,26 @@ internal sealed partial class FleetBrokerLink
         {
             // A few messages at a time: what a hostile broker can make the node buffer stays small.
             var pull = new NatsJSConsumeOpts { MaxMsgs = 8 };
+            // A broker can send refused messages without end: the first of each outcome per minute is logged with its
+            // signer, the rest are counted into one line per outcome and minute (the log stays readable and bounded).
+            var refusals = new RepeatedLines(RefusalLogInterval);
+            long refused = 0;
             await foreach (var message in consumer.ConsumeAsync<byte[]>(opts: pull, cancellationToken: cancellationToken).ConfigureAwait(false))
             {
-                var opened = FleetSeal.OpenCommand(message.Data ?? [], Fleet.Node, keys.NodeKey, keys.Signers, keys.Replay, context.Time.GetUtcNow());
-                FleetLog.Command(logger, opened);
+                var now = context.Time.GetUtcNow();
+                var opened = FleetSeal.OpenCommand(message.Data ?? [], Fleet.Node, keys.NodeKey, keys.Signers, keys.Replay, now);
+                if (opened.Accepted || refusals.Observe(opened.Outcome.ToString(), now))
+                {
+                    FleetLog.Command(logger, opened);
+                }
+                if (!opened.Accepted)
+                {
+                    context.SetDetail("commandsRefused", (++refused).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                }
+                foreach (var repeats in refusals.Flush(now))
+                {
+                    FleetLog.RefusedRepeats(logger, repeats.Repeats, repeats.Line, (int)repeats.Over.TotalSeconds);
+                }
                 if (!keys.Replay.Persisted && keys.Replay.PersistError is { } error)
                 {
                     FleetLog.ReplayCacheNotPersisted(logger, error);
@@ -55,7 +75,7 @@ internal sealed partial class FleetBrokerLink
                     continue;
                 }
                 var body = await runner.RunAsync(command, cancellationToken).ConfigureAwait(false);
-                var now = context.Time.GetUtcNow();
+                now = context.Time.GetUtcNow();
                 var reply = new FleetReport(FleetReportKind.Reply, Fleet.Node, command.Nonce, body,
                     RandomNumberGenerator.GetBytes(FleetCommand.MinNonce), now, now + FleetCommand.MaxLifetime);
                 await nats.PublishAsync(ReplySubject(Fleet.Node), FleetSeal.SealReport(reply, keys.NodeKey, keys.Admins), cancellationToken: cancellationToken)

@@ -70,6 +70,42 @@ public sealed class FleetCommandTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_flood_of_forged_and_tampered_commands_from_the_broker_is_counted_and_logged_in_aggregate_and_a_valid_command_still_runs()
+    {
+        await using var broker = await NatsServer.StartAsync(output);
+        await using var node = await FleetNode.StartAsync(output, broker, statusInterval: "10m");
+        await node.Daemon.WaitForComponentAsync("nats", "Running", Patience);
+        using var admin = node.Admin.Load();
+        var stranger = await AdminKey.CreateAsync(node.Daemon.Root, "mallory_ed25519");
+        using var strangerKey = stranger.Load();
+        await using var nats = new NatsConnection(new NatsOpts { Url = broker.Url });
+        var js = new NatsJSContext(nats);
+        const int Flood = 100;
+        for (var i = 0; i < Flood; i++)
+        {
+            var forged = FleetSeal.SealCommand(FleetCommand.Create(FleetNode.Node, "reload", [], DateTimeOffset.UtcNow, TimeSpan.FromMinutes(5)), strangerKey, node.NodeKey);
+            var tampered = FleetSeal.SealCommand(FleetCommand.Create(FleetNode.Node, "reload", [], DateTimeOffset.UtcNow, TimeSpan.FromMinutes(5)), admin, node.NodeKey);
+            tampered[^1] ^= 1; // one bit of the ciphertext's tag
+            (await js.PublishAsync("bastion.fleet.cmd.web1", forged).AsTask().WaitAsync(Patience)).EnsureSuccess();
+            (await js.PublishAsync("bastion.fleet.cmd.web1", tampered).AsTask().WaitAsync(Patience)).EnsureSuccess();
+        }
+        await node.Daemon.WaitForStatusAsync(s => s.Components.Single(c => c.Name == "nats").Details.GetValueOrDefault("commandsRefused") == (2 * Flood).ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "every forged and tampered command refused and counted", Patience);
+
+        // The broker's flood is one line per outcome (with the signer), not one per message; nothing ran.
+        var refusedLines = node.Daemon.Log.Lines.Where(l => l.Contains("SECURITY fleet: command refused", StringComparison.Ordinal)).ToList();
+        output.WriteLine($"{refusedLines.Count} refusal lines for {2 * Flood} refused commands");
+        Assert.Single(refusedLines, l => l.Contains("UnknownSigner", StringComparison.Ordinal) && l.Contains(strangerKey.PublicKey.Fingerprint, StringComparison.Ordinal));
+        Assert.Single(refusedLines, l => l.Contains("Tampered", StringComparison.Ordinal));
+        Assert.Equal(2, refusedLines.Count);
+        Assert.DoesNotContain(node.Daemon.Log.Lines, l => l.Contains("accepted", StringComparison.Ordinal) && l.Contains("fleet: command", StringComparison.Ordinal));
+
+        // A valid command behind the flood still runs.
+        var run = await SendAsync(node, "status");
+        Assert.True(run.ExitCode == 0, run.ToString());
+    }
+
+    [Fact]
     public async Task A_command_sent_while_the_node_is_down_is_run_when_it_comes_back_and_answered_with_a_reply_signed_by_the_node()
     {
         await using var broker = await NatsServer.StartAsync(output);
