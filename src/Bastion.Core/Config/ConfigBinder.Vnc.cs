@@ -44,6 +44,7 @@ internal sealed partial class ConfigBinder
             PasswordFile = PrivateFile(Get(m, "passwordFile"),
                 path => $"fix the path, create it with vncpasswd {path}, or remove passwordFile to let Bastion generate one"),
             Endpoint = endpoint,
+            StockViewers = Choice(Get(m, "stockViewers"), ConfigChoices.VncStockViewers) ?? d.StockViewers,
             Fallback = BindFallback(m, Section(m, "fallback"), mode),
         };
     }
