@@ -204,6 +204,16 @@ public sealed class ConfigCrossFieldTests
     }
 
     [Fact]
+    public void Stock_viewers_are_explained_to_by_default_and_x509vnc_is_an_opt_in_with_a_located_error_for_other_words()
+    {
+        Assert.Equal(VncStockViewers.Explain, LoadValid("vnc:\n  mode: off").Vnc!.StockViewers);
+        Assert.Equal(VncStockViewers.X509Vnc, LoadValid("vnc:\n  mode: off\n  stockViewers: x509vnc").Vnc!.StockViewers);
+        var error = SingleError("vnc:\n  stockViewers: vencrypt");
+        Assert.StartsWith($"{F}:2:17: vnc.stockViewers: ", error, StringComparison.Ordinal);
+        Assert.Contains("x509vnc", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Geometry_must_be_width_x_height()
     {
         Assert.Equal($"{F}:2:13: vnc.geometry: '1280*800' is not WIDTHxHEIGHT — write e.g. 1280x800", SingleError("vnc:\n  geometry: 1280*800"));
