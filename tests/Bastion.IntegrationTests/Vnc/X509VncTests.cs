@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using Bastion.IntegrationTests.Infrastructure;
+using Bastion.IntegrationTests.Tls;
 using Xunit.Abstractions;
 
 namespace Bastion.IntegrationTests.Vnc;
@@ -81,6 +82,28 @@ public sealed class X509VncTests(ITestOutputHelper output)
         }
         Assert.DoesNotContain(vnc.Daemon.Log.Lines, l => l.Contains("X509Vnc", StringComparison.Ordinal));
         Assert.DoesNotContain(vnc.Daemon.Log.Lines, l => l.Contains("VNC session opened", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_reload_that_opts_in_restarts_only_the_endpoint_keeps_Xvnc_and_then_vncviewer_gets_in_over_X509Vnc()
+    {
+        await using var vnc = await VncTestDaemon.StartAsync(output, "always");
+        var port = await vnc.WaitRaisedAsync();
+        var xvnc = VncTestDaemon.Pid(VncTestDaemon.Desktop(await vnc.WaitAsync(s => VncTestDaemon.Pid(VncTestDaemon.Desktop(s), "xvncPid") is not null, "xvncPid")), "xvncPid")!.Value;
+
+        var endpoint = "endpoint: vnc";
+        vnc.Daemon.WriteConfig(vnc.Config.Replace(endpoint, endpoint + "\n  stockViewers: x509vnc", StringComparison.Ordinal));
+        vnc.Daemon.Signal(Posix.SIGHUP);
+        await vnc.Daemon.WaitForLogAsync("tls/vnc: changed; restarting it");
+        var status = await vnc.WaitAsync(s => VncTestDaemon.Endpoint(s).State == "Running"
+            && int.TryParse(VncTestDaemon.Endpoint(s).Details.GetValueOrDefault("boundPort"), out var p) && p != port, "tls/vnc restarted and listening");
+        Assert.Equal(xvnc, VncTestDaemon.Pid(VncTestDaemon.Desktop(status), "xvncPid")); // the desktop was not rebuilt
+        var newPort = int.Parse(VncTestDaemon.Endpoint(status).Details["boundPort"], System.Globalization.CultureInfo.InvariantCulture);
+
+        await using var x = await Xvfb.StartAsync(output);
+        await using var viewer = x.Viewer(newPort, vnc.Pki.CaPath, vnc.PasswordFile!);
+        await vnc.Daemon.WaitForLogLineAsync("VNC session opened by X509Vnc (no client certificate)", 1);
+        await x.WaitForWindowAsync($"{VncTestDaemon.Geometry}+", viewer);
     }
 
     private static async Task<string> PasswordFileAsync(VncTestDaemon vnc, string password)
