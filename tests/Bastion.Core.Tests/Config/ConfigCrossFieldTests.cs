@@ -214,6 +214,16 @@ public sealed class ConfigCrossFieldTests
     }
 
     [Fact]
+    public void X509vnc_on_a_desktop_endpoint_in_mode_dial_is_a_located_error_naming_the_fix()
+    {
+        var dial = VncFront.Replace("mode: listen", "mode: dial", StringComparison.Ordinal).Replace("0.0.0.0:5901", "admin.example.org:5901", StringComparison.Ordinal);
+        Assert.Equal(VncStockViewers.X509Vnc, LoadValid(VncFront + "\nvnc:\n  mode: always\n  endpoint: vnc\n  stockViewers: x509vnc").Vnc!.StockViewers);
+        var error = SingleError(dial + "\nvnc:\n  mode: always\n  endpoint: vnc\n  stockViewers: x509vnc");
+        Assert.StartsWith($"{F}:11:17: vnc.stockViewers: needs vnc.endpoint in mode listen, but tls 'vnc' is in mode dial", error, StringComparison.Ordinal);
+        Assert.Contains("remove stockViewers", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Geometry_must_be_width_x_height()
     {
         Assert.Equal($"{F}:2:13: vnc.geometry: '1280*800' is not WIDTHxHEIGHT — write e.g. 1280x800", SingleError("vnc:\n  geometry: 1280*800"));
