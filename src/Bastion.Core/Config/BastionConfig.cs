@@ -239,6 +239,19 @@ public sealed record OnionClientConfig(string Name, string PublicKey);
 
 public enum VncMode { Off, Always, Fallback }
 
+/// <summary><c>vnc.stockViewers</c>: what the desktop's endpoint does with a viewer that speaks plain RFB (no client certificate).</summary>
+public enum VncStockViewers
+{
+    /// <summary>Refuse it with an RFB failure reason that says how to connect with a client certificate (the default).</summary>
+    Explain,
+
+    /// <summary>
+    /// Offer VeNCrypt X509Vnc: TLS with the endpoint's server certificate, then the desktop's VNC password. Drops the
+    /// client-certificate factor; opt-in.
+    /// </summary>
+    X509Vnc,
+}
+
 /// <summary><c>vnc:</c> the emergency desktop.</summary>
 public sealed record VncConfig
 {
@@ -258,6 +271,9 @@ public sealed record VncConfig
 
     /// <summary>Name of the <c>tls:</c> endpoint that fronts the desktop.</summary>
     public string? Endpoint { get; init; }
+
+    /// <summary><c>stockViewers</c>: <c>explain</c> (default) or <c>x509vnc</c> (VeNCrypt X509Vnc, no client certificate).</summary>
+    public VncStockViewers StockViewers { get; init; } = VncStockViewers.Explain;
 
     public VncFallbackConfig Fallback { get; init; } = new();
 }

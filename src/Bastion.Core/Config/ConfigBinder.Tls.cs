@@ -17,6 +17,10 @@ internal sealed partial class ConfigBinder
             names.Claim(name, nameAt);
             var mode = Choice(Require(m, "mode", "listen (or dial)"), ConfigChoices.TlsMode);
             var address = Endpoint(Require(m, "address", "0.0.0.0:5901"), localListener: mode is null or TlsMode.Listen);
+            if (mode is TlsMode.Dial && name is not null)
+            {
+                _facts.TlsDialNames.Add(name);
+            }
             var caAt = Get(m, "ca");
             if (caAt is null)
             {

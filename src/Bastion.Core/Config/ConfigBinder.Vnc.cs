@@ -44,6 +44,7 @@ internal sealed partial class ConfigBinder
             PasswordFile = PrivateFile(Get(m, "passwordFile"),
                 path => $"fix the path, create it with vncpasswd {path}, or remove passwordFile to let Bastion generate one"),
             Endpoint = endpoint,
+            StockViewers = StockViewers(Get(m, "stockViewers")) ?? d.StockViewers,
             Fallback = BindFallback(m, Section(m, "fallback"), mode),
         };
     }
@@ -68,6 +69,16 @@ internal sealed partial class ConfigBinder
             Failures = Integer(Get(m, "failures"), 1) ?? d.Failures,
             Grace = Duration(Get(m, "grace")) ?? d.Grace,
         };
+    }
+
+    private VncStockViewers? StockViewers(Located? at)
+    {
+        var value = Choice(at, ConfigChoices.VncStockViewers);
+        if (value is VncStockViewers.X509Vnc)
+        {
+            _facts.VncX509Vnc = at;
+        }
+        return value;
     }
 
     /// <summary><c>WIDTHxHEIGHT</c>, e.g. <c>1280x800</c>.</summary>

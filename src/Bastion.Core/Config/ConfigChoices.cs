@@ -39,6 +39,9 @@ internal static class ConfigChoices
     public static Choices<VncMode> VncMode { get; } = new(
         ("off", Config.VncMode.Off), ("always", Config.VncMode.Always), ("fallback", Config.VncMode.Fallback));
 
+    public static Choices<VncStockViewers> VncStockViewers { get; } = new(
+        ("explain", Config.VncStockViewers.Explain), ("x509vnc", Config.VncStockViewers.X509Vnc));
+
     public static Choices<PkiAlgorithm> PkiAlgorithm { get; } = new(
         ("ecdsa-p256", Config.PkiAlgorithm.EcdsaP256), ("ecdsa-p384", Config.PkiAlgorithm.EcdsaP384));
 

@@ -31,4 +31,10 @@ internal sealed class ConfigFacts
 
     /// <summary><c>vnc.endpoint</c> as written.</summary>
     public (Located Where, string Name)? VncEndpoint { get; set; }
+
+    /// <summary>Names of the <c>tls:</c> entries in mode dial.</summary>
+    public HashSet<string> TlsDialNames { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Where <c>vnc.stockViewers: x509vnc</c> is written, if it is.</summary>
+    public Located? VncX509Vnc { get; set; }
 }

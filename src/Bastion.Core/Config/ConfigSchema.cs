@@ -83,7 +83,7 @@ internal static class ConfigSchema
 
         var fallback = new KeySet("vnc.fallback", ["check", "failures", "grace"]);
         var vnc = new KeySet("vnc",
-            ["mode", "display", "geometry", "executable", "session", "passwordFile", "endpoint", "fallback"], fallback);
+            ["mode", "display", "geometry", "executable", "session", "passwordFile", "endpoint", "stockViewers", "fallback"], fallback);
 
         var pki = new KeySet("pki",
             ["dir", "algorithm", "caLifetime", "serverLifetime", "clientLifetime", "renewBefore"]);

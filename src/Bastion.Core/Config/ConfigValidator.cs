@@ -49,6 +49,11 @@ internal static class ConfigValidator
         if (facts.VncEndpoint is { } endpoint)
         {
             CheckReference(errors, endpoint.Where, endpoint.Name, facts.TlsNames, "tls", "TLS endpoint");
+            if (facts.VncX509Vnc is { } x509Vnc && facts.TlsDialNames.Contains(endpoint.Name))
+            {
+                errors.Add(x509Vnc, $"needs vnc.endpoint in mode listen, but tls '{endpoint.Name}' is in mode dial (it phones home to a TLS listener; no stock viewer connects to it)",
+                    "remove stockViewers (or write explain), or give the desktop an endpoint in mode listen");
+            }
         }
     }
 

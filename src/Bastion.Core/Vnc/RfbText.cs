@@ -4,7 +4,7 @@ using System.Text;
 namespace Bastion.Vnc;
 
 /// <summary>Peer strings (RFB versions, failure reasons, desktop names) made safe for one line of status or log.</summary>
-internal static class RfbText
+public static class RfbText
 {
     public const int MaxLength = 80;
 

@@ -19,7 +19,7 @@ public static partial class ComponentPlan
     {
         if (config.Vnc is { Mode: not VncMode.Off } vnc)
         {
-            var processes = vnc with { Mode = VncMode.Always, Fallback = new() };
+            var processes = vnc with { Mode = VncMode.Always, Fallback = new(), StockViewers = VncStockViewers.Explain }; // stockViewers: the endpoint's
             specs.Add(new(new("vnc", "desktop"), new VncDefinition(processes, config.Paths), config.Supervision.Backoff,
                 () => new VncComponent(config, runtime.Checks, runtime.VncGates, runtime.Loggers.CreateLogger("Bastion.Vnc")))
             {

@@ -288,7 +288,12 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
                 if (definition.FrontsVnc && _config.Mode == Config.TlsMode.Listen
                     && await Task.WhenAny(firstByte, Task.Delay(StockViewerWait, context.Time, deadline.Token)).ConfigureAwait(false) != firstByte)
                 {
-                    // A stock VNC viewer waits for the server to speak; a TLS client never does. Tell it what to run instead.
+                    // A stock VNC viewer waits for the server to speak; a TLS client never does. With vnc.stockViewers: x509vnc
+                    // it gets VeNCrypt X509Vnc; otherwise it is told what to run instead.
+                    if (definition.X509Vnc)
+                    {
+                        return await ServeX509VncAsync(socket, ssl, pending, credentials, context, ip, address, cancellationToken).ConfigureAwait(false);
+                    }
                     await ExplainToStockViewerAsync(socket, deadline.Token).ConfigureAwait(false);
                     Refuse(context, ip, address, null, "sent nothing (a stock VNC viewer?): told it over RFB to use bastionctl connect or stunnel", HandshakeFailure.Silent, dial);
                     return false;

@@ -8,10 +8,10 @@ namespace Bastion.Daemon.Tls;
 /// its CRL (<c>pki.dir</c>'s <c>ca.crt</c> and <c>crl.pem</c> when <c>tls[].ca</c> is unset; otherwise the given CA and
 /// the <c>crl.pem</c> next to it), pki.renewBefore for the expiry warning, and the backend it relays to. The endpoint that
 /// <c>vnc.endpoint</c> names (vnc.mode always or fallback) fronts the emergency desktop: <see cref="FrontsVnc"/> is true and
-/// its backend is the desktop's socket. A reload restarts the endpoint only when this changes; certificate files are
+/// its backend is the desktop's socket; with <c>vnc.stockViewers: x509vnc</c> it also serves VeNCrypt X509Vnc (<see cref="X509Vnc"/>). A reload restarts the endpoint only when this changes; certificate files are
 /// re-read on change without a restart.
 /// </summary>
-public sealed record TlsEndpointDefinition(TlsEndpointConfig Endpoint, string CaPath, string CrlPath, TimeSpan RenewBefore, BackendAddress Backend, bool FrontsVnc)
+public sealed record TlsEndpointDefinition(TlsEndpointConfig Endpoint, string CaPath, string CrlPath, TimeSpan RenewBefore, BackendAddress Backend, bool FrontsVnc, bool X509Vnc = false)
 {
     public static TlsEndpointDefinition From(BastionConfig config, TlsEndpointConfig endpoint)
     {
@@ -22,6 +22,7 @@ public sealed record TlsEndpointDefinition(TlsEndpointConfig Endpoint, string Ca
         var backend = frontsVnc
             ? new BackendAddress(null, VncPaths.Socket(config.Paths))
             : endpoint.Backend ?? throw new InvalidOperationException($"tls/{endpoint.Name} has no backend (the config validator requires one)");
-        return new TlsEndpointDefinition(endpoint, caPath, crlPath, (config.Pki ?? new PkiConfig()).RenewBefore, backend, frontsVnc);
+        var x509Vnc = frontsVnc && config.Vnc!.StockViewers == VncStockViewers.X509Vnc;
+        return new TlsEndpointDefinition(endpoint, caPath, crlPath, (config.Pki ?? new PkiConfig()).RenewBefore, backend, frontsVnc, x509Vnc);
     }
 }

@@ -204,6 +204,26 @@ public sealed class ConfigCrossFieldTests
     }
 
     [Fact]
+    public void Stock_viewers_are_explained_to_by_default_and_x509vnc_is_an_opt_in_with_a_located_error_for_other_words()
+    {
+        Assert.Equal(VncStockViewers.Explain, LoadValid("vnc:\n  mode: off").Vnc!.StockViewers);
+        Assert.Equal(VncStockViewers.X509Vnc, LoadValid("vnc:\n  mode: off\n  stockViewers: x509vnc").Vnc!.StockViewers);
+        var error = SingleError("vnc:\n  stockViewers: vencrypt");
+        Assert.StartsWith($"{F}:2:17: vnc.stockViewers: ", error, StringComparison.Ordinal);
+        Assert.Contains("x509vnc", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void X509vnc_on_a_desktop_endpoint_in_mode_dial_is_a_located_error_naming_the_fix()
+    {
+        var dial = VncFront.Replace("mode: listen", "mode: dial", StringComparison.Ordinal).Replace("0.0.0.0:5901", "admin.example.org:5901", StringComparison.Ordinal);
+        Assert.Equal(VncStockViewers.X509Vnc, LoadValid(VncFront + "\nvnc:\n  mode: always\n  endpoint: vnc\n  stockViewers: x509vnc").Vnc!.StockViewers);
+        var error = SingleError(dial + "\nvnc:\n  mode: always\n  endpoint: vnc\n  stockViewers: x509vnc");
+        Assert.StartsWith($"{F}:11:17: vnc.stockViewers: needs vnc.endpoint in mode listen, but tls 'vnc' is in mode dial", error, StringComparison.Ordinal);
+        Assert.Contains("remove stockViewers", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Geometry_must_be_width_x_height()
     {
         Assert.Equal($"{F}:2:13: vnc.geometry: '1280*800' is not WIDTHxHEIGHT — write e.g. 1280x800", SingleError("vnc:\n  geometry: 1280*800"));
