@@ -145,7 +145,11 @@ public sealed class LifecycleTests(ITestOutputHelper output)
         var end = Measure(daemon.Pid);
         output.WriteLine($"after {Cycles} cycles: fds {baseline.Fds} → {end.Fds}, RSS {baseline.RssKb} → {end.RssKb} kB");
         Assert.True(end.Fds <= baseline.Fds + 4, $"file descriptors grew: {baseline.Fds} → {end.Fds}");
-        Assert.True(end.RssKb <= baseline.RssKb + 12 * 1024, $"RSS grew: {baseline.RssKb} → {end.RssKb} kB");
+        // RSS is the coarse check (file descriptors are the exact one): in one full run of four on a loaded machine it grew
+        // 16 MB over these 30 cycles (0.5 MB a cycle, levelling off at the end) where the others stayed under 12 MB. The
+        // bound is 20 MB (a leak above about 0.7 MB a cycle still fails it); scripts/bench/tunnel-cycles.sh
+        // (1,000 cycles) is the measure that tells a slow leak from the GC's timing.
+        Assert.True(end.RssKb <= baseline.RssKb + 20 * 1024, $"RSS grew: {baseline.RssKb} → {end.RssKb} kB");
     }
 
     internal static (long Fds, long RssKb) Measure(int pid)
