@@ -11,11 +11,15 @@ namespace Bastion.Cli;
 /// ssh-ed25519 key, encrypts it to the node's key from the node list, stores it in the broker's command stream (so a node
 /// that is offline gets it when it reconnects, while the command is valid) and waits for the node's reply, accepted only
 /// when signed by that node's key and answering this very command. Exit 0 when the node did it, 1 when it refused or did
-/// not answer in time, 3 when the broker is unreachable.
+/// not answer in time, 3 when the broker is unreachable, 4 when the broker misbehaves (oversized
+/// messages, a flood of replies that are not ours, a connection cut mid-wait).
 /// </summary>
 internal sealed class FleetSendCommand(CliConsole console)
 {
     private static readonly TimeSpan BrokerTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>How many messages on the reply subject that are not this command's reply are opened before giving up.</summary>
+    public const int MaxStrayReplies = 64;
 
     private readonly Argument<string> _node = new("NODE") { Description = "The node's name in the node list" };
 
@@ -76,7 +80,7 @@ internal sealed class FleetSendCommand(CliConsole console)
     {
         var where = string.Join(", ", servers);
         var nats = new NatsConnection(FleetStatusCommand.Options(servers, credentials, "bastionctl fleet send"));
-        await using (nats.ConfigureAwait(false))
+        await using (new QuietDisposal(nats).ConfigureAwait(false))
         {
             try
             {
@@ -86,40 +90,75 @@ internal sealed class FleetSendCommand(CliConsole console)
             {
                 throw new CommandException(ExitCodes.DaemonUnreachable, $"cannot reach the broker {where}: {FleetStatusCommand.Innermost(e)}");
             }
-            using var deadline = new CancellationTokenSource(timeout);
+            using var dropped = FleetStatusCommand.WatchForDrop(nats);
+            using var deadline = new CancellationTokenSource(timeout, console.Time);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, dropped.Token);
             // Subscribed before sending, so a fast reply is not missed.
             var replies = await nats.SubscribeCoreAsync<byte[]>("bastion.fleet.reply." + command.Node, cancellationToken: deadline.Token).ConfigureAwait(false);
-            await using (replies.ConfigureAwait(false))
+            await using (new QuietDisposal(replies).ConfigureAwait(false))
             {
                 try
                 {
                     var ack = await new NatsJSContext(nats).PublishAsync("bastion.fleet.cmd." + command.Node, envelope, cancellationToken: deadline.Token)
-                        .AsTask().WaitAsync(BrokerTimeout).ConfigureAwait(false);
+                        .AsTask().WaitAsync(BrokerTimeout, console.Time, wait.Token).ConfigureAwait(false);
                     ack.EnsureSuccess();
                 }
-                catch (Exception e) when (e is NatsException or TimeoutException)
+                catch (Exception e) when (dropped.IsCancellationRequested && e is NatsException or TimeoutException or OperationCanceledException)
+                {
+                    throw new CommandException(ExitCodes.BrokerMisbehaved, FleetStatusCommand.DroppedMessage(where) + "; the command may not be stored");
+                }
+                catch (Exception e) when (e is NatsException or TimeoutException or OperationCanceledException)
                 {
                     throw new CommandException(ExitCodes.Failed,
                         $"the broker {where} did not store the command: {FleetStatusCommand.Innermost(e)} (a node creates the command stream when it first connects)");
                 }
                 console.Message($"command stored on the broker; waiting up to {Durations.Format(timeout)} for {command.Node}'s signed reply…");
+                // Bounded whatever the broker does: each message is at most MaxMessageSize (larger ones cut the connection),
+                // at most MaxStrayReplies messages that are not our reply are opened, and all of it ends at the deadline.
+                var stray = 0;
+                var oversized = 0;
                 try
                 {
-                    await foreach (var message in replies.Msgs.ReadAllAsync(deadline.Token).ConfigureAwait(false))
+                    await foreach (var message in replies.Msgs.ReadAllAsync(wait.Token).ConfigureAwait(false))
                     {
-                        var opened = FleetSeal.OpenReport(message.Data ?? [], command.Node, nodeKey, adminKey, console.Time.GetUtcNow());
-                        if (opened.Message is { Kind: FleetReportKind.Reply } reply && reply.InReplyTo.AsSpan().SequenceEqual(command.Nonce))
+                        var data = message.Data ?? [];
+                        if (data.Length > FleetEnvelope.MaxSize)
                         {
-                            return reply.Body;
+                            oversized++;
                         }
-                        // Another admin's reply, or a forgery: not ours, keep waiting.
+                        else
+                        {
+                            var opened = FleetSeal.OpenReport(data, command.Node, nodeKey, adminKey, console.Time.GetUtcNow());
+                            if (opened.Message is { Kind: FleetReportKind.Reply } reply && reply.InReplyTo.AsSpan().SequenceEqual(command.Nonce))
+                            {
+                                return reply.Body;
+                            }
+                        }
+                        // Another admin's reply, or a forgery: not ours, keep waiting — up to a point.
+                        if (++stray >= MaxStrayReplies)
+                        {
+                            throw new CommandException(ExitCodes.BrokerMisbehaved,
+                                $"the broker {where} delivered {stray} messages on {command.Node}'s reply subject that are not the reply to this command ({oversized} larger than any fleet envelope); stopped waiting. The command stays on the broker until it expires");
+                        }
                     }
                 }
-                catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+                catch (OperationCanceledException) when (wait.IsCancellationRequested)
                 {
                 }
-                throw new CommandException(ExitCodes.Failed,
-                    $"no signed reply from {command.Node} within {Durations.Format(timeout)}; the command stays on the broker until it expires, and the node runs it when it reconnects before then");
+                if (!dropped.IsCancellationRequested && deadline.IsCancellationRequested)
+                {
+                    if (oversized > 0)
+                    {
+                        throw new CommandException(ExitCodes.BrokerMisbehaved,
+                            $"no signed reply from {command.Node} within {Durations.Format(timeout)}, and the broker {where} delivered {oversized} messages larger than any fleet envelope on its reply subject (not read)");
+                    }
+                    throw new CommandException(ExitCodes.Failed,
+                        $"no signed reply from {command.Node} within {Durations.Format(timeout)}; the command stays on the broker until it expires, and the node runs it when it reconnects before then");
+                }
+                // The connection was cut before the deadline: by the broker, or by the client because the broker announced a
+                // message larger than bastionctl accepts.
+                throw new CommandException(ExitCodes.BrokerMisbehaved,
+                    FleetStatusCommand.DroppedMessage(where) + $"; no reply from {command.Node} was read, and the command stays on the broker until it expires");
             }
         }
     }
