@@ -33,7 +33,16 @@ internal sealed class FleetSendCommand(CliConsole console)
 
     private readonly Option<string> _nodes = new("--nodes") { Description = "The admins' node list (`NODE ssh-ed25519 BASE64` lines)", HelpName = "FILE", Required = true };
 
-    private readonly Option<string> _key = new("--key") { Description = "Your ssh-ed25519 private key [default: ~/.ssh/id_ed25519]", HelpName = "FILE" };
+    private readonly Option<string> _key = new("--key")
+    {
+        Description = "Your ssh-ed25519 private key, or (with the key in ssh-agent) its .pub or a passphrase-protected private key file [default: ~/.ssh/id_ed25519]",
+        HelpName = "FILE",
+    };
+
+    private readonly Option<bool> _agent = new("--agent")
+    {
+        Description = "Sign through ssh-agent (SSH_AUTH_SOCK); without --key, with the agent's only key. Implied when --key is a public key or a passphrase-protected file",
+    };
 
     private readonly Option<string?> _credentials = new("--credentials") { Description = "NATS credentials file (.creds) for the broker", HelpName = "FILE" };
 
@@ -48,7 +57,7 @@ internal sealed class FleetSendCommand(CliConsole console)
     {
         var send = new Command("send", "Send a signed, encrypted break-glass command to one node through the broker and wait for its signed reply")
         {
-            _node, _command, _servers, _nodes, _key, _credentials, _timeout,
+            _node, _command, _servers, _nodes, _key, _agent, _credentials, _timeout,
         };
         send.TreatUnmatchedTokensAsErrors = true;
         send.SetAction(parse => console.Run(() => Run(parse)));
@@ -66,17 +75,27 @@ internal sealed class FleetSendCommand(CliConsole console)
         var nodes = FleetNodeList.Load(parse.GetValue(_nodes)!);
         var nodeKey = nodes.FirstOrDefault(n => n.Node == node).Key
             ?? throw new CommandException(ExitCodes.Usage, $"node '{node}' is not in {parse.GetValue(_nodes)}");
-        using var adminKey = FleetStatusCommand.LoadAdminKey(parse.GetValue(_key) ?? FleetStatusCommand.DefaultKeyPath);
+        using var signer = FleetSigner.Open(parse.GetValue(_key), parse.GetValue(_agent), Environment.GetEnvironmentVariable("SSH_AUTH_SOCK"));
         var command = FleetCommand.Create(node, words[0], words[1..], console.Time.GetUtcNow(), timeout);
-        var envelope = FleetSeal.SealCommand(command, adminKey, nodeKey);
+        var payload = command.Encode();
+        var envelope = FleetSeal.SealSigned(payload, signer.Sign(payload), [nodeKey]);
         var servers = parse.GetValue(_servers)!.SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
-        var reply = SendAsync(servers, parse.GetValue(_credentials), command, envelope, nodeKey, adminKey, timeout).GetAwaiter().GetResult();
+        var reply = SendAsync(servers, parse.GetValue(_credentials), command, envelope, nodeKey, signer.ReplyKey, timeout).GetAwaiter().GetResult();
+        if (reply is null)
+        {
+            // Signed through ssh-agent, and no readable private key: the reply is sealed to a key only the agent holds.
+            console.Output.WriteLine($"{node}: stored: signed through ssh-agent with {signer.Key.Fingerprint}, valid for {Durations.Format(timeout)}; not confirmed");
+            console.Message($"{node}'s reply is sealed to your key, which only ssh-agent holds, and an agent can sign but not decrypt: " +
+                "pass a readable private key file as --key together with --agent to wait for the reply, or see the result with `bastionctl fleet status`");
+            return ExitCodes.Ok;
+        }
         console.Output.WriteLine($"{node}: {reply}");
         return reply.StartsWith("ok:", StringComparison.Ordinal) ? ExitCodes.Ok : ExitCodes.Failed;
     }
 
-    private async Task<string> SendAsync(IReadOnlyList<string> servers, string? credentials, FleetCommand command, byte[] envelope,
-        SshPublicKey nodeKey, Ed25519PrivateKey adminKey, TimeSpan timeout)
+    /// <returns>The reply's body; null when <paramref name="adminKey"/> is null (the command was stored, the reply cannot be read).</returns>
+    private async Task<string?> SendAsync(IReadOnlyList<string> servers, string? credentials, FleetCommand command, byte[] envelope,
+        SshPublicKey nodeKey, Ed25519PrivateKey? adminKey, TimeSpan timeout)
     {
         var where = string.Join(", ", servers);
         var nats = new NatsConnection(FleetStatusCommand.Options(servers, credentials, "bastionctl fleet send"));
@@ -111,6 +130,10 @@ internal sealed class FleetSendCommand(CliConsole console)
                 {
                     throw new CommandException(ExitCodes.Failed,
                         $"the broker {where} did not store the command: {FleetStatusCommand.Innermost(e)} (a node creates the command stream when it first connects)");
+                }
+                if (adminKey is null)
+                {
+                    return null;
                 }
                 console.Message($"command stored on the broker; waiting up to {Durations.Format(timeout)} for {command.Node}'s signed reply…");
                 // Bounded whatever the broker does: each message is at most MaxMessageSize (larger ones cut the connection),
