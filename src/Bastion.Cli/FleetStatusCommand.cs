@@ -142,11 +142,21 @@ internal sealed class FleetStatusCommand(CliConsole console)
         return credentials is null ? options : options with { AuthOpts = NatsAuthOpts.Default with { CredsFile = credentials } };
     }
 
+    /// <summary>The admin's private key, to decrypt what the nodes sealed to it (and to sign, when no agent is used).</summary>
     public static Ed25519PrivateKey LoadAdminKey(string path)
     {
         try
         {
-            return Ed25519PrivateKey.ParseOpenSsh(File.ReadAllText(path));
+            var text = File.ReadAllText(path);
+            if (OpenSshKeyFile.ReadHeader(text) is { Encrypted: true })
+            {
+                // ssh-agent can sign fleet commands, but nothing here can decrypt through it.
+                throw new CommandException(ExitCodes.Failed,
+                    $"{path} is protected by a passphrase, and bastionctl never asks for one; reading what the nodes sealed to your key " +
+                    "means decrypting with the key itself, which ssh-agent cannot do: use a copy without a passphrase (`ssh-keygen -p -f COPY`), " +
+                    "kept as safe as the original (fleet send can sign through ssh-agent without it, but then cannot read the reply)");
+            }
+            return Ed25519PrivateKey.ParseOpenSsh(text);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -233,6 +243,11 @@ internal sealed class FleetStatusCommand(CliConsole console)
             catch (Exception e) when (dropped.IsCancellationRequested && e is NatsException or TimeoutException or OperationCanceledException)
             {
                 throw new CommandException(ExitCodes.BrokerMisbehaved, DroppedMessage(where));
+            }
+            catch (TimeoutException) when (Left() <= TimeSpan.Zero)
+            {
+                throw new CommandException(ExitCodes.BrokerMisbehaved,
+                    $"the broker {where} did not hand over the status bucket within {Durations.Format(timeout)} (--timeout)");
             }
             catch (Exception e) when (e is NatsException or TimeoutException)
             {

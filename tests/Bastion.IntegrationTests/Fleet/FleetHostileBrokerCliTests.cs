@@ -184,4 +184,31 @@ public sealed class FleetHostileBrokerCliTests(ITestOutputHelper output)
         Assert.DoesNotContain("bogus", run.Stdout, StringComparison.Ordinal);
         Assert.Contains("genuine status of web1", run.Stdout, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Fleet_status_bounds_its_whole_read_by_the_timeout_and_exits_4_when_the_broker_does_not_hand_over_the_entries_in_time()
+    {
+        // 300 listed nodes, read one entry at a time: far more than 1 ms of the broker's time, so the bound is what ends it.
+        await using var fleet = await StartAsync([.. Enumerable.Range(2, 300).Select(i => "web" + i)]);
+
+        var run = await StatusAsync(fleet, "--timeout", "1ms");
+
+        Assert.True(run.ExitCode == 4, run.ToString());
+        Assert.Contains("within 1ms (--timeout)", run.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", run.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Fleet_status_with_a_passphrase_protected_key_explains_that_decrypting_needs_the_key_itself_not_the_agent()
+    {
+        await using var fleet = await StartAsync();
+        var protect = await ExternalCommand.RunAsync("ssh-keygen", ["-q", "-p", "-P", "", "-N", "secret words", "-f", fleet.Admin.PrivatePath], Patience);
+        Assert.True(protect.ExitCode == 0, protect.Describe());
+
+        var run = await StatusAsync(fleet);
+
+        Assert.True(run.ExitCode == 1, run.ToString());
+        Assert.Contains("protected by a passphrase", run.Stderr, StringComparison.Ordinal);
+        Assert.Contains("ssh-agent cannot do", run.Stderr, StringComparison.Ordinal);
+    }
 }
