@@ -7,8 +7,9 @@
 #                           status, the ssh command and how to reach the emergency desktop, follow the daemon's
 #                           log until Ctrl-C
 #   scripts/lab.sh --once   the same, then the VNC fallback drill (stop sshd, the desktop comes up over mutual
-#                           TLS, start sshd, the desktop is lowered), WATCHDOG, a reload (SIGHUP) and a clean stop
-#                           (SIGTERM); exit 0 only if all of that happened (tests and CI use this)
+#                           TLS, start sshd, the desktop is lowered), WATCHDOG, a reload (SIGHUP), the fleet (a
+#                           NATS broker: `bastionctl fleet status` and a signed `vnc start` through it) and a clean
+#                           stop (SIGTERM); exit 0 only if all of that happened (tests and CI use this)
 #
 # Environment: BASTION_LAB_SSH_PORT (default 22022) moves the lab sshd; BASTION_BIN_DIR, or BASTIOND and
 # BASTIONCTL, use those binaries instead of building artifacts/bin; BASTION_LAB_KEEP=1 keeps the temp dir.
@@ -36,9 +37,12 @@ ONION_TIMEOUT=120         # bastiond's tor bootstrapped, descriptor uploaded, se
 SSH_TIMEOUT=60            # retries of the first ssh over the onion (a fresh descriptor may need a second try)
 VNC_UP_TIMEOUT=30         # sshd stopped → desktop up over mutual TLS: 2 failed checks (2s apart) + Xvnc, ~5s typical
 VNC_DOWN_TIMEOUT=40       # sshd back → desktop lowered: the check sees it (2s) + grace (5s), ~7s typical
+NATS_TIMEOUT=30           # nats-server "Server is ready": well under a second typical
+FLEET_TIMEOUT=60          # bastiond connected to the broker and its first signed status in the bucket: ~1-3s typical
 
 LAB_DIR='' LAB_UP=0
-SSHD_PID='' BASTIOND_PID='' NOTIFY_RECEIVER_PID='' FOLLOW_PID=''
+SSHD_PID='' BASTIOND_PID='' NOTIFY_RECEIVER_PID='' FOLLOW_PID='' NATS_PID=''
+LAB_NATS_URL='' LAB_FLEET='' FLEET_ARGS=()
 LAB_NET='' LAB_SOCKS='' LAB_DAEMON_SOCKS='' ONION_ADDRESS='' SSH_COMMAND=()
 LAB_PKI='' LAB_VNC_DISPLAY='' LAB_VNC_PORT='' LAB_VIEWER_PORT=5999 PROBE_COMMAND=()
 
@@ -118,6 +122,22 @@ start_sshd() {
     log "sshd (pid $SSHD_PID) listening on 127.0.0.1:$LAB_SSH_PORT"
 }
 
+# The fleet's broker: a private nats-server with JetStream on loopback, its store in the lab dir, killed by PID on
+# teardown. The lab's admin key (made here, as an admin has one in ~/.ssh) is the one the node's allowed_signers lists.
+start_nats() {
+    local port
+    port="$(tornet_pick_port)"
+    LAB_FLEET=$LAB_DIR/fleet
+    mkdir -p "$LAB_FLEET/store"
+    setsid /usr/sbin/nats-server -a 127.0.0.1 -p "$port" -js -sd "$LAB_FLEET/store" </dev/null >"$LAB_DIR/nats.log" 2>&1 &
+    NATS_PID=$!
+    WAIT_FOR_PID=$NATS_PID wait_for "$NATS_TIMEOUT" "nats-server to be ready" grep -q 'Server is ready' "$LAB_DIR/nats.log" || return 1
+    LAB_NATS_URL="nats://127.0.0.1:$port"
+    ssh-keygen -q -t ed25519 -N '' -C lab-admin -f "$LAB_FLEET/admin_ed25519"
+    printf 'admin@lab %s\n' "$(cat "$LAB_FLEET/admin_ed25519.pub")" >"$LAB_FLEET/allowed_signers"
+    log "nats-server (pid $NATS_PID) with JetStream on $LAB_NATS_URL; the lab admin's key: $LAB_FLEET/admin_ed25519"
+}
+
 start_bastiond() {
     mkdir -p "$LAB_DIR/bastion"
     LAB_DAEMON_SOCKS="$(tornet_pick_port)"
@@ -127,6 +147,15 @@ start_bastiond() {
     awk -v lines="$lines" '{ print } /# lab.sh: private network lines go here/ { print lines }' "$BASTION_REPO/config/lab.yaml" |
         sed "s/127\.0\.0\.1:22022/127.0.0.1:$LAB_SSH_PORT/; s/127\.0\.0\.1:9350/127.0.0.1:$LAB_DAEMON_SOCKS/" |
         sed "s/^  display: 55\$/  display: $LAB_VNC_DISPLAY/; s/127\.0\.0\.1:5443/127.0.0.1:$LAB_VNC_PORT/" >"$LAB_CONFIG"
+    cat >>"$LAB_CONFIG" <<YAML
+
+# lab.sh: the fleet (issue #18) through the lab's own nats-server
+fleet:
+  node: lab
+  servers: [ "$LAB_NATS_URL" ]
+  allowedSigners: $LAB_FLEET/allowed_signers
+  statusInterval: 5s
+YAML
 
     local summary
     if ! summary="$("$BASTIOND" --check-config --config "$LAB_CONFIG" 2>"$LAB_DIR/check-config.err")"; then
@@ -246,6 +275,9 @@ What you're looking at:
              (key: $LAB_DIR/bastion/state/onion/ssh/onion.key, 0600).
   status     the table above is $LAB_RUNTIME/status.json, as printed by
              $BASTIONCTL status --runtime-dir $LAB_RUNTIME
+  fleet      nats-server (pid $NATS_PID) with JetStream on $LAB_NATS_URL, store in $LAB_FLEET/store; bastiond
+             is node 'lab' there: its signed, encrypted status in the KV bucket bastion-fleet-status every 5s,
+             commands from the stream bastion-fleet-cmd (allowed_signers: $LAB_FLEET/allowed_signers)
   systemd    this script plays systemd: the daemon's sd_notify messages (READY, STATUS, WATCHDOG…)
              arrive on $LAB_DIR/notify.sock, one per line in $NOTIFY_LOG
 
@@ -267,6 +299,9 @@ accepts connections but never sends its banner, so the check fails; kill -CONT $
       what the fallback policy sees (the lab has no D-Bus, so vnc start/stop/auto are not available here)
 
 Try, in another terminal:
+  $BASTIONCTL fleet status ${FLEET_ARGS[*]@Q}
+  $BASTIONCTL fleet send ${FLEET_ARGS[*]@Q} lab -- vnc auto
+      the fleet as an admin sees it: the node's signed status from the broker; a signed command, the node's signed reply
   $BASTIONCTL onion --runtime-dir $LAB_RUNTIME --socks 127.0.0.1:$LAB_SOCKS
       the onion address, its state and the ssh command, as the daemon reports them
   kill -KILL \$(jq -r '.components[] | select(.kind == "tor") | .details.pid' $LAB_RUNTIME/status.json)
@@ -320,6 +355,24 @@ exercise_vnc_fallback() {
     VNC_DRILL="sshd stopped → desktop up over mutual TLS in ${seconds}s → lowered after sshd came back"
 }
 
+# The fleet as an admin sees it: the node's public key into the admins' node list, `bastionctl fleet status` (the
+# node's signed, encrypted status from the broker's KV bucket), then a `vnc start` signed with the lab admin's key,
+# stored in the broker's stream, run by bastiond through its control path, answered with a signed reply.
+fleet_fresh() { "$BASTIONCTL" fleet status "${FLEET_ARGS[@]}" >"$LAB_DIR/fleet-status.out" 2>&1; }
+exercise_fleet() {
+    "$BASTIONCTL" --config "$LAB_CONFIG" fleet node-key >"$LAB_FLEET/nodes" || { log "bastionctl fleet node-key failed"; return 1; }
+    FLEET_ARGS=(--servers "$LAB_NATS_URL" --nodes "$LAB_FLEET/nodes" --key "$LAB_FLEET/admin_ed25519")
+    WAIT_FOR_PID=$BASTIOND_PID wait_for "$FLEET_TIMEOUT" "the node's signed status in the broker's bucket (bastionctl fleet status)" \
+        fleet_fresh || { cat "$LAB_DIR/fleet-status.out" >&2; return 1; }
+    echo
+    echo "\$ bastionctl fleet status ${FLEET_ARGS[*]}"
+    cat "$LAB_DIR/fleet-status.out"
+    echo "\$ bastionctl fleet send ${FLEET_ARGS[*]} lab -- vnc start --for $1"
+    "$BASTIONCTL" fleet send "${FLEET_ARGS[@]}" lab -- vnc start --for "$1" || { log "the signed vnc start through the broker failed"; return 1; }
+    echo
+    log "fleet: status read from the broker and a signed vnc start answered by the node"
+}
+
 exercise_watchdog() {
     WAIT_FOR_PID=$BASTIOND_PID wait_for 10 "WATCHDOG=1 (WATCHDOG_USEC=$LAB_WATCHDOG_USEC)" \
         notify_has "$NOTIFY_LOG" WATCHDOG=1 || return 1
@@ -364,7 +417,7 @@ exercise_stop() {
 
 dump_logs() {
     local f shown=0
-    for f in bastiond.log check-config.err pki.log sshd.log sshd.2.log ssh.err notify.log bastion/run/status.json; do
+    for f in bastiond.log check-config.err pki.log sshd.log sshd.2.log ssh.err notify.log nats.log fleet-status.out bastion/run/status.json; do
         [[ -s $LAB_DIR/$f ]] || continue
         printf '\n----- %s (last 200 lines) -----\n' "$f" >&2
         tail -n 200 "$LAB_DIR/$f" >&2
@@ -385,6 +438,7 @@ teardown() {
     # Bounded well inside the 60s a caller's `timeout --kill-after` allows (the daemon's own limit is 10s).
     stop_pid "$BASTIOND_PID" bastiond 15
     stop_pid "$SSHD_PID" sshd 5
+    stop_pid "$NATS_PID" nats-server 5
     [[ -n $LAB_NET ]] && tornet_stop "$LAB_NET"
     stop_pid "$NOTIFY_RECEIVER_PID" "notify receiver" 2
     if [[ -n $LAB_DIR ]]; then
@@ -409,6 +463,7 @@ main() {
     start_sshd
     setup_pki
     pick_vnc_places
+    start_nats
     start_bastiond
     wait_until_up
     ssh_over_onion
@@ -417,9 +472,11 @@ main() {
         exercise_vnc_fallback
         exercise_watchdog
         exercise_reload
+        exercise_fleet 1m
         exercise_stop
-        log "OK: READY, check Running, ssh over the onion $ONION_ADDRESS, VNC fallback drill ($VNC_DRILL), WATCHDOG, reload (RELOADING then READY) and stop (STOPPING, exit 0)"
+        log "OK: READY, check Running, ssh over the onion $ONION_ADDRESS, VNC fallback drill ($VNC_DRILL), WATCHDOG, reload (RELOADING then READY), fleet (status and a signed vnc start through NATS) and stop (STOPPING, exit 0)"
     else
+        exercise_fleet 2m
         explain
         follow
     fi

@@ -23,6 +23,13 @@ internal static class ExitCodes
     /// </summary>
     public const int DaemonUnreachable = 3;
 
+    /// <summary>
+    /// fleet status | send: the broker answered with something no honest broker sends — a message or KV entry larger than
+    /// any fleet envelope, more entries or replies than were asked for, or no answer within the total time limit.
+    /// Nothing it sent was believed.
+    /// </summary>
+    public const int BrokerMisbehaved = 4;
+
     /// <summary>The text appended to the root help.</summary>
     public const string HelpText =
         """
@@ -32,6 +39,8 @@ internal static class ExitCodes
              fleet status: a node silent, missing or refused)
           2  usage error (unknown command or option, missing argument, ambiguous component name)
           3  daemon unreachable (not on D-Bus and no status file, daemon not running; restart, vnc start|stop|auto: not on D-Bus;
-             fleet status: broker unreachable)
+             fleet status|send: broker unreachable)
+          4  fleet status|send: the broker misbehaved (oversized message or entry, a flood of replies that are not ours, no
+             answer within the time limit); nothing it sent was believed
         """;
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Bastion.Config;
 using Bastion.Fleet;
 using Bastion.Status;
 using NATS.Client.Core;
@@ -52,11 +53,18 @@ internal sealed class FleetStatusCommand(CliConsole console)
 
     private readonly Option<bool> _json = new("--json") { Description = "Print JSON instead of a table" };
 
+    private readonly Option<string> _timeout = new("--timeout")
+    {
+        Description = "How long reading every node's entry from the broker may take in all (a slow or stalling broker ends here)",
+        HelpName = "DURATION",
+        DefaultValueFactory = _ => "30s",
+    };
+
     public Command Create()
     {
         var status = new Command("status", "Every node's last signed status from the fleet's broker, verified, decrypted and with its age")
         {
-            _servers, _nodes, _key, _credentials, _json,
+            _servers, _nodes, _key, _credentials, _json, _timeout,
         };
         status.SetAction(parse => console.Run(() => Run(parse)));
         return status;
@@ -64,13 +72,18 @@ internal sealed class FleetStatusCommand(CliConsole console)
 
     private int Run(ParseResult parse)
     {
+        if (!Durations.TryParse(parse.GetValue(_timeout)!, out var timeout, out var error) || timeout <= TimeSpan.Zero)
+        {
+            throw new CommandException(ExitCodes.Usage, $"--timeout: {error ?? "must be more than 0s"}");
+        }
         var nodes = FleetNodeList.Load(parse.GetValue(_nodes)!);
         var keyPath = parse.GetValue(_key) ?? DefaultKeyPath;
         using var adminKey = LoadAdminKey(keyPath);
         var servers = parse.GetValue(_servers)!.SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
-        var entries = ReadBucketAsync(servers, parse.GetValue(_credentials), [.. nodes.Select(n => n.Node)]).GetAwaiter().GetResult();
+        var read = ReadBucketAsync(servers, parse.GetValue(_credentials), [.. nodes.Select(n => n.Node)], timeout).GetAwaiter().GetResult();
         var now = console.Time.GetUtcNow();
-        var rows = nodes.Select(n => FleetNodeStatus.From(n.Node, n.Key, entries.GetValueOrDefault(n.Node), adminKey, now)).ToList();
+        var rows = nodes.Select(n => read.Unread.Contains(n.Node) ? FleetNodeStatus.Unread(n.Node, timeout)
+            : FleetNodeStatus.From(n.Node, n.Key, read.Entries.GetValueOrDefault(n.Node), adminKey, now)).ToList();
         if (parse.GetValue(_json))
         {
             console.Output.WriteLine(JsonSerializer.Serialize(new FleetStatusReport { Nodes = rows }, FleetStatusJsonContext.Default.FleetStatusReport));
@@ -78,6 +91,13 @@ internal sealed class FleetStatusCommand(CliConsole console)
         else
         {
             WriteTable(rows, now);
+        }
+        if (read.Unread.Count > 0 || rows.Any(r => r.State == FleetNodeState.Oversized))
+        {
+            console.Message(read.Unread.Count > 0
+                ? $"the broker did not hand over {read.Unread.Count} of {nodes.Count} nodes' entries within {Durations.Format(timeout)} (--timeout)"
+                : "the broker holds entries larger than any fleet status; they were not read (the broker or someone with write access to its bucket misbehaves)");
+            return ExitCodes.BrokerMisbehaved;
         }
         return rows.All(r => r.State == FleetNodeState.Fresh) ? ExitCodes.Ok : ExitCodes.Failed;
     }
@@ -98,6 +118,16 @@ internal sealed class FleetStatusCommand(CliConsole console)
 
     public static string DefaultKeyPath => Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".ssh", "id_ed25519");
 
+    /// <summary>
+    /// The largest message bastionctl accepts from the broker: a fleet envelope (1 MiB) and room for NATS headers. A broker
+    /// announcing a larger one has its connection cut by the client before the body is read (NATS.Net's hard cap), so a
+    /// hostile broker cannot make bastionctl buffer more than this per message.
+    /// </summary>
+    public const int MaxMessageSize = FleetEnvelope.MaxSize + 64 * 1024;
+
+    /// <summary>How many received messages may wait unread per subscription: bounds what a reply flood can make bastionctl hold.</summary>
+    private const int PendingMessages = 16;
+
     public static NatsOpts Options(IReadOnlyList<string> servers, string? credentials, string name)
     {
         var options = NatsOpts.Default with
@@ -106,15 +136,27 @@ internal sealed class FleetStatusCommand(CliConsole console)
             Name = name,
             ConnectTimeout = BrokerTimeout,
             MaxReconnectRetry = 0,
+            MaxPayloadHardCap = MaxMessageSize,
+            SubPendingChannelCapacity = PendingMessages,
         };
         return credentials is null ? options : options with { AuthOpts = NatsAuthOpts.Default with { CredsFile = credentials } };
     }
 
+    /// <summary>The admin's private key, to decrypt what the nodes sealed to it (and to sign, when no agent is used).</summary>
     public static Ed25519PrivateKey LoadAdminKey(string path)
     {
         try
         {
-            return Ed25519PrivateKey.ParseOpenSsh(File.ReadAllText(path));
+            var text = File.ReadAllText(path);
+            if (OpenSshKeyFile.ReadHeader(text) is { Encrypted: true })
+            {
+                // ssh-agent can sign fleet commands, but nothing here can decrypt through it.
+                throw new CommandException(ExitCodes.Failed,
+                    $"{path} is protected by a passphrase, and bastionctl never asks for one; reading what the nodes sealed to your key " +
+                    "means decrypting with the key itself, which ssh-agent cannot do: use a copy without a passphrase (`ssh-keygen -p -f COPY`), " +
+                    "kept as safe as the original (fleet send can sign through ssh-agent without it, but then cannot read the reply)");
+            }
+            return Ed25519PrivateKey.ParseOpenSsh(text);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -126,13 +168,21 @@ internal sealed class FleetStatusCommand(CliConsole console)
         }
     }
 
-    /// <summary>The raw entries of the listed nodes (absent when the node never published); exit 3 when the broker is unreachable.</summary>
-    private static async Task<Dictionary<string, NatsKVEntry<byte[]>>> ReadBucketAsync(IReadOnlyList<string> servers, string? credentials, IReadOnlyList<string> nodes)
+    /// <summary>What was read from the bucket: the listed nodes' entries, and the nodes whose entry did not come in time.</summary>
+    private sealed record BucketRead(Dictionary<string, NatsKVEntry<byte[]>> Entries, HashSet<string> Unread);
+
+    /// <summary>
+    /// The raw entries of the listed nodes (absent when the node never published); exit 3 when the broker is unreachable.
+    /// Bounded whatever the broker does: only the listed nodes' keys are asked for, one entry each (the bucket's key list
+    /// is never read, so a broker holding a million bogus keys costs nothing), each message at most
+    /// <see cref="MaxMessageSize"/>, and all of it within <paramref name="timeout"/>.
+    /// </summary>
+    private async Task<BucketRead> ReadBucketAsync(IReadOnlyList<string> servers, string? credentials, IReadOnlyList<string> nodes, TimeSpan timeout)
     {
         var options = Options(servers, credentials, "bastionctl fleet status");
         var where = string.Join(", ", servers);
         var nats = new NatsConnection(options);
-        await using (nats.ConfigureAwait(false))
+        await using (new QuietDisposal(nats).ConfigureAwait(false))
         {
             try
             {
@@ -142,14 +192,20 @@ internal sealed class FleetStatusCommand(CliConsole console)
             {
                 throw new CommandException(ExitCodes.DaemonUnreachable, $"cannot reach the broker {where}: {Innermost(e)}");
             }
-            var result = new Dictionary<string, NatsKVEntry<byte[]>>(StringComparer.Ordinal);
+            using var dropped = WatchForDrop(nats);
+            var result = new BucketRead(new(StringComparer.Ordinal), new(StringComparer.Ordinal));
+            var time = console.Time;
+            var started = time.GetTimestamp();
+            TimeSpan Left() => timeout - time.GetElapsedTime(started);
+            // Each wait is the broker's usual allowance, or what is left of the total when less.
+            TimeSpan Wait() => Left() is var left && left < BrokerTimeout ? (left > TimeSpan.Zero ? left : TimeSpan.Zero) : BrokerTimeout;
             try
             {
                 var kv = new NatsKVContext(new NatsJSContext(nats));
                 INatsKVStore store;
                 try
                 {
-                    store = await kv.GetStoreAsync(StatusBucket).AsTask().WaitAsync(BrokerTimeout).ConfigureAwait(false);
+                    store = await kv.GetStoreAsync(StatusBucket).AsTask().WaitAsync(Wait(), time, dropped.Token).ConfigureAwait(false);
                 }
                 catch (NatsKVException)
                 {
@@ -161,9 +217,18 @@ internal sealed class FleetStatusCommand(CliConsole console)
                 }
                 foreach (var node in nodes)
                 {
+                    if (Left() <= TimeSpan.Zero)
+                    {
+                        result.Unread.Add(node);
+                        continue;
+                    }
                     try
                     {
-                        result[node] = await store.GetEntryAsync<byte[]>(node).AsTask().WaitAsync(BrokerTimeout).ConfigureAwait(false);
+                        result.Entries[node] = await store.GetEntryAsync<byte[]>(node).AsTask().WaitAsync(Wait(), time, dropped.Token).ConfigureAwait(false);
+                    }
+                    catch (TimeoutException) when (Left() <= TimeSpan.Zero)
+                    {
+                        result.Unread.Add(node);
                     }
                     catch (NatsKVKeyNotFoundException)
                     {
@@ -175,6 +240,15 @@ internal sealed class FleetStatusCommand(CliConsole console)
                     }
                 }
             }
+            catch (Exception e) when (dropped.IsCancellationRequested && e is NatsException or TimeoutException or OperationCanceledException)
+            {
+                throw new CommandException(ExitCodes.BrokerMisbehaved, DroppedMessage(where));
+            }
+            catch (TimeoutException) when (Left() <= TimeSpan.Zero)
+            {
+                throw new CommandException(ExitCodes.BrokerMisbehaved,
+                    $"the broker {where} did not hand over the status bucket within {Durations.Format(timeout)} (--timeout)");
+            }
             catch (Exception e) when (e is NatsException or TimeoutException)
             {
                 throw new CommandException(ExitCodes.DaemonUnreachable, $"the broker {where} did not answer: {Innermost(e)}");
@@ -182,6 +256,34 @@ internal sealed class FleetStatusCommand(CliConsole console)
             return result;
         }
     }
+
+    /// <summary>
+    /// Cancelled when the connection drops. bastionctl never reconnects, and a drop in the middle of a read is what
+    /// NATS.Net does when the broker announces a message above <see cref="MaxMessageSize"/>: not an unreachable broker but
+    /// one that misbehaves.
+    /// </summary>
+    public static CancellationTokenSource WatchForDrop(NatsConnection nats)
+    {
+        ArgumentNullException.ThrowIfNull(nats);
+        var dropped = new CancellationTokenSource();
+        nats.ConnectionDisconnected += (_, _) =>
+        {
+            try
+            {
+                dropped.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // the command is over
+            }
+            return ValueTask.CompletedTask;
+        };
+        return dropped;
+    }
+
+    public static string DroppedMessage(string where) =>
+        $"the connection to the broker {where} dropped in the middle of the exchange; a broker that announces a message larger than "
+        + $"{MaxMessageSize} bytes (more than any fleet envelope) is cut off rather than read — the broker misbehaves or was restarted";
 
     public static string Innermost(Exception e)
     {
@@ -207,6 +309,12 @@ internal enum FleetNodeState
 
     /// <summary>The entry is not a valid status of this node for this admin (altered, forged, misrouted, not for you).</summary>
     Refused,
+
+    /// <summary>The entry is larger than any fleet envelope: not read (the broker misbehaves).</summary>
+    Oversized,
+
+    /// <summary>The broker did not hand over the entry within the total time limit.</summary>
+    Unanswered,
 }
 
 /// <summary>One row of <c>fleet status</c> (also its JSON).</summary>
@@ -233,6 +341,15 @@ internal sealed record FleetNodeStatus
         if (entry is not { Value: { } value })
         {
             return new() { Node = node, State = FleetNodeState.Missing, Problem = "no status in the broker's bucket (never published, or removed)" };
+        }
+        if (value.Length > FleetEnvelope.MaxSize)
+        {
+            return new()
+            {
+                Node = node,
+                State = FleetNodeState.Oversized,
+                Problem = $"REFUSED: the broker's entry is {value.Length} bytes, larger than any fleet status ({FleetEnvelope.MaxSize}); not read",
+            };
         }
         var opened = FleetSeal.OpenReport(value, node, nodeKey, adminKey, now);
         var state = FleetNodeState.Fresh;
@@ -263,6 +380,13 @@ internal sealed record FleetNodeStatus
             Status = status,
         };
     }
+
+    public static FleetNodeStatus Unread(string node, TimeSpan timeout) => new()
+    {
+        Node = node,
+        State = FleetNodeState.Unanswered,
+        Problem = $"the broker did not hand over this node's entry within {Durations.Format(timeout)}",
+    };
 
     /// <summary>The node's status JSON; null when it is something else (the summary then shows the body as text).</summary>
     private static StatusSnapshot? ParseStatus(string body)

@@ -183,6 +183,35 @@ public sealed class SshSignature
         return TryParse(blob) ?? throw new InvalidOperationException("a freshly made signature did not parse");
     }
 
+    /// <summary>
+    /// Signs <paramref name="message"/> with a key held elsewhere (ssh-agent): <paramref name="sign"/> gets the SSHSIG
+    /// "signed data" and returns the SSH signature blob (<c>string algorithm || string signature</c>), as the agent's
+    /// SSH_AGENT_SIGN_RESPONSE carries it. The result is checked before it is returned, so a wrong or lying signer is an
+    /// exception here rather than a command every node refuses.
+    /// </summary>
+    public static SshSignature SignWith(SshPublicKey key, Func<byte[], byte[]> sign, ReadOnlySpan<byte> message, string ns = FleetNamespace, string hashAlgorithm = "sha512")
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(sign);
+        if (hashAlgorithm is not ("sha256" or "sha512"))
+        {
+            throw new ArgumentException("SSHSIG allows sha256 and sha512", nameof(hashAlgorithm));
+        }
+        var signature = sign(SignedData(ns, hashAlgorithm, message));
+        var blob = new SshWriter()
+            .WriteRaw("SSHSIG"u8)
+            .WriteUInt32(1)
+            .WriteString(key.Blob)
+            .WriteText(ns)
+            .WriteString([])
+            .WriteText(hashAlgorithm)
+            .WriteString(signature)
+            .ToArray();
+        var made = TryParse(blob);
+        var check = made?.Check(message, ns) ?? SshSignatureCheck.Malformed;
+        return check == SshSignatureCheck.Valid ? made! : throw new SshFormatException($"the signer's signature does not verify ({check})");
+    }
+
     private static byte[] SignedData(string ns, string hashAlgorithm, ReadOnlySpan<byte> message)
     {
         var hash = hashAlgorithm == "sha256" ? SHA256.HashData(message) : SHA512.HashData(message);

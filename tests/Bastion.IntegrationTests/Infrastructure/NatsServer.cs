@@ -18,7 +18,13 @@ internal sealed class NatsServer : IAsyncDisposable
     private readonly TempRoot _root = new("nats-");
     private Process? _process;
 
-    private NatsServer(ITestOutputHelper output) => _output = output;
+    private readonly int? _maxPayload;
+
+    private NatsServer(ITestOutputHelper output, int? maxPayload)
+    {
+        _output = output;
+        _maxPayload = maxPayload;
+    }
 
     public int Port { get; private set; }
 
@@ -30,13 +36,14 @@ internal sealed class NatsServer : IAsyncDisposable
 
     public bool IsRunning => _process is { HasExited: false };
 
-    public static async Task<NatsServer> StartAsync(ITestOutputHelper output)
+    /// <param name="maxPayload">The broker's max_payload (default 1 MB); a larger one lets a test play a hostile broker that delivers huge messages.</param>
+    public static async Task<NatsServer> StartAsync(ITestOutputHelper output, int? maxPayload = null)
     {
         if (!File.Exists(Executable))
         {
             throw new FileNotFoundException($"{Executable} is missing: run scripts/install-deps.sh (Debian package nats-server)", Executable);
         }
-        var server = new NatsServer(output);
+        var server = new NatsServer(output, maxPayload);
         try
         {
             for (var attempt = 1; ; attempt++)
@@ -93,6 +100,11 @@ internal sealed class NatsServer : IAsyncDisposable
         foreach (var argument in new[] { "-a", "127.0.0.1", "-p", Port.ToString(CultureInfo.InvariantCulture), "-js", "-sd", _root.File("store") })
         {
             psi.ArgumentList.Add(argument);
+        }
+        if (_maxPayload is { } maxPayload)
+        {
+            psi.ArgumentList.Add("-c");
+            psi.ArgumentList.Add(_root.Write("nats.conf", $"max_payload: {maxPayload.ToString(CultureInfo.InvariantCulture)}\n"));
         }
         var readyBefore = Log.Lines.Count(IsReadyLine);
         _process?.Dispose();

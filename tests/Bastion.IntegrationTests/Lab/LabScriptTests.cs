@@ -8,7 +8,8 @@ namespace Bastion.IntegrationTests.Lab;
 /// scripts/lab.sh --once, end to end, with the binaries under test: a private Tor network, a throwaway sshd, bastiond
 /// started as systemd would (NOTIFY_SOCKET, WATCHDOG_USEC), READY, the sshd check Running, the sshd published as an
 /// onion and OpenSSH running a command over it through the lab's client tor, the VNC fallback drill (sshd stopped, the
-/// emergency desktop up over mutual TLS per <c>bastionctl vnc probe</c>, sshd back, the desktop lowered), a reload and a
+/// emergency desktop up over mutual TLS per <c>bastionctl vnc probe</c>, sshd back, the desktop lowered), a reload, the
+/// fleet (a nats-server: <c>bastionctl fleet status</c> shows the node fresh, a signed <c>vnc start</c> is answered ok) and a
 /// clean stop.
 /// </summary>
 public sealed class LabScriptTests
@@ -41,6 +42,10 @@ public sealed class LabScriptTests
         Assert.Contains("VNC fallback drill (sshd stopped → desktop up over mutual TLS in ", result.StdErr, StringComparison.Ordinal);
         Assert.Matches(@"(?m)^vnc probe: up: 1280x800 '.+' in \d+ ms \(127\.0\.0\.1:\d+ over mutual TLS\)$", result.StdOut);
         Assert.Contains("VNC drill: desktop lowered again", result.StdErr, StringComparison.Ordinal);
+        // The fleet: the node's signed status read from the lab's nats-server, and a signed vnc start answered by the node.
+        Assert.Matches(@"(?m)^lab +fresh +\S+ ago +\S", result.StdOut);
+        Assert.Matches(@"(?m)^lab: ok: .+$", result.StdOut);
+        Assert.Contains("fleet (status and a signed vnc start through NATS)", result.StdErr, StringComparison.Ordinal);
     }
 
     /// <summary>A port in [from, to] that nothing listens on right now (lab ports stay below the ephemeral range).</summary>
