@@ -36,7 +36,7 @@ internal static class ExitCodes
         Exit codes:
           0  ok
           1  failed (reload refused or not confirmed, no such component, not allowed, vnc not configured, vnc probe not up,
-             fleet status: a node silent, missing or refused)
+             fleet status: a node silent, missing or refused; fleet send: failed, no reply, or not confirmed)
           2  usage error (unknown command or option, missing argument, ambiguous component name)
           3  daemon unreachable (not on D-Bus and no status file, daemon not running; restart, vnc start|stop|auto: not on D-Bus;
              fleet status|send: broker unreachable)

@@ -87,7 +87,8 @@ internal sealed class FleetSendCommand(CliConsole console)
             console.Output.WriteLine($"{node}: stored: signed through ssh-agent with {signer.Key.Fingerprint}, valid for {Durations.Format(timeout)}; not confirmed");
             console.Message($"{node}'s reply is sealed to your key, which only ssh-agent holds, and an agent can sign but not decrypt: " +
                 "pass a readable private key file as --key together with --agent to wait for the reply, or see the result with `bastionctl fleet status`");
-            return ExitCodes.Ok;
+            // Not confirmed is not success: exit 1, as for a reload that was not confirmed, so a script never reads it as done.
+            return ExitCodes.Failed;
         }
         console.Output.WriteLine($"{node}: {reply}");
         return reply.StartsWith("ok:", StringComparison.Ordinal) ? ExitCodes.Ok : ExitCodes.Failed;

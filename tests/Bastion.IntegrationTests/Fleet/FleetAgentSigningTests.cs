@@ -72,7 +72,7 @@ public sealed class FleetAgentSigningTests(ITestOutputHelper output)
             ["fleet", "send", "--servers", broker.Url, "--nodes", node.NodesFile, "--key", node.Admin.PrivatePath, FleetNode.Node, "--", "restart", "check/" + FleetNode.CheckName],
             workingDirectory: null, environment: new Dictionary<string, string> { ["SSH_AUTH_SOCK"] = agent.Socket });
 
-        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.True(run.ExitCode == 1, run.ToString()); // stored, not confirmed: never reported as success
         Assert.Contains($"web1: stored: signed through ssh-agent with {fingerprint}", run.Stdout, StringComparison.Ordinal);
         Assert.Contains("an agent can sign but not decrypt", run.Stderr, StringComparison.Ordinal);
         await node.Daemon.Log.WaitForLineAsync(l => l.Contains($"fleet: command 'restart' accepted, signed by {fingerprint}", StringComparison.Ordinal), Patience, "the node accepted the agent-signed command");
@@ -82,7 +82,7 @@ public sealed class FleetAgentSigningTests(ITestOutputHelper output)
         var byPublic = await Bastionctl.RunAsync(
             ["fleet", "send", "--servers", broker.Url, "--nodes", node.NodesFile, "--key", node.Admin.PrivatePath + ".pub", FleetNode.Node, "status"],
             workingDirectory: null, environment: new Dictionary<string, string> { ["SSH_AUTH_SOCK"] = agent.Socket });
-        Assert.True(byPublic.ExitCode == 0, byPublic.ToString());
+        Assert.True(byPublic.ExitCode == 1, byPublic.ToString());
         await node.Daemon.Log.WaitForLineAsync(l => l.Contains($"fleet: command 'status' accepted, signed by {fingerprint}", StringComparison.Ordinal), Patience, "the .pub-named command accepted");
         Assert.DoesNotContain(node.Daemon.Log.Lines, l => l.Contains("SECURITY fleet: command refused", StringComparison.Ordinal));
     }
