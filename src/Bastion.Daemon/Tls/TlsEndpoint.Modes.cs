@@ -159,7 +159,7 @@ public sealed partial class TlsEndpoint
                 OperationCanceledException or SocketException { SocketErrorCode: SocketError.TimedOut } => DialOutcome.NoAnswer,
                 _ => DialOutcome.Unreachable,
             };
-            var error = BackendConnector.Describe(e);
+            var error = BackendConnector.Describe(e, definition.Backend);
             if (dial.Record(outcome, error))
             {
                 // The first failure of a kind, not every attempt: nobody listening can last for months.

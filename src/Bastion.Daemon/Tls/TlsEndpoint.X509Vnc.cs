@@ -138,7 +138,7 @@ public sealed partial class TlsEndpoint
         {
             if (!cancellationToken.IsCancellationRequested)
             {
-                TlsLog.BackendUnreachable(logger, Name, definition.Backend.ToString(), address, "-", BackendConnector.Describe(e));
+                TlsLog.BackendUnreachable(logger, Name, definition.Backend.ToString(), address, "-", BackendConnector.Describe(e, definition.Backend));
             }
             return false;
         }

@@ -346,7 +346,7 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
             {
                 return true;
             }
-            var error = BackendConnector.Describe(e);
+            var error = BackendConnector.Describe(e, definition.Backend);
             TlsLog.BackendUnreachable(logger, Name, definition.Backend.ToString(), address, peer.Serial, error);
             context.ReportDegraded($"backend {definition.Backend} unreachable: {error}");
             _health = HealthProblem.BackendUnreachable;
