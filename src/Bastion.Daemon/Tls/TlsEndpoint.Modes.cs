@@ -93,7 +93,7 @@ public sealed partial class TlsEndpoint
     private const int IpprotoTcp = 6;
     private const int TcpUserTimeoutOption = 18; // TCP_USER_TIMEOUT (linux/tcp.h)
 
-    private DialState? _dial;
+    private volatile DialState? _dial;
 
     /// <summary>
     /// Phones home: connects to the admin's listener every interval, and keeps doing so while sessions are open (one
@@ -104,8 +104,10 @@ public sealed partial class TlsEndpoint
     {
         var target = _config.Address.ToString();
         context.SetDetail("address", target);
-        var dial = new DialState(target, _config.Interval, _config.MaxSessions, context.Time);
+        var live = _live;
+        var dial = new DialState(target, live.Interval, live.MaxSessions, context.Time);
         _dial = dial;
+        dial.Reconfigure(_live.Interval, _live.MaxSessions); // a reload between reading _live and publishing _dial is not lost
         Count(context);
         UpdateHealth(context);
         var sessions = new RunningTasks();
@@ -122,7 +124,10 @@ public sealed partial class TlsEndpoint
                     }
                 }
                 UpdateHealth(context);
-                await Task.Delay(_config.Interval, context.Time, cancellationToken).ConfigureAwait(false);
+                // A reload of the live settings wakes this wait: one dial now, then the new interval.
+                var changed = Volatile.Read(ref _liveChanged).Task;
+                await Task.WhenAny(Task.Delay(dial.Interval, context.Time, cancellationToken), changed).ConfigureAwait(false);
+                cancellationToken.ThrowIfCancellationRequested();
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -163,7 +168,7 @@ public sealed partial class TlsEndpoint
             if (dial.Record(outcome, error))
             {
                 // The first failure of a kind, not every attempt: nobody listening can last for months.
-                TlsLog.DialFailed(logger, Name, target, error, Durations.Format(_config.Interval));
+                TlsLog.DialFailed(logger, Name, target, error, Durations.Format(_live.Interval));
             }
             return null;
         }

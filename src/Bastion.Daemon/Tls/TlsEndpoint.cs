@@ -22,7 +22,7 @@ namespace Bastion.Daemon.Tls;
 /// Certificate, key and CA files are re-read on change before every handshake (SIGHUP therefore needs no extra step, and
 /// established connections keep running on what they were made with); the CRL likewise, failing closed.
 /// </summary>
-public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.VncGates vncGates, ILogger logger) : IComponent
+public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.VncGates vncGates, ILogger logger) : IComponent, ILivePolicy
 {
     private static readonly TimeSpan HealthInterval = TimeSpan.FromSeconds(30);
 
@@ -57,6 +57,22 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
     private RefusalDigest? _digest;
 
     private string Name => _config.Name;
+
+    /// <summary>The settings a reload changes live (see <see cref="TlsLiveSettings"/>); read where they are used.</summary>
+    private volatile TlsLiveSettings _live = definition.Live;
+
+    /// <summary>Completes when <see cref="_live"/> changes (the dial loop waits on it with its interval).</summary>
+    private TaskCompletionSource _liveChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>A reload changed only the live settings: take them now; open connections and the listener stay.</summary>
+    public void UpdatePolicy(object policy)
+    {
+        var live = (TlsLiveSettings)policy;
+        _live = live;
+        _dial?.Reconfigure(live.Interval, live.MaxSessions);
+        TlsLog.SettingsUpdated(logger, Name, Durations.Format(live.Interval), live.MaxSessions, Durations.Format(live.IdleTimeout), live.X509Vnc ? "x509vnc" : "explain");
+        Interlocked.Exchange(ref _liveChanged, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+    }
 
     public async Task RunAsync(IComponentContext context, CancellationToken cancellationToken)
     {
@@ -214,7 +230,7 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
             // Dial mode: nobody listening is its normal state, so every dial phase is Running, the phase in the reason.
             context.ReportRunning(_config.Mode == TlsMode.Listen
                 ? $"listening on {_boundAddress ?? _config.Address.ToString()}, relaying to {definition.Backend}"
-                : $"{_dial?.Describe() ?? $"phoning home to {_config.Address} every {Durations.Format(_config.Interval)}"}, relaying to {definition.Backend}");
+                : $"{_dial?.Describe() ?? $"phoning home to {_config.Address} every {Durations.Format(_live.Interval)}"}, relaying to {definition.Backend}");
         }
     }
 
@@ -290,7 +306,7 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
                 {
                     // A stock VNC viewer waits for the server to speak; a TLS client never does. With vnc.stockViewers: x509vnc
                     // it gets VeNCrypt X509Vnc; otherwise it is told what to run instead.
-                    if (definition.X509Vnc)
+                    if (_live.X509Vnc)
                     {
                         return await ServeX509VncAsync(socket, ssl, pending, credentials, context, ip, address, cancellationToken).ConfigureAwait(false);
                     }
@@ -362,7 +378,7 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
             try
             {
                 var observer = WatchVnc(context, address, peer.Subject, peer.Serial);
-                var idle = dial is null ? null : new RelayIdleLimit(_config.IdleTimeout, context.Time);
+                var idle = dial is null ? null : new RelayIdleLimit(() => _live.IdleTimeout, context.Time);
                 var result = await Relay.RunAsync(ssl, socket, backend, cancellationToken, observer, idle).ConfigureAwait(false);
                 TlsLog.Closed(logger, Name, address, peer.Serial, result.FromTls, result.ToTls, result.Error is null ? "" : "; " + result.Error);
             }
