@@ -117,7 +117,7 @@ public sealed partial class TlsEndpoint
             {
                 if (dial.TryBeginAttempt())
                 {
-                    var socket = await ConnectAsync(dial, target, cancellationToken).ConfigureAwait(false);
+                    var socket = await ConnectAsync(dial, target, context.Time, cancellationToken).ConfigureAwait(false);
                     if (socket is not null)
                     {
                         sessions.Run(() => DialledSessionAsync(socket, dial, context, validator, cancellationToken));
@@ -140,7 +140,7 @@ public sealed partial class TlsEndpoint
     }
 
     /// <summary>One dial: the connected socket (keepalive set), or null with the outcome recorded in <paramref name="dial"/>.</summary>
-    private async Task<Socket?> ConnectAsync(DialState dial, string target, CancellationToken cancellationToken)
+    private async Task<Socket?> ConnectAsync(DialState dial, string target, TimeProvider time, CancellationToken cancellationToken)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
@@ -150,8 +150,7 @@ public sealed partial class TlsEndpoint
             socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, (int)KeepaliveInterval.TotalSeconds);
             socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, KeepaliveCount);
             socket.SetRawSocketOption(IpprotoTcp, TcpUserTimeoutOption, BitConverter.GetBytes((int)UserTimeout.TotalMilliseconds));
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(TlsPolicy.HandshakeTimeout);
+            using var timeout = new Deadline(TlsPolicy.HandshakeTimeout, time, cancellationToken);
             await socket.ConnectAsync(_config.Address.Host, _config.Address.Port, timeout.Token).ConfigureAwait(false);
             return socket;
         }

@@ -292,9 +292,8 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
             verdict = v;
             return v.Accepted;
         });
-        using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, pending.Evicted))
+        using (var deadline = new Deadline(TlsPolicy.HandshakeTimeout, context.Time, cancellationToken, pending.Evicted))
         {
-            deadline.CancelAfter(TlsPolicy.HandshakeTimeout);
             var silent = true;
             try
             {
@@ -352,8 +351,7 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
         Socket backend;
         try
         {
-            using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            connectTimeout.CancelAfter(TlsPolicy.HandshakeTimeout);
+            using var connectTimeout = new Deadline(TlsPolicy.HandshakeTimeout, context.Time, cancellationToken);
             backend = await BackendConnector.ConnectAsync(definition.Backend, connectTimeout.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or IOException)
