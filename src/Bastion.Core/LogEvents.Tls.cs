@@ -17,4 +17,5 @@ public static partial class LogEvents
     public const int TlsCredentialsRejected = 4021;
     public const int TlsCertificateExpiring = 4022;
     public const int TlsRevocationListUnusable = 4023;
+    public const int TlsSettingsUpdated = 4024;
 }

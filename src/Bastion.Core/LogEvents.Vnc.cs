@@ -12,6 +12,7 @@ public static partial class LogEvents
     public const int VncStoppedUnderClients = 5006;
     public const int VncSessionSandboxed = 5007;
     public const int VncPolicyUpdated = 5008;
+    public const int VncPolicyRefused = 5016;
     public const int VncLeftoverReclaimed = 5009;
     public const int VncXvncStarting = 5010;
     public const int VncXvncExited = 5011;

@@ -57,8 +57,26 @@ public sealed class DialState(string target, TimeSpan interval, int maxSessions,
     private DialOutcome? _outcome;
     private string? _detail;
     private DateTimeOffset _outcomeSince;
+    private TimeSpan _interval = interval;
+    private int _maxSessions = maxSessions;
 
-    public int MaxSessions => maxSessions;
+    public int MaxSessions { get { lock (_gate) { return _maxSessions; } } }
+
+    /// <summary>How often a dial is made (tls[].interval).</summary>
+    public TimeSpan Interval { get { lock (_gate) { return _interval; } } }
+
+    /// <summary>
+    /// A reload changed tls[].interval or maxSessions: taken from now on; open sessions stay (a lower limit only stops new
+    /// dials until enough of them have closed).
+    /// </summary>
+    public void Reconfigure(TimeSpan interval, int maxSessions)
+    {
+        lock (_gate)
+        {
+            _interval = interval;
+            _maxSessions = maxSessions;
+        }
+    }
 
     public long Attempts { get { lock (_gate) { return _attempts; } } }
 
@@ -94,7 +112,7 @@ public sealed class DialState(string target, TimeSpan interval, int maxSessions,
     {
         lock (_gate)
         {
-            if (_inFlight + _sessions >= maxSessions)
+            if (_inFlight + _sessions >= _maxSessions)
             {
                 _skippedAtLimit++;
                 return false;
@@ -145,7 +163,7 @@ public sealed class DialState(string target, TimeSpan interval, int maxSessions,
     {
         lock (_gate)
         {
-            var every = Durations.Format(interval);
+            var every = Durations.Format(_interval);
             var since = _outcomeSince.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
             var last = _outcome switch
             {
@@ -160,9 +178,9 @@ public sealed class DialState(string target, TimeSpan interval, int maxSessions,
             return PhaseLocked() switch
             {
                 DialPhase.AtLimit => string.Create(CultureInfo.InvariantCulture,
-                    $"connected: {_sessions} session{(_sessions == 1 ? "" : "s")} open with {target}{(_inFlight > 0 ? $" and {_inFlight} handshaking" : "")}, the limit (maxSessions {maxSessions}): not dialling until one closes"),
+                    $"connected: {_sessions} session{(_sessions == 1 ? "" : "s")} open with {target}{(_inFlight > 0 ? $" and {_inFlight} handshaking" : "")}, the limit (maxSessions {_maxSessions}): not dialling until one closes"),
                 DialPhase.Connected => string.Create(CultureInfo.InvariantCulture,
-                    $"connected: {_sessions} session{(_sessions == 1 ? "" : "s")} open with {target} (at most {maxSessions}); still dialling every {every}, attempt {_attempts}"),
+                    $"connected: {_sessions} session{(_sessions == 1 ? "" : "s")} open with {target} (at most {_maxSessions}); still dialling every {every}, attempt {_attempts}"),
                 DialPhase.Dialing => string.Create(CultureInfo.InvariantCulture, $"dialing: {last}, attempt {_attempts} (every {every})"),
                 _ => $"dialing {target} every {every}",
             };
@@ -171,7 +189,7 @@ public sealed class DialState(string target, TimeSpan interval, int maxSessions,
 
     private DialPhase PhaseLocked()
     {
-        if (_inFlight + _sessions >= maxSessions && _sessions > 0)
+        if (_inFlight + _sessions >= _maxSessions && _sessions > 0)
         {
             return DialPhase.AtLimit;
         }

@@ -20,11 +20,37 @@ public interface IRelayObserver
 }
 
 /// <summary>
-/// Ends a relayed connection when no byte has moved either way for <paramref name="Limit"/>: the TLS-level idle detection
+/// Ends a relayed connection when no byte has moved either way for <see cref="Limit"/>: the TLS-level idle detection
 /// of a phoned-home session, whose peer (a frozen process whose kernel still answers TCP keepalives) would otherwise hold
-/// its slot forever. Checked every quarter of the limit, so it acts between 1 and 1.25 limits of silence.
+/// its slot forever. Checked every quarter of the limit (at most every 5 s), so it acts between 1 and 1.25 limits of
+/// silence. The limit is read at every check: a reload that changes it (tls[].idleTimeout) applies to open connections
+/// within 5 s.
 /// </summary>
-public sealed record RelayIdleLimit(TimeSpan Limit, TimeProvider Time);
+public sealed class RelayIdleLimit
+{
+    private static readonly TimeSpan LongestTick = TimeSpan.FromSeconds(5);
+    private readonly Func<TimeSpan> _limit;
+
+    public RelayIdleLimit(TimeSpan limit, TimeProvider time)
+        : this(() => limit, time)
+    {
+    }
+
+    /// <param name="limit">Read at every check: the current limit.</param>
+    /// <param name="time">The clock.</param>
+    public RelayIdleLimit(Func<TimeSpan> limit, TimeProvider time)
+    {
+        _limit = limit;
+        Time = time;
+    }
+
+    public TimeSpan Limit => _limit();
+
+    public TimeProvider Time { get; }
+
+    /// <summary>How long to wait before the next check for <paramref name="limit"/>.</summary>
+    internal static TimeSpan Tick(TimeSpan limit) => limit / 4 < LongestTick ? limit / 4 : LongestTick;
+}
 
 /// <summary>Bytes moved by one relayed connection, each way; whether the TLS peer ended its side (EOF or error, not our stop).</summary>
 public readonly record struct RelayResult(long FromTls, long ToTls, string? Error, bool TlsPeerEnded = false)
@@ -77,13 +103,13 @@ public static class Relay
         {
             try
             {
-                var tick = limit.Limit / 4;
                 while (true)
                 {
-                    await Task.Delay(tick, limit.Time, stop.Token).ConfigureAwait(false);
-                    if (limit.Time.GetElapsedTime(Volatile.Read(ref lastActivity)) >= limit.Limit)
+                    await Task.Delay(RelayIdleLimit.Tick(limit.Limit), limit.Time, stop.Token).ConfigureAwait(false);
+                    var current = limit.Limit;
+                    if (limit.Time.GetElapsedTime(Volatile.Read(ref lastActivity)) >= current)
                     {
-                        error ??= $"idle: no byte either way for {Config.Durations.Format(limit.Limit)}";
+                        error ??= $"idle: no byte either way for {Config.Durations.Format(current)}";
                         tlsPeerEnded = true; // the peer is the one that went silent (frozen, or its network gone)
                         await stop.CancelAsync().ConfigureAwait(false);
                         return;

@@ -38,8 +38,119 @@ public sealed record VncPolicySettings(VncMode Mode, string? Check, int Failures
     }
 }
 
-/// <summary>The policy's answer: whether the desktop should be up, why (one line for status), and when to ask again at the latest.</summary>
-public sealed record VncDecision(bool Raised, string Reason, DateTimeOffset? ReviewAt);
+/// <summary>Why the policy wants the desktop up or down: what code branches on (the words are made by <see cref="VncDecision.Explain"/>).</summary>
+public enum VncCause
+{
+    /// <summary>vnc.mode always.</summary>
+    ModeAlways,
+
+    /// <summary>vnc.mode off.</summary>
+    ModeOff,
+
+    /// <summary><c>bastionctl vnc start</c>.</summary>
+    StartedByAdmin,
+
+    /// <summary><c>bastionctl vnc stop</c> (raised while <see cref="VncDecision.Clients"/> or a logged-in user hold it, unless forced).</summary>
+    StoppedByAdmin,
+
+    /// <summary>Fallback mode before the check's first result.</summary>
+    WaitingForFirstProbe,
+
+    /// <summary>The check failed <c>failures</c> probes in a row (raised).</summary>
+    CheckFailed,
+
+    /// <summary>Lowered, the check healthy since <see cref="VncDecision.At"/>.</summary>
+    CheckHealthy,
+
+    /// <summary>Lowered, the check failed fewer probes in a row than <c>failures</c>.</summary>
+    CheckFailedFewer,
+
+    /// <summary>Raised, the check is failing again (but not <c>failures</c> in a row) — kept up until it is healthy for the grace.</summary>
+    CheckFailing,
+
+    /// <summary>Raised, the check healthy since <see cref="VncDecision.At"/>: lowered at <see cref="VncDecision.ReviewAt"/>.</summary>
+    CheckRecovering,
+
+    /// <summary>Raised, the check healthy for the whole grace, but clients or a logged-in user hold the desktop up.</summary>
+    CheckRecoveredHeld,
+}
+
+/// <summary>
+/// The policy's answer: whether the desktop should be up, why (<see cref="Cause"/> and its facts), and when to ask again at
+/// the latest. <see cref="Reason"/> and <see cref="Explain"/> make the words (status, log) from them.
+/// </summary>
+public sealed record VncDecision(bool Raised, VncCause Cause, DateTimeOffset? ReviewAt)
+{
+    /// <summary>"check/NAME" the cause is about (fallback causes).</summary>
+    public string? Check { get; init; }
+
+    /// <summary>When the cause began: the admin's command, the first failure in a row, healthy since.</summary>
+    public DateTimeOffset? At { get; init; }
+
+    /// <summary>The admin's override ends (null: until bastionctl vnc auto).</summary>
+    public DateTimeOffset? Until { get; init; }
+
+    /// <summary>The check's last probe text (a fact from the check, shown, never branched on).</summary>
+    public string? LastProbe { get; init; }
+
+    /// <summary>vnc.fallback.failures.</summary>
+    public int Failures { get; init; }
+
+    /// <summary>Consecutive failed probes (<see cref="VncCause.CheckFailedFewer"/>).</summary>
+    public int ConsecutiveFailures { get; init; }
+
+    /// <summary>vnc.fallback.grace.</summary>
+    public TimeSpan Grace { get; init; }
+
+    /// <summary>Clients holding a raised desktop up.</summary>
+    public int Clients { get; init; }
+
+    /// <summary>The user logged in on the desktop's console, holding it up.</summary>
+    public string? LoggedIn { get; init; }
+
+    /// <summary>Whether clients or a logged-in user are what keeps the desktop up.</summary>
+    public bool Held => Clients > 0 || LoggedIn is not null;
+
+    /// <summary>One line for status: "raised: …" or "lowered: …".</summary>
+    public string Reason => (Raised ? "raised: " : "lowered: ") + Explain();
+
+    /// <summary>The reason without "raised: "/"lowered: " (for a sentence of another component: "not listening …: WHY").</summary>
+    public string Explain()
+    {
+        var until = Until is { } u ? " until " + VncFallbackPolicy.Time(u) : " (until bastionctl vnc auto)";
+        var at = At is { } a ? VncFallbackPolicy.Time(a) : "-";
+        return Cause switch
+        {
+            VncCause.ModeAlways => "vnc.mode is always",
+            VncCause.ModeOff => "vnc.mode is off",
+            VncCause.StartedByAdmin => $"started by an admin at {at}{until}",
+            VncCause.StoppedByAdmin when Raised => $"stopped by an admin at {at}{until}; lowering once {Holders()}",
+            VncCause.StoppedByAdmin => $"stopped by an admin at {at}{until}",
+            VncCause.WaitingForFirstProbe => $"waiting for the first probe of {Check}",
+            VncCause.CheckFailed => string.Create(CultureInfo.InvariantCulture,
+                $"{Check} failed {Failures} probe{(Failures == 1 ? "" : "s")} in a row since {at} ({LastProbe})"),
+            VncCause.CheckHealthy => string.Create(CultureInfo.InvariantCulture,
+                $"{Check} healthy since {at}; raising after {Failures} failed probe{(Failures == 1 ? "" : "s")} in a row"),
+            VncCause.CheckFailedFewer => string.Create(CultureInfo.InvariantCulture,
+                $"{Check} failed the last {(ConsecutiveFailures == 1 ? "probe" : $"{ConsecutiveFailures} probes")} ({LastProbe}); raising after {Failures} in a row"),
+            VncCause.CheckFailing => $"{Check} is failing ({LastProbe}); lowering once it has answered every probe for {Durations.Format(Grace)}",
+            VncCause.CheckRecovering => $"{Check} healthy since {at}; lowering at {(ReviewAt is { } r ? VncFallbackPolicy.Time(r) : "-")}",
+            VncCause.CheckRecoveredHeld => $"{Check} healthy since {at}; lowering once {Holders()}",
+            _ => Cause.ToString(),
+        };
+    }
+
+    /// <summary>"1 client has disconnected", "root has logged out of the desktop", or both joined with "and".</summary>
+    private string Holders() => (Clients, LoggedIn) switch
+    {
+        ( > 0, null) => ClientsText(Clients) + " disconnected",
+        (0, { } user) => user + " has logged out of the desktop",
+        ( > 0, { } user) => ClientsText(Clients) + " disconnected and " + user + " has logged out of the desktop",
+        _ => "nothing holds it",
+    };
+
+    private static string ClientsText(int n) => n == 1 ? "1 client has" : string.Create(CultureInfo.InvariantCulture, $"{n} clients have");
+}
 
 /// <summary>
 /// When the emergency desktop is up (vnc.mode), as a pure state machine fed with sshd probe outcomes, overrides and the
@@ -193,24 +304,22 @@ public sealed class VncFallbackPolicy
         }
         return _mode switch
         {
-            VncMode.Always => new VncDecision(true, "raised: vnc.mode is always", null),
+            VncMode.Always => new VncDecision(true, VncCause.ModeAlways, null),
             VncMode.Fallback => DecideFallback(now, raised, clients, loggedIn),
-            _ => new VncDecision(false, "lowered: vnc.mode is off", null),
+            _ => new VncDecision(false, VncCause.ModeOff, null),
         };
     }
 
     private static VncDecision DecideOverride(VncOverride o, bool raised, int clients, string? loggedIn)
     {
-        var until = o.Until is { } u ? " until " + Time(u) : " (until bastionctl vnc auto)";
         if (o.Action == VncOverrideAction.Start)
         {
-            return new VncDecision(true, $"raised: started by an admin at {Time(o.Since)}{until}", o.Until);
+            return new VncDecision(true, VncCause.StartedByAdmin, o.Until) { At = o.Since, Until = o.Until };
         }
-        if (raised && (clients > 0 || loggedIn is not null) && !o.Force)
-        {
-            return new VncDecision(true, $"raised: stopped by an admin at {Time(o.Since)}{until}; lowering once {Holders(clients, loggedIn)}", o.Until);
-        }
-        return new VncDecision(false, $"lowered: stopped by an admin at {Time(o.Since)}{until}", o.Until);
+        var held = raised && (clients > 0 || loggedIn is not null) && !o.Force;
+        return held
+            ? new VncDecision(true, VncCause.StoppedByAdmin, o.Until) { At = o.Since, Until = o.Until, Clients = clients, LoggedIn = loggedIn }
+            : new VncDecision(false, VncCause.StoppedByAdmin, o.Until) { At = o.Since, Until = o.Until };
     }
 
     private VncDecision DecideFallback(DateTimeOffset now, bool raised, int clients, string? loggedIn)
@@ -218,56 +327,42 @@ public sealed class VncFallbackPolicy
         var up = _tripped || raised;
         if (!_probed)
         {
-            return up
-                ? new VncDecision(true, $"raised: waiting for the first probe of {_check}", null)
-                : new VncDecision(false, $"lowered: waiting for the first probe of {_check}", null);
+            return new VncDecision(up, VncCause.WaitingForFirstProbe, null) { Check = _check };
         }
         if (_consecutiveFailures >= _failures)
         {
             _tripped = true;
-            return new VncDecision(true,
-                string.Create(CultureInfo.InvariantCulture, $"raised: {_check} failed {_failures} probe{(_failures == 1 ? "" : "s")} in a row since {Time(_failingSince ?? now)} ({_lastText})"),
-                null);
+            return new VncDecision(true, VncCause.CheckFailed, null)
+            {
+                Check = _check, Failures = _failures, At = _failingSince ?? now, LastProbe = _lastText,
+            };
         }
         if (!up)
         {
             return _consecutiveFailures == 0
-                ? new VncDecision(false, string.Create(CultureInfo.InvariantCulture,
-                    $"lowered: {_check} healthy since {Time(_healthySince ?? now)}; raising after {_failures} failed probe{(_failures == 1 ? "" : "s")} in a row"), null)
-                : new VncDecision(false, string.Create(CultureInfo.InvariantCulture,
-                    $"lowered: {_check} failed the last {(_consecutiveFailures == 1 ? "probe" : $"{_consecutiveFailures} probes")} ({_lastText}); raising after {_failures} in a row"), null);
+                ? new VncDecision(false, VncCause.CheckHealthy, null) { Check = _check, At = _healthySince ?? now, Failures = _failures }
+                : new VncDecision(false, VncCause.CheckFailedFewer, null)
+                {
+                    Check = _check, ConsecutiveFailures = _consecutiveFailures, LastProbe = _lastText, Failures = _failures,
+                };
         }
         if (_healthySince is not { } since)
         {
-            return new VncDecision(true,
-                $"raised: {_check} is failing ({_lastText}); lowering once it has answered every probe for {Durations.Format(_grace)}", null);
+            return new VncDecision(true, VncCause.CheckFailing, null) { Check = _check, LastProbe = _lastText, Grace = _grace };
         }
         var lowerAt = since + _grace;
         if (now < lowerAt)
         {
-            return new VncDecision(true, $"raised: {_check} healthy since {Time(since)}; lowering at {Time(lowerAt)}", lowerAt);
+            return new VncDecision(true, VncCause.CheckRecovering, lowerAt) { Check = _check, At = since };
         }
         if (raised && (clients > 0 || loggedIn is not null))
         {
-            return new VncDecision(true, $"raised: {_check} healthy since {Time(since)}; lowering once {Holders(clients, loggedIn)}", null);
+            return new VncDecision(true, VncCause.CheckRecoveredHeld, null) { Check = _check, At = since, Clients = clients, LoggedIn = loggedIn };
         }
         _tripped = false;
-        return new VncDecision(false,
-            // The same text as when it was lowered all along: one reason (one log line) for one situation.
-            string.Create(CultureInfo.InvariantCulture, $"lowered: {_check} healthy since {Time(since)}; raising after {_failures} failed probe{(_failures == 1 ? "" : "s")} in a row"),
-            null);
+        // The same cause as when it was lowered all along: one reason (one log line) for one situation.
+        return new VncDecision(false, VncCause.CheckHealthy, null) { Check = _check, At = since, Failures = _failures };
     }
-
-    /// <summary>"1 client has disconnected", "root has logged out of the desktop", or both joined with "and".</summary>
-    private static string Holders(int clients, string? loggedIn) => (clients, loggedIn) switch
-    {
-        ( > 0, null) => Clients(clients) + " disconnected",
-        (0, { } user) => user + " has logged out of the desktop",
-        ( > 0, { } user) => Clients(clients) + " disconnected and " + user + " has logged out of the desktop",
-        _ => "nothing holds it",
-    };
-
-    private static string Clients(int n) => n == 1 ? "1 client has" : string.Create(CultureInfo.InvariantCulture, $"{n} clients have");
 
     /// <summary>ISO 8601 UTC to the second: 2026-11-23T12:00:01Z.</summary>
     internal static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);

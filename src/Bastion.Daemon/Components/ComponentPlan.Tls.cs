@@ -13,8 +13,13 @@ public static partial class ComponentPlan
         foreach (var endpoint in config.Tls)
         {
             var definition = TlsEndpointDefinition.From(config, endpoint);
-            specs.Add(new(new("tls", endpoint.Name), definition, config.Supervision.Backoff,
-                () => new TlsEndpoint(definition, runtime.VncGates, loggers.CreateLogger("Bastion.Tls"))));
+            // The dial interval, maxSessions, idleTimeout and stockViewers are the spec's Policy, taken live (a reload that
+            // changes only them keeps the endpoint and its connected admins); the rest is the process definition.
+            specs.Add(new(new("tls", endpoint.Name), definition.WithoutLiveSettings(), config.Supervision.Backoff,
+                () => new TlsEndpoint(definition, runtime.VncGates, loggers.CreateLogger("Bastion.Tls")))
+            {
+                Policy = definition.Live,
+            });
         }
     }
 }

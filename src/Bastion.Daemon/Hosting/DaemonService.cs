@@ -253,7 +253,8 @@ internal sealed class DaemonService(
         }
         else if (desktop.Component is IVncControl control)
         {
-            message.Done.TrySetResult(control.Apply(message.Command));
+            // Answered by the desktop's own loop (its inbox): this loop does not wait for it.
+            _ = AnswerAsync(control.ApplyAsync(message.Command), message.Done);
         }
         else
         {
@@ -261,6 +262,18 @@ internal sealed class DaemonService(
             var state = desktop.State;
             message.Done.TrySetException(new VncUnavailableException(
                 $"{desktop.Id} cannot take commands now: it is {state.State} ({state.Reason})"));
+        }
+    }
+
+    private static async Task AnswerAsync(Task<VncCommandOutcome> outcome, TaskCompletionSource<VncCommandOutcome?> done)
+    {
+        try
+        {
+            done.TrySetResult(await outcome.ConfigureAwait(false));
+        }
+        catch (Exception e)
+        {
+            done.TrySetException(e);
         }
     }
 

@@ -93,7 +93,7 @@ public sealed partial class TlsEndpoint
     private const int IpprotoTcp = 6;
     private const int TcpUserTimeoutOption = 18; // TCP_USER_TIMEOUT (linux/tcp.h)
 
-    private DialState? _dial;
+    private volatile DialState? _dial;
 
     /// <summary>
     /// Phones home: connects to the admin's listener every interval, and keeps doing so while sessions are open (one
@@ -104,8 +104,10 @@ public sealed partial class TlsEndpoint
     {
         var target = _config.Address.ToString();
         context.SetDetail("address", target);
-        var dial = new DialState(target, _config.Interval, _config.MaxSessions, context.Time);
+        var live = _live;
+        var dial = new DialState(target, live.Interval, live.MaxSessions, context.Time);
         _dial = dial;
+        dial.Reconfigure(_live.Interval, _live.MaxSessions); // a reload between reading _live and publishing _dial is not lost
         Count(context);
         UpdateHealth(context);
         var sessions = new RunningTasks();
@@ -115,14 +117,17 @@ public sealed partial class TlsEndpoint
             {
                 if (dial.TryBeginAttempt())
                 {
-                    var socket = await ConnectAsync(dial, target, cancellationToken).ConfigureAwait(false);
+                    var socket = await ConnectAsync(dial, target, context.Time, cancellationToken).ConfigureAwait(false);
                     if (socket is not null)
                     {
                         sessions.Run(() => DialledSessionAsync(socket, dial, context, validator, cancellationToken));
                     }
                 }
                 UpdateHealth(context);
-                await Task.Delay(_config.Interval, context.Time, cancellationToken).ConfigureAwait(false);
+                // A reload of the live settings wakes this wait: one dial now, then the new interval.
+                var changed = Volatile.Read(ref _liveChanged).Task;
+                await Task.WhenAny(Task.Delay(dial.Interval, context.Time, cancellationToken), changed).ConfigureAwait(false);
+                cancellationToken.ThrowIfCancellationRequested();
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -135,7 +140,7 @@ public sealed partial class TlsEndpoint
     }
 
     /// <summary>One dial: the connected socket (keepalive set), or null with the outcome recorded in <paramref name="dial"/>.</summary>
-    private async Task<Socket?> ConnectAsync(DialState dial, string target, CancellationToken cancellationToken)
+    private async Task<Socket?> ConnectAsync(DialState dial, string target, TimeProvider time, CancellationToken cancellationToken)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
@@ -145,8 +150,7 @@ public sealed partial class TlsEndpoint
             socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, (int)KeepaliveInterval.TotalSeconds);
             socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, KeepaliveCount);
             socket.SetRawSocketOption(IpprotoTcp, TcpUserTimeoutOption, BitConverter.GetBytes((int)UserTimeout.TotalMilliseconds));
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(TlsPolicy.HandshakeTimeout);
+            using var timeout = new Deadline(TlsPolicy.HandshakeTimeout, time, cancellationToken);
             await socket.ConnectAsync(_config.Address.Host, _config.Address.Port, timeout.Token).ConfigureAwait(false);
             return socket;
         }
@@ -159,11 +163,11 @@ public sealed partial class TlsEndpoint
                 OperationCanceledException or SocketException { SocketErrorCode: SocketError.TimedOut } => DialOutcome.NoAnswer,
                 _ => DialOutcome.Unreachable,
             };
-            var error = BackendConnector.Describe(e);
+            var error = BackendConnector.Describe(e, definition.Backend);
             if (dial.Record(outcome, error))
             {
                 // The first failure of a kind, not every attempt: nobody listening can last for months.
-                TlsLog.DialFailed(logger, Name, target, error, Durations.Format(_config.Interval));
+                TlsLog.DialFailed(logger, Name, target, error, Durations.Format(_live.Interval));
             }
             return null;
         }

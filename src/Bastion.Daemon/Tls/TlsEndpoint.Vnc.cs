@@ -21,6 +21,19 @@ public sealed partial class TlsEndpoint
     private volatile bool _standby;
     private string? _serving;
 
+    /// <summary>The words of the Standby state for a closed gate: "lowered: not listening while the emergency desktop is down: WHY".</summary>
+    internal static string StandbyReason(Config.TlsMode mode, GateClosed closed)
+    {
+        var why = closed.Kind switch
+        {
+            GateClosure.Lowered when closed.Decision is { } decision => decision.Explain(),
+            GateClosure.XvncRestarting => $"Xvnc {closed.XvncExit}; restarting it",
+            GateClosure.DesktopStopped => "vnc/desktop is not running",
+            _ => "the emergency desktop is not running",
+        };
+        return $"lowered: not {(mode == Config.TlsMode.Listen ? "listening" : "phoning home")} while the emergency desktop is down: {why}";
+    }
+
     /// <summary>
     /// Standby (no listener, no dialling) while the gate is closed; while it is open, listens or dials like any endpoint.
     /// Closing the gate stops the listener and cuts relayed connections (the desktop closes it only when no client is
@@ -39,9 +52,7 @@ public sealed partial class TlsEndpoint
                 _boundAddress = null;
                 context.SetDetail("address", "-");
                 context.SetDetail("boundPort", "-");
-                var why = gate.ClosedReason;
-                why = why.StartsWith("lowered: ", StringComparison.Ordinal) ? why["lowered: ".Length..] : why;
-                context.ReportStandby($"lowered: not {(_config.Mode == Config.TlsMode.Listen ? "listening" : "phoning home")} while the emergency desktop is down: {why}");
+                context.ReportStandby(StandbyReason(_config.Mode, gate.ClosedReason));
                 await changed.WaitAsync(cancellationToken).ConfigureAwait(false);
                 continue;
             }

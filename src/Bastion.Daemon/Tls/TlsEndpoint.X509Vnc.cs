@@ -45,8 +45,7 @@ public sealed partial class TlsEndpoint
     {
         var limiter = _limiter!;
         var key = X509VncKey(ip);
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, pending.Evicted);
-        deadline.CancelAfter(TlsPolicy.HandshakeTimeout);
+        using var deadline = new Deadline(TlsPolicy.HandshakeTimeout, context.Time, cancellationToken, pending.Evicted);
         var raw = new NetworkStream(socket, ownsSocket: false);
         string? step = "RFB version";
         try
@@ -125,7 +124,7 @@ public sealed partial class TlsEndpoint
     }
 
     /// <summary>Inside TLS: VNC authentication with Xvnc relayed and judged, then the session relayed.</summary>
-    private async Task<bool> RelayX509VncAsync(Socket socket, SslStream ssl, PendingHandshake pending, CancellationTokenSource deadline,
+    private async Task<bool> RelayX509VncAsync(Socket socket, SslStream ssl, PendingHandshake pending, Deadline deadline,
         Supervision.IComponentContext context, IPAddress ip, string address, CancellationToken cancellationToken)
     {
         var limiter = _limiter!;
@@ -138,7 +137,7 @@ public sealed partial class TlsEndpoint
         {
             if (!cancellationToken.IsCancellationRequested)
             {
-                TlsLog.BackendUnreachable(logger, Name, definition.Backend.ToString(), address, "-", BackendConnector.Describe(e));
+                TlsLog.BackendUnreachable(logger, Name, definition.Backend.ToString(), address, "-", BackendConnector.Describe(e, definition.Backend));
             }
             return false;
         }
@@ -166,12 +165,12 @@ public sealed partial class TlsEndpoint
                 await xvnc.ReadExactlyAsync(challenge, deadline.Token).ConfigureAwait(false);
 
                 // The viewer now asks its user for the password: a longer wait, still cut short when the budget needs room.
-                deadline.CancelAfter(X509VncPasswordWait);
+                deadline.Restart(X509VncPasswordWait);
                 await ssl.WriteAsync(challenge, deadline.Token).ConfigureAwait(false);
                 var response = new byte[16];
                 await ssl.ReadExactlyAsync(response, deadline.Token).ConfigureAwait(false);
                 await xvnc.WriteAsync(response, deadline.Token).ConfigureAwait(false);
-                deadline.CancelAfter(TlsPolicy.HandshakeTimeout);
+                deadline.Restart(TlsPolicy.HandshakeTimeout);
                 var result = new byte[4];
                 await xvnc.ReadExactlyAsync(result, deadline.Token).ConfigureAwait(false);
                 await ssl.WriteAsync(result, deadline.Token).ConfigureAwait(false);

@@ -22,7 +22,7 @@ namespace Bastion.Daemon.Tls;
 /// Certificate, key and CA files are re-read on change before every handshake (SIGHUP therefore needs no extra step, and
 /// established connections keep running on what they were made with); the CRL likewise, failing closed.
 /// </summary>
-public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.VncGates vncGates, ILogger logger) : IComponent
+public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.VncGates vncGates, ILogger logger) : IComponent, ILivePolicy
 {
     private static readonly TimeSpan HealthInterval = TimeSpan.FromSeconds(30);
 
@@ -57,6 +57,22 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
     private RefusalDigest? _digest;
 
     private string Name => _config.Name;
+
+    /// <summary>The settings a reload changes live (see <see cref="TlsLiveSettings"/>); read where they are used.</summary>
+    private volatile TlsLiveSettings _live = definition.Live;
+
+    /// <summary>Completes when <see cref="_live"/> changes (the dial loop waits on it with its interval).</summary>
+    private TaskCompletionSource _liveChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>A reload changed only the live settings: take them now; open connections and the listener stay.</summary>
+    public void UpdatePolicy(object policy)
+    {
+        var live = (TlsLiveSettings)policy;
+        _live = live;
+        _dial?.Reconfigure(live.Interval, live.MaxSessions);
+        TlsLog.SettingsUpdated(logger, Name, Durations.Format(live.Interval), live.MaxSessions, Durations.Format(live.IdleTimeout), live.X509Vnc ? "x509vnc" : "explain");
+        Interlocked.Exchange(ref _liveChanged, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+    }
 
     public async Task RunAsync(IComponentContext context, CancellationToken cancellationToken)
     {
@@ -214,7 +230,7 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
             // Dial mode: nobody listening is its normal state, so every dial phase is Running, the phase in the reason.
             context.ReportRunning(_config.Mode == TlsMode.Listen
                 ? $"listening on {_boundAddress ?? _config.Address.ToString()}, relaying to {definition.Backend}"
-                : $"{_dial?.Describe() ?? $"phoning home to {_config.Address} every {Durations.Format(_config.Interval)}"}, relaying to {definition.Backend}");
+                : $"{_dial?.Describe() ?? $"phoning home to {_config.Address} every {Durations.Format(_live.Interval)}"}, relaying to {definition.Backend}");
         }
     }
 
@@ -276,9 +292,8 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
             verdict = v;
             return v.Accepted;
         });
-        using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, pending.Evicted))
+        using (var deadline = new Deadline(TlsPolicy.HandshakeTimeout, context.Time, cancellationToken, pending.Evicted))
         {
-            deadline.CancelAfter(TlsPolicy.HandshakeTimeout);
             var silent = true;
             try
             {
@@ -290,7 +305,7 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
                 {
                     // A stock VNC viewer waits for the server to speak; a TLS client never does. With vnc.stockViewers: x509vnc
                     // it gets VeNCrypt X509Vnc; otherwise it is told what to run instead.
-                    if (definition.X509Vnc)
+                    if (_live.X509Vnc)
                     {
                         return await ServeX509VncAsync(socket, ssl, pending, credentials, context, ip, address, cancellationToken).ConfigureAwait(false);
                     }
@@ -336,8 +351,7 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
         Socket backend;
         try
         {
-            using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            connectTimeout.CancelAfter(TlsPolicy.HandshakeTimeout);
+            using var connectTimeout = new Deadline(TlsPolicy.HandshakeTimeout, context.Time, cancellationToken);
             backend = await BackendConnector.ConnectAsync(definition.Backend, connectTimeout.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or IOException)
@@ -346,7 +360,7 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
             {
                 return true;
             }
-            var error = BackendConnector.Describe(e);
+            var error = BackendConnector.Describe(e, definition.Backend);
             TlsLog.BackendUnreachable(logger, Name, definition.Backend.ToString(), address, peer.Serial, error);
             context.ReportDegraded($"backend {definition.Backend} unreachable: {error}");
             _health = HealthProblem.BackendUnreachable;
@@ -362,7 +376,7 @@ public sealed partial class TlsEndpoint(TlsEndpointDefinition definition, Vnc.Vn
             try
             {
                 var observer = WatchVnc(context, address, peer.Subject, peer.Serial);
-                var idle = dial is null ? null : new RelayIdleLimit(_config.IdleTimeout, context.Time);
+                var idle = dial is null ? null : new RelayIdleLimit(() => _live.IdleTimeout, context.Time);
                 var result = await Relay.RunAsync(ssl, socket, backend, cancellationToken, observer, idle).ConfigureAwait(false);
                 TlsLog.Closed(logger, Name, address, peer.Serial, result.FromTls, result.ToTls, result.Error is null ? "" : "; " + result.Error);
             }

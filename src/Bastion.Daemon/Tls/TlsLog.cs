@@ -46,4 +46,7 @@ internal static partial class TlsLog
 
     [LoggerMessage(EventId = LogEvents.TlsRevocationListUnusable, Level = LogLevel.Error, Message = "tls/{Endpoint}: {Message}")]
     public static partial void RevocationListUnusable(ILogger logger, string endpoint, string message);
+
+    [LoggerMessage(EventId = LogEvents.TlsSettingsUpdated, Level = LogLevel.Information, Message = "tls/{Endpoint}: settings updated live (interval {Interval}, maxSessions {MaxSessions}, idleTimeout {IdleTimeout}, stockViewers {StockViewers}); open connections are kept")]
+    public static partial void SettingsUpdated(ILogger logger, string endpoint, string interval, int maxSessions, string idleTimeout, string stockViewers);
 }

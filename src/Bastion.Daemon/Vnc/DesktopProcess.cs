@@ -18,7 +18,7 @@ namespace Bastion.Daemon.Vnc;
 /// thread-pool thread that retires after idling would kill the desktop. So every desktop process is forked by one
 /// dedicated thread that lives as long as bastiond (<see cref="Spawner"/>).
 /// </remarks>
-internal sealed partial class DesktopProcess : IDisposable
+internal sealed partial class DesktopProcess : IDesktopProcess, IDisposable
 {
     public static readonly TimeSpan KillAfter = TimeSpan.FromSeconds(5);
     private const string SetsidPath = "/usr/bin/setsid";

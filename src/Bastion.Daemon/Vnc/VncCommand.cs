@@ -21,5 +21,6 @@ public sealed record VncCommandOutcome(bool Applied, string Message);
 /// <summary>The emergency desktop's control, implemented by the <c>vnc/desktop</c> component; thread-safe.</summary>
 public interface IVncControl
 {
-    VncCommandOutcome Apply(VncCommand command);
+    /// <summary>Hands the command to the component's loop; completes with the loop's answer (bounded in time).</summary>
+    Task<VncCommandOutcome> ApplyAsync(VncCommand command);
 }

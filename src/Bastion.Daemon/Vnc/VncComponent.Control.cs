@@ -12,42 +12,36 @@ namespace Bastion.Daemon.Vnc;
 // Admins' commands (bastionctl vnc start|stop|auto through D-Bus), the password file, and the details shown in status.
 public sealed partial class VncComponent
 {
-    /// <summary>Sets or clears the override and wakes the loop; the desktop follows within moments. Thread-safe.</summary>
-    public VncCommandOutcome Apply(VncCommand command)
+    /// <summary>Sets or clears the override (in the loop, from the inbox) and says what happens now.</summary>
+    private VncCommandOutcome Apply(VncCommand command, Run run, DateTimeOffset now, string? loggedIn)
     {
-        ArgumentNullException.ThrowIfNull(command);
+        DateTimeOffset? until = command.For is { } span ? now + span : null;
+        var untilText = until is { } u ? " until " + Time(u) : " until bastionctl vnc auto";
         string message;
-        lock (_lock)
+        switch (command.Action)
         {
-            var now = _time.GetUtcNow();
-            DateTimeOffset? until = command.For is { } span ? now + span : null;
-            var untilText = until is { } u ? " until " + Time(u) : " until bastionctl vnc auto";
-            switch (command.Action)
-            {
-                case VncCommandAction.Start:
-                    _policy.SetOverride(new VncOverride(VncOverrideAction.Start, until, false, now));
-                    message = $"raising the emergency desktop; it stays up{untilText}";
-                    break;
-                case VncCommandAction.Stop:
-                    _policy.SetOverride(new VncOverride(VncOverrideAction.Stop, until, command.Force, now));
-                    var clients = _gate.Clients;
-                    message = clients == 0
-                        ? $"lowering the emergency desktop; it stays down{untilText}"
-                        : command.Force
-                            ? $"lowering the emergency desktop now, cutting off {Clients(clients)}; it stays down{untilText}"
-                            : $"{Clients(clients)} connected: the desktop is lowered once {(clients == 1 ? "it leaves" : "they leave")} (--force cuts them off); it stays down{untilText}";
-                    break;
-                case VncCommandAction.Auto:
-                    _policy.SetOverride(null);
-                    message = "back to automatic (vnc.mode " + ModeText(_settings.Mode) + "): "
-                        + _policy.Decide(now, _gate.IsOpen, _gate.Clients).Reason;
-                    break;
-                default:
-                    return new VncCommandOutcome(false, $"unknown action {command.Action}");
-            }
+            case VncCommandAction.Start:
+                _policy.SetOverride(new VncOverride(VncOverrideAction.Start, until, false, now));
+                message = $"raising the emergency desktop; it stays up{untilText}";
+                break;
+            case VncCommandAction.Stop:
+                _policy.SetOverride(new VncOverride(VncOverrideAction.Stop, until, command.Force, now));
+                var clients = _gate.Clients;
+                message = clients == 0
+                    ? $"lowering the emergency desktop; it stays down{untilText}"
+                    : command.Force
+                        ? $"lowering the emergency desktop now, cutting off {Clients(clients)}; it stays down{untilText}"
+                        : $"{Clients(clients)} connected: the desktop is lowered once {(clients == 1 ? "it leaves" : "they leave")} (--force cuts them off); it stays down{untilText}";
+                break;
+            case VncCommandAction.Auto:
+                _policy.SetOverride(null);
+                message = "back to automatic (vnc.mode " + ModeText(_settings.Mode) + "): "
+                    + _policy.Decide(now, run.Raised, _gate.Clients, loggedIn).Reason;
+                break;
+            default:
+                return new VncCommandOutcome(false, $"unknown action {command.Action}");
         }
         VncLog.CommandApplied(_logger, command.Action.ToString().ToLowerInvariant(), message);
-        Wake();
         return new VncCommandOutcome(true, message);
     }
 
@@ -124,19 +118,11 @@ public sealed partial class VncComponent
 
     private void SetDecisionDetails(IComponentContext context, VncDecision decision)
     {
-        VncOverride? current;
-        int failures;
-        DateTimeOffset? healthySince;
-        CheckResult? check;
-        VncPolicySettings settings;
-        lock (_lock)
-        {
-            settings = _settings;
-            current = _policy.Override;
-            failures = _policy.ConsecutiveFailures;
-            healthySince = _policy.HealthySince;
-            check = _lastCheck;
-        }
+        var settings = _settings;
+        var current = _policy.Override;
+        var failures = _policy.ConsecutiveFailures;
+        var healthySince = _policy.HealthySince;
+        var check = _lastCheck;
         context.SetDetail("mode", ModeText(settings.Mode));
         context.SetDetail("check", settings.Mode == VncMode.Fallback && settings.Check is { } name ? "check/" + name : "-");
         context.SetDetail("desired", decision.Raised ? "raised" : "lowered");
@@ -150,7 +136,7 @@ public sealed partial class VncComponent
         }
     }
 
-    private static void SetProcessDetails(IComponentContext context, VncDesktop desktop)
+    private static void SetProcessDetails(IComponentContext context, IDesktop desktop)
     {
         context.SetDetail("display", ":" + desktop.Display.ToString(CultureInfo.InvariantCulture));
         context.SetDetail("xvncPid", desktop.Xvnc is { HasExited: false } x ? x.Pid.ToString(CultureInfo.InvariantCulture) : "-");

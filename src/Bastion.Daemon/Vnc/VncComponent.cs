@@ -2,6 +2,7 @@
 #pragma warning disable CA1873
 
 using System.Globalization;
+using System.Threading.Channels;
 using Bastion.Config;
 using Bastion.Daemon.Checks;
 using Bastion.Supervision;
@@ -11,19 +12,28 @@ using Microsoft.Extensions.Logging;
 namespace Bastion.Daemon.Vnc;
 
 /// <summary>
-/// <c>vnc/desktop</c>: the emergency desktop. One owner loop decides with <see cref="VncFallbackPolicy"/> (fed by the sshd
-/// check's probes through <see cref="CheckResults"/>, by admins' commands and by the number of connected clients) whether the
-/// desktop is raised, and makes it so: raise = Xvnc, probe until Up, open the <see cref="VncGate"/> (the TLS endpoint starts
-/// listening), start the session; lower = close the gate, stop session and Xvnc. While raised it probes Xvnc every 5 s and
-/// restarts Xvnc or the session with backoff when they exit. Standby while lowered, Running while raised and answering,
-/// Degraded while raised but broken; the reason always says which and why.
+/// <c>vnc/desktop</c>: the emergency desktop. One owner loop decides with <see cref="VncFallbackPolicy"/> whether the desktop
+/// is raised, and makes it so: raise = Xvnc, probe until Up, open the <see cref="VncGate"/> (the TLS endpoint starts
+/// listening), start the session; lower = close the gate, stop session and Xvnc. Everything that changes the decision
+/// reaches the loop through its inbox, as in DaemonService: the sshd check's results (<see cref="CheckResults"/>), admins'
+/// commands (answered by the loop), a reload's new policy; the loop also wakes for a change of the gate (clients), an
+/// exited process and its own due times. Only the loop touches the policy and the desktop: no lock. While raised it probes
+/// Xvnc every 5 s and restarts Xvnc or the session (one <see cref="RestartSchedule"/> each) when they exit. The state and
+/// its reason are derived from one <see cref="DesktopPhase"/>: Standby while lowered, Running while raised and answering,
+/// Degraded while raised but broken.
 /// </summary>
 public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
 {
     private static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(5);
 
     /// <summary>A session that ran this long exited normally (login gives up after 60 s): restart it at the initial delay.</summary>
-    private static readonly TimeSpan SessionRanLongEnough = TimeSpan.FromSeconds(10);
+    internal static readonly TimeSpan SessionRanLongEnough = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How long a command waits for the loop: longer than the slowest thing the loop does in one step (an Xvnc start, 20 s,
+    /// or a stop, 5 s), so a command gets its answer unless the component is down between attempts.
+    /// </summary>
+    internal static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(30);
 
     private readonly VncConfig _config;
     private readonly PathsConfig _paths;
@@ -34,68 +44,88 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
     private readonly BackoffPolicy _backoff;
     private readonly CheckResults _checks;
     private readonly VncGate _gate;
+    private readonly Func<IDesktop> _createDesktop;
+    private readonly Channel<Input> _inbox = Channel.CreateUnbounded<Input>(new UnboundedChannelOptions { SingleReader = true });
+
+    // Owned by the loop (and by nothing else): the policy, the settings it was made with, the last check result it saw.
     private readonly VncFallbackPolicy _policy;
-    private readonly Lock _lock = new(); // guards _policy, _settings, _lastCheck, _replayed, _time
     private VncPolicySettings _settings;
-    private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private TimeProvider _time = TimeProvider.System;
     private CheckResult? _lastCheck;
     private bool _replayed;
     private string? _sandboxWarning;
 
+    /// <summary>The attempt's clock, for a command's timeout (a command may arrive before the first attempt).</summary>
+    private volatile TimeProvider _time = TimeProvider.System;
+
+    private abstract record Input;
+
+    private sealed record CommandInput(VncCommand Command, TaskCompletionSource<VncCommandOutcome> Done) : Input;
+
+    private sealed record CheckInput(CheckResult Result) : Input;
+
+    private sealed record PolicyInput(VncPolicySettings Settings) : Input;
+
     public VncComponent(BastionConfig config, CheckResults checks, VncGates gates, ILogger logger)
+        : this(config, checks, gates, logger, null)
     {
+    }
+
+    /// <summary>
+    /// As the public constructor, with the desktop of an attempt made by <paramref name="createDesktop"/> (tests: a scripted
+    /// one; null = Xvnc and the session) and the restart delays drawn by <paramref name="backoff"/> (tests: without jitter).
+    /// </summary>
+    internal VncComponent(BastionConfig config, CheckResults checks, VncGates gates, ILogger logger, Func<IDesktop>? createDesktop, BackoffPolicy? backoff = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
         _config = config.Vnc ?? throw new ArgumentException("vnc: is not configured", nameof(config));
         _paths = config.Paths;
         _passwordFile = VncPaths.PasswordFile(config);
         _generatedPassword = _config.PasswordFile is null;
         _endpoint = _config.Endpoint ?? throw new ArgumentException("vnc.endpoint is not set", nameof(config));
         _logger = logger;
-        _backoff = new BackoffPolicy(config.Supervision.Backoff);
+        _backoff = backoff ?? new BackoffPolicy(config.Supervision.Backoff);
         _checks = checks;
         _gate = gates.For(_endpoint);
         _settings = VncPolicySettings.From(_config);
         _policy = new VncFallbackPolicy(_settings);
+        _createDesktop = createDesktop ?? (() => new VncDesktop(_config, _paths, _passwordFile, _logger));
     }
 
     /// <summary>
     /// A reload that changed only vnc.mode (always/fallback) or vnc.fallback.*: the running desktop, its connected admins and
-    /// an admin's override stay; the policy decides with the new settings from the next moment on.
+    /// an admin's override stay; the loop decides with the new settings from its next step on.
     /// </summary>
-    public void UpdatePolicy(object policy)
-    {
-        var settings = (VncPolicySettings)policy;
-        VncPolicySettings old;
-        lock (_lock)
-        {
-            old = _settings;
-            _policy.Reconfigure(settings);
-            _settings = settings;
-            if (old.Check != settings.Check || old.Mode != settings.Mode)
-            {
-                _lastCheck = null; // the loop subscribes to the (new) check and replays its last result
-                _replayed = false;
-            }
-        }
-        VncLog.PolicyUpdated(_logger, ModeText(settings.Mode), settings.Check ?? "-", settings.Failures, Durations.Format(settings.Grace));
-        Wake();
-    }
+    public void UpdatePolicy(object policy) => _inbox.Writer.TryWrite(new PolicyInput((VncPolicySettings)policy));
 
-    private VncPolicySettings Settings
+    /// <summary>Hands the command to the loop and waits for its answer (bounded: see <see cref="CommandTimeout"/>). Thread-safe.</summary>
+    public async Task<VncCommandOutcome> ApplyAsync(VncCommand command)
     {
-        get { lock (_lock) { return _settings; } }
+        ArgumentNullException.ThrowIfNull(command);
+        var done = new TaskCompletionSource<VncCommandOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _inbox.Writer.TryWrite(new CommandInput(command, done));
+        try
+        {
+            return await done.Task.WaitAsync(CommandTimeout, _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // The loop is not running (between attempts, after a failure): the command stays queued and is applied when the
+            // next attempt starts; the admin is told so rather than left waiting.
+            return new VncCommandOutcome(false,
+                $"vnc/desktop did not take the command within {Durations.Format(CommandTimeout)} (it is restarting); it is applied when vnc/desktop runs again — see bastionctl vnc status");
+        }
     }
 
     public async Task RunAsync(IComponentContext context, CancellationToken cancellationToken)
     {
-        lock (_lock)
-        {
-            _time = context.Time;
-        }
+        _time = context.Time;
         var time = context.Time;
         SetStaticDetails(context);
         var password = LoadPassword();
-        var desktop = new VncDesktop(_config, _paths, _passwordFile, _logger);
+        var desktop = _createDesktop();
+        // One schedule type and rule for both children (the supervisor's backoff, reset after a run that lasted long
+        // enough); Xvnc counts as healthy after supervision.backoff.resetAfter, a session (which ends normally when login
+        // gives up) after SessionRanLongEnough.
         var run = new Run(context, desktop, password)
         {
             XvncRestart = new RestartSchedule(_backoff, _backoff.Config.ResetAfter),
@@ -121,21 +151,37 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
             {
                 VncLog.StoppedUnderClients(_logger, Clients(clients));
             }
-            _gate.Close("vnc/desktop is not running");
+            _gate.Close(GateClosed.DesktopStopped);
             await desktop.StopAsync(time).ConfigureAwait(false);
             SetProcessDetails(context, desktop);
         }
     }
 
+    /// <summary>Where Xvnc is in its life (one attempt); with the probe and the session it gives the <see cref="DesktopPhase"/>.</summary>
+    private enum XvncPhase
+    {
+        /// <summary>The desktop is lowered: no Xvnc.</summary>
+        Lowered,
+
+        /// <summary>Raised; Xvnc is due to start (or starting).</summary>
+        Starting,
+
+        /// <summary>Raised; Xvnc could not start or exited: restarted when <see cref="Run.XvncStartDue"/> comes.</summary>
+        Failing,
+
+        /// <summary>Raised; Xvnc runs.</summary>
+        Running,
+    }
+
     /// <summary>The loop's own state (one attempt).</summary>
-    private sealed class Run(IComponentContext context, VncDesktop desktop, string password)
+    private sealed class Run(IComponentContext context, IDesktop desktop, string password)
     {
         public IComponentContext Context { get; } = context;
-        public VncDesktop Desktop { get; } = desktop;
+        public IDesktop Desktop { get; } = desktop;
         public string Password { get; set; } = password;
-        public bool Raised { get; set; }
+        public XvncPhase Xvnc { get; set; } = XvncPhase.Lowered;
+        public bool Raised => Xvnc != XvncPhase.Lowered;
         public DateTimeOffset? XvncStartDue { get; set; }
-        /// <summary>Xvnc's and the session's restarts: one rule (see <see cref="RestartSchedule"/>), each its own reset period.</summary>
         public required RestartSchedule XvncRestart { get; init; }
         public long XvncRestarts { get; set; }
         public DateTimeOffset? SessionStartDue { get; set; }
@@ -143,6 +189,8 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
         public DateTimeOffset? ProbeDue { get; set; }
         public RfbProbeResult? Probe { get; set; }
         public string ProbeText { get; set; } = "-";
+
+        /// <summary>While <see cref="XvncPhase.Failing"/>: why (shown in the reason).</summary>
         public string? Problem { get; set; }
 
         /// <summary>The check whose results feed the policy (fallback mode), and the subscription to it.</summary>
@@ -160,20 +208,16 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
         var desktop = run.Desktop;
         while (true)
         {
-            var wake = ResetWake();
             Subscribe(run);
             var gateChanged = _gate.Changed;
             var now = time.GetUtcNow();
-            VncDecision decision;
             var loggedIn = run.Raised ? desktop.LoggedInUser() : null;
             run.Context.SetDetail("loggedIn", loggedIn ?? "-");
-            lock (_lock)
-            {
-                decision = _policy.Decide(now, run.Raised, _gate.Clients, loggedIn);
-            }
+            TakeInputs(run, now, loggedIn);
+            var decision = _policy.Decide(now, run.Raised, _gate.Clients, loggedIn);
             if (decision.Raised && !run.Raised)
             {
-                run.Raised = true;
+                run.Xvnc = XvncPhase.Starting;
                 run.XvncStartDue = now;
                 run.XvncRestart.Reset();
                 run.SessionRestart.Reset();
@@ -183,10 +227,10 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
             else if (!decision.Raised && run.Raised)
             {
                 VncLog.Lowering(_logger, decision.Reason);
-                _gate.Close(decision.Reason);
+                _gate.Close(GateClosed.Lowered(decision));
                 await desktop.StopAsync(time).ConfigureAwait(false);
                 VncLog.Lowered(_logger, desktop.Display);
-                run.Raised = false;
+                run.Xvnc = XvncPhase.Lowered;
                 run.XvncStartDue = run.SessionStartDue = run.ProbeDue = null;
                 run.Probe = null;
                 run.ProbeText = "-";
@@ -195,7 +239,7 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
             }
             if (!run.Raised)
             {
-                _gate.Close(decision.Reason);
+                _gate.Close(GateClosed.Lowered(decision));
             }
             else
             {
@@ -206,8 +250,78 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
             context.SetDetail("probe", run.ProbeText);
             context.SetDetail("xvncRestarts", run.XvncRestarts.ToString(CultureInfo.InvariantCulture));
             Report(run, decision);
-            await WaitAsync(run, decision, wake, gateChanged, cancellationToken).ConfigureAwait(false);
+            await WaitAsync(run, decision, gateChanged, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Takes everything in the inbox, in order: new settings, check results, commands (each answered here).</summary>
+    private void TakeInputs(Run run, DateTimeOffset now, string? loggedIn)
+    {
+        while (_inbox.Reader.TryRead(out var input))
+        {
+            switch (input)
+            {
+                case PolicyInput p:
+                    TakePolicy(p.Settings);
+                    break;
+                case CheckInput c:
+                    TakeCheckResult(c.Result);
+                    break;
+                case CommandInput c:
+                    c.Done.TrySetResult(Apply(c.Command, run, now, loggedIn));
+                    break;
+            }
+        }
+    }
+
+    private void TakePolicy(VncPolicySettings settings)
+    {
+        var old = _settings;
+        try
+        {
+            _policy.Reconfigure(settings);
+        }
+        catch (ArgumentException e)
+        {
+            // The config validator refuses such settings before a reload gets here; should one slip through, the old
+            // settings stay (a policy change is never worth a crash of the desktop).
+            VncLog.PolicyRefused(_logger, e.Message);
+            return;
+        }
+        _settings = settings;
+        if (old.Check != settings.Check || old.Mode != settings.Mode)
+        {
+            _lastCheck = null; // the loop subscribes to the (new) check and replays its last result
+            _replayed = false;
+        }
+        VncLog.PolicyUpdated(_logger, ModeText(settings.Mode), settings.Check ?? "-", settings.Failures, Durations.Format(settings.Grace));
+    }
+
+    private void TakeCheckResult(CheckResult result)
+    {
+        if (_settings.Mode != VncMode.Fallback || result.Check != _settings.Check)
+        {
+            return; // a result of the check before a reload changed it, delivered late
+        }
+        if (result == _lastCheck)
+        {
+            return; // the replay, to a later attempt of this component, of a probe the policy has already seen
+        }
+        _lastCheck = result;
+        if (result.Ok)
+        {
+            _policy.ProbeSucceeded(result.At, result.Text);
+        }
+        else
+        {
+            // The first result may be a replay (the check ran before this component): count the failures it had.
+            var count = _replayed ? 1 : Math.Clamp(result.ConsecutiveFailures, 1, _settings.Failures);
+            for (var i = 0; i < count; i++)
+            {
+                _policy.ProbeFailed(result.At, result.Text);
+            }
+        }
+        _replayed = true;
     }
 
     /// <summary>While raised: start Xvnc when due, notice its exit, start the session when due, probe every 5 s.</summary>
@@ -264,7 +378,7 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
         var time = context.Time;
         var desktop = run.Desktop;
         context.SetDetail("desired", "raised");
-        if (run.Problem is null)
+        if (run.Xvnc == XvncPhase.Starting)
         {
             context.ReportDegraded($"{decision.Reason}; starting Xvnc on :{run.Desktop.Display}");
         }
@@ -274,6 +388,7 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
             run.Password = ReadPasswordForProbe(run.Password);
             var probe = await desktop.StartXvncAsync(run.Password, time, cancellationToken).ConfigureAwait(false);
             run.XvncRestart.Started(time.GetUtcNow());
+            run.Xvnc = XvncPhase.Running;
             run.Problem = null;
             SetProbe(run, probe);
             run.ProbeDue = time.GetUtcNow() + ProbeInterval;
@@ -287,6 +402,7 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
             await desktop.StopAsync(time).ConfigureAwait(false); // a half-started Xvnc is not left behind
             var delay = run.XvncRestart.Ended(time.GetUtcNow());
             run.XvncStartDue = time.GetUtcNow() + delay;
+            run.Xvnc = XvncPhase.Failing;
             run.Problem = $"{e.Message}; retrying with backoff"; // the delay is in the log: a stable reason does not churn the state
             VncLog.XvncStartFailed(_logger, e.Message, Durations.Format(delay));
         }
@@ -311,7 +427,7 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
         }
     }
 
-    private async Task XvncExitedAsync(Run run, DesktopProcess dead, CancellationToken cancellationToken)
+    private async Task XvncExitedAsync(Run run, IDesktopProcess dead, CancellationToken cancellationToken)
     {
         var time = run.Context.Time;
         dead.Flush();
@@ -320,13 +436,14 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
         run.Desktop.ForgetXvnc();
         // Nothing to relay to until the new Xvnc answers: the endpoint stops listening meanwhile (its clients are gone with
         // Xvnc anyway), rather than accepting admins only to fail on the socket.
-        _gate.Close($"Xvnc {exit}; restarting it");
+        _gate.Close(GateClosed.XvncRestarting(exit));
         await run.Desktop.StopSessionAsync(time).ConfigureAwait(false); // it lost its display anyway
         // The probe, once more, so status and log show the outage as a client would see it.
         SetProbe(run, await run.Desktop.ProbeAsync(run.Password, time, cancellationToken).ConfigureAwait(false));
         run.XvncRestarts++;
         run.XvncStartDue = time.GetUtcNow() + delay;
         run.ProbeDue = null;
+        run.Xvnc = XvncPhase.Failing;
         run.Problem = $"Xvnc {exit}; restarting in {Durations.Format(delay)}; probe: {run.ProbeText}";
         VncLog.XvncExited(_logger, dead.Pid, exit, run.ProbeText, Durations.Format(delay));
     }
@@ -373,9 +490,9 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
 
     /// <summary>Where the desktop is, derived in one place from the loop's state; status shows it as detail <c>phase</c>.</summary>
     private DesktopPhase PhaseOf(Run run) =>
-        !run.Raised ? DesktopPhase.Lowered
-        : run.Problem is not null ? DesktopPhase.XvncFailing
-        : run.Desktop.Xvnc is null ? DesktopPhase.StartingXvnc
+        run.Xvnc == XvncPhase.Lowered ? DesktopPhase.Lowered
+        : run.Xvnc == XvncPhase.Failing ? DesktopPhase.XvncFailing
+        : run.Xvnc == XvncPhase.Starting ? DesktopPhase.StartingXvnc
         : run.Probe is not { Health: RfbHealth.Up } ? DesktopPhase.NotAnswering
         : run.SessionProblem is not null ? DesktopPhase.SessionFailing
         : _sandboxWarning is not null ? DesktopPhase.UpSandboxed
@@ -415,7 +532,7 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
         }
     }
 
-    private static async Task WaitAsync(Run run, VncDecision decision, Task wake, Task gateChanged, CancellationToken cancellationToken)
+    private async Task WaitAsync(Run run, VncDecision decision, Task gateChanged, CancellationToken cancellationToken)
     {
         var time = run.Context.Time;
         var now = time.GetUtcNow();
@@ -427,7 +544,8 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
                 next = d;
             }
         }
-        var waits = new List<Task> { wake, gateChanged };
+        using var delayCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var waits = new List<Task> { gateChanged, _inbox.Reader.WaitToReadAsync(delayCancel.Token).AsTask() };
         if (run.Desktop.Xvnc is { } xvnc)
         {
             waits.Add(xvnc.Exited);
@@ -436,7 +554,6 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
         {
             waits.Add(session.Exited);
         }
-        using var delayCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var delay = next is { } at ? at - now : Timeout.InfiniteTimeSpan;
         if (next is not null)
         {
@@ -449,32 +566,10 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
         cancellationToken.ThrowIfCancellationRequested();
     }
 
-    private Task ResetWake()
-    {
-        lock (_lock)
-        {
-            if (_wake.Task.IsCompleted)
-            {
-                _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
-            }
-            return _wake.Task;
-        }
-    }
-
-    private void Wake()
-    {
-        TaskCompletionSource wake;
-        lock (_lock)
-        {
-            wake = _wake;
-        }
-        wake.TrySetResult();
-    }
-
     /// <summary>Follows the settings: the check that feeds the policy in fallback mode, none in always mode.</summary>
     private void Subscribe(Run run)
     {
-        var settings = Settings;
+        var settings = _settings;
         var wanted = settings.Mode == VncMode.Fallback ? settings.Check : null;
         if (wanted == run.SubscribedCheck)
         {
@@ -485,39 +580,8 @@ public sealed partial class VncComponent : IComponent, IVncControl, ILivePolicy
         run.SubscribedCheck = wanted;
         if (wanted is not null)
         {
-            run.Subscription = _checks.Subscribe(wanted, OnCheckResult);
+            run.Subscription = _checks.Subscribe(wanted, result => _inbox.Writer.TryWrite(new CheckInput(result)));
         }
-    }
-
-    private void OnCheckResult(CheckResult result)
-    {
-        lock (_lock)
-        {
-            if (_settings.Mode != VncMode.Fallback || result.Check != _settings.Check)
-            {
-                return; // a result of the check before a reload changed it, delivered late
-            }
-            if (result == _lastCheck)
-            {
-                return; // the replay, to a later attempt of this component, of a probe the policy has already seen
-            }
-            _lastCheck = result;
-            if (result.Ok)
-            {
-                _policy.ProbeSucceeded(result.At, result.Text);
-            }
-            else
-            {
-                // The first result may be a replay (the check ran before this component): count the failures it had.
-                var count = _replayed ? 1 : Math.Clamp(result.ConsecutiveFailures, 1, _settings.Failures);
-                for (var i = 0; i < count; i++)
-                {
-                    _policy.ProbeFailed(result.At, result.Text);
-                }
-            }
-            _replayed = true;
-        }
-        Wake();
     }
 }
 

@@ -14,7 +14,7 @@ namespace Bastion.Daemon.Vnc;
 /// an X cookie, VNC authentication with the password file, always shared), and the session command on that display.
 /// Knows how to start and stop them and why a start failed; the policy of when and how often is <see cref="VncComponent"/>'s.
 /// </summary>
-internal sealed class VncDesktop(VncConfig config, PathsConfig paths, string passwordFile, ILogger logger)
+internal sealed class VncDesktop(VncConfig config, PathsConfig paths, string passwordFile, ILogger logger) : IDesktop
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(20);
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(3);
@@ -35,6 +35,11 @@ internal sealed class VncDesktop(VncConfig config, PathsConfig paths, string pas
 
     public DesktopProcess? Xvnc { get; private set; }
     public DesktopProcess? Session { get; private set; }
+
+    IDesktopProcess? IDesktop.Xvnc => Xvnc;
+    IDesktopProcess? IDesktop.Session => Session;
+
+    void IDesktop.StartSession() => StartSession();
 
     /// <summary>
     /// Starts Xvnc and waits until the RFB probe says Up. Throws <see cref="DesktopStartException"/> with a reason an admin can

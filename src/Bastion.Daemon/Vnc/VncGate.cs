@@ -1,6 +1,35 @@
 using System.Collections.Concurrent;
+using Bastion.Vnc;
 
 namespace Bastion.Daemon.Vnc;
+
+/// <summary>Why the gate is closed; the endpoint that fronts the desktop makes its words (TlsEndpoint.StandbyReason).</summary>
+public enum GateClosure
+{
+    /// <summary>No attempt of vnc/desktop has opened it yet.</summary>
+    NotStarted,
+
+    /// <summary>The vnc/desktop attempt ended (daemon stop, reload, failure).</summary>
+    DesktopStopped,
+
+    /// <summary>The policy lowered the desktop (<see cref="GateClosed.Decision"/> says why).</summary>
+    Lowered,
+
+    /// <summary>Xvnc exited and is being restarted (<see cref="GateClosed.XvncExit"/> says how it ended).</summary>
+    XvncRestarting,
+}
+
+/// <summary>A closed gate's reason, with the facts the words are made from.</summary>
+public sealed record GateClosed(GateClosure Kind, VncDecision? Decision = null, string? XvncExit = null)
+{
+    public static GateClosed NotStarted { get; } = new(GateClosure.NotStarted);
+
+    public static GateClosed DesktopStopped { get; } = new(GateClosure.DesktopStopped);
+
+    public static GateClosed Lowered(VncDecision decision) => new(GateClosure.Lowered, decision);
+
+    public static GateClosed XvncRestarting(string exit) => new(GateClosure.XvncRestarting, XvncExit: exit);
+}
 
 /// <summary>
 /// Where the emergency desktop (<c>vnc/desktop</c>) and the TLS endpoint that fronts it (<c>tls/NAME</c>) meet: the desktop
@@ -15,7 +44,7 @@ public sealed class VncGate
     private readonly Lock _lock = new();
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _open;
-    private string _closedReason = "the emergency desktop is not running";
+    private GateClosed _closedReason = GateClosed.NotStarted;
     private string? _serving;
     private int _clients;
 
@@ -29,7 +58,7 @@ public sealed class VncGate
     }
 
     /// <summary>While closed: why (shown by the endpoint's Standby state).</summary>
-    public string ClosedReason
+    public GateClosed ClosedReason
     {
         get { lock (_lock) { return _closedReason; } }
     }
@@ -59,7 +88,7 @@ public sealed class VncGate
         return !was;
     });
 
-    public void Close(string reason) => Update(() =>
+    public void Close(GateClosed reason) => Update(() =>
     {
         var changed = _open || _closedReason != reason;
         _open = false;

@@ -32,6 +32,9 @@ internal static partial class VncLog
     [LoggerMessage(EventId = LogEvents.VncPolicyUpdated, Level = LogLevel.Information, Message = "vnc/desktop: policy updated live (mode {Mode}, check {Check}, failures {Failures}, grace {Grace}); the desktop, its clients and any override are kept")]
     public static partial void PolicyUpdated(ILogger logger, string mode, string check, int failures, string grace);
 
+    [LoggerMessage(EventId = LogEvents.VncPolicyRefused, Level = LogLevel.Error, Message = "vnc/desktop: the reloaded policy was not taken ({Why}); the previous one stays")]
+    public static partial void PolicyRefused(ILogger logger, string why);
+
     [LoggerMessage(EventId = LogEvents.VncLeftoverReclaimed, Level = LogLevel.Warning, Message = "vnc/desktop: stopped the {What} (pid {Pid}) an earlier bastiond left running; its pid file in {Directory} and the process's start time prove it ours")]
     public static partial void LeftoverReclaimed(ILogger logger, string what, int pid, string directory);
 

@@ -97,4 +97,31 @@ public sealed class DialStateTests
         Assert.Equal(0, state.Open);
         Assert.Equal(DialPhase.Starting, state.Phase);
     }
+
+    [Fact]
+    public void A_reload_raises_the_limit_and_changes_the_interval_while_the_open_sessions_stay()
+    {
+        var state = State(maxSessions: 1);
+        Assert.True(state.TryBeginAttempt());
+        state.Record(DialOutcome.SessionOpened);
+        Assert.False(state.TryBeginAttempt());
+        Assert.Equal(DialPhase.AtLimit, state.Phase);
+
+        state.Reconfigure(TimeSpan.FromSeconds(5), maxSessions: 2);
+
+        Assert.Equal(1, state.Sessions);
+        Assert.Equal(TimeSpan.FromSeconds(5), state.Interval);
+        Assert.Equal(DialPhase.Connected, state.Phase);
+        Assert.Equal("connected: 1 session open with admin.example:8443 (at most 2); still dialling every 5s, attempt 1", state.Describe());
+        Assert.True(state.TryBeginAttempt());
+        state.Record(DialOutcome.SessionOpened);
+        Assert.False(state.TryBeginAttempt());
+
+        state.Reconfigure(TimeSpan.FromSeconds(5), maxSessions: 1); // lowered: nothing is cut, no new dial until below it
+        Assert.Equal(2, state.Sessions);
+        state.SessionClosed();
+        Assert.False(state.TryBeginAttempt());
+        state.SessionClosed();
+        Assert.True(state.TryBeginAttempt());
+    }
 }

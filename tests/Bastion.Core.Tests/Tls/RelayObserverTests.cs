@@ -248,6 +248,28 @@ public sealed class RelayObserverTests
         Assert.Equal(3, result.FromTls);
     }
 
+    [Fact]
+    public async Task An_idle_limit_lowered_by_a_reload_ends_an_open_relay_at_the_new_limit_within_five_seconds()
+    {
+        var time = new FakeTimeProvider();
+        var (plain, backend) = await PlainPairAsync();
+        using var _ = backend;
+        var limitTicks = TimeSpan.FromHours(1).Ticks;
+        await using var relayed = await RelayedConnection.StartAsync(plain, new RecordingObserver(0),
+            new RelayIdleLimit(() => TimeSpan.FromTicks(Interlocked.Read(ref limitTicks)), time));
+
+        await AdvanceAsync(time, TimeSpan.FromSeconds(20)); // 20 s of silence: nothing under an hour's limit
+        Assert.False(relayed.Run.IsCompleted);
+
+        Interlocked.Exchange(ref limitTicks, TimeSpan.FromSeconds(10).Ticks); // the reload: already 20 s silent, so it ends at the next check (≤ 5 s)
+        for (var second = 0; second < 6 && !relayed.Run.IsCompleted; second++)
+        {
+            await AdvanceAsync(time, TimeSpan.FromSeconds(1));
+        }
+        var result = await relayed.Run.WaitAsync(Limit);
+        Assert.Equal("idle: no byte either way for 10s", result.Error);
+    }
+
     /// <summary>In 250 ms steps, letting the relay's idle watch run between them (its timer is re-armed after each wake).</summary>
     private static async Task AdvanceAsync(FakeTimeProvider time, TimeSpan by)
     {

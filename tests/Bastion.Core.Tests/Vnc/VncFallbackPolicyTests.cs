@@ -44,7 +44,7 @@ public sealed class VncFallbackPolicyTests
     [Fact]
     public void Before_the_first_probe_the_desktop_is_lowered_and_the_reason_says_what_it_waits_for()
     {
-        Assert.Equal(new VncDecision(false, "lowered: waiting for the first probe of check/sshd", null), _policy.Decide(Now, false, 0));
+        Assert.Equal(Words(false, "lowered: waiting for the first probe of check/sshd", null), Words(_policy.Decide(Now, false, 0)));
         Assert.Null(_policy.HealthySince);
         Assert.Equal(0, _policy.ConsecutiveFailures);
     }
@@ -53,7 +53,7 @@ public sealed class VncFallbackPolicyTests
     public void A_healthy_sshd_keeps_it_lowered()
     {
         Succeed(3);
-        Assert.Equal(new VncDecision(false, "lowered: check/sshd healthy since 2026-11-23T12:00:00Z; raising after 3 failed probes in a row", null), _policy.Decide(Now, false, 0));
+        Assert.Equal(Words(false, "lowered: check/sshd healthy since 2026-11-23T12:00:00Z; raising after 3 failed probes in a row", null), Words(_policy.Decide(Now, false, 0)));
         Assert.Equal(new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero), _policy.HealthySince);
     }
 
@@ -65,8 +65,8 @@ public sealed class VncFallbackPolicyTests
         Assert.Equal(2, _policy.ConsecutiveFailures);
         Assert.Null(_policy.HealthySince);
         Assert.Equal(
-            new VncDecision(false, $"lowered: check/sshd failed the last 2 probes ({Refused}); raising after 3 in a row", null),
-            _policy.Decide(Now, false, 0));
+            Words(false, $"lowered: check/sshd failed the last 2 probes ({Refused}); raising after 3 in a row", null),
+            Words(_policy.Decide(Now, false, 0)));
         _policy.ProbeSucceeded(Now, Banner);
         _policy.ProbeFailed(Now, Refused);
         Assert.Equal($"lowered: check/sshd failed the last probe ({Refused}); raising after 3 in a row", _policy.Decide(Now, false, 0).Reason);
@@ -77,8 +77,8 @@ public sealed class VncFallbackPolicyTests
     {
         Fail(3);
         Assert.Equal(
-            new VncDecision(true, $"raised: check/sshd failed 3 probes in a row since 2026-11-23T12:00:00Z ({Refused})", null),
-            _policy.Decide(Now, false, 0));
+            Words(true, $"raised: check/sshd failed 3 probes in a row since 2026-11-23T12:00:00Z ({Refused})", null),
+            Words(_policy.Decide(Now, false, 0)));
     }
 
     [Fact]
@@ -113,12 +113,12 @@ public sealed class VncFallbackPolicyTests
         RaiseByFailures();
         var healthy = Now; // 12:00:15
         Succeed();
-        var expected = new VncDecision(true, "raised: check/sshd healthy since 2026-11-23T12:00:15Z; lowering at 2026-11-23T12:05:15Z", healthy + TimeSpan.FromMinutes(5));
-        Assert.Equal(expected, _policy.Decide(Now, true, 0));
+        var expected = Words(true, "raised: check/sshd healthy since 2026-11-23T12:00:15Z; lowering at 2026-11-23T12:05:15Z", healthy + TimeSpan.FromMinutes(5));
+        Assert.Equal(expected, Words(_policy.Decide(Now, true, 0)));
 
         Succeed(57); // probes up to 12:05:00; the clock at 12:05:05, still inside the grace
         _time.Advance(TimeSpan.FromSeconds(9)); // 12:05:14
-        Assert.Equal(expected, _policy.Decide(Now, true, 0)); // the same reason: no countdown in it
+        Assert.Equal(expected, Words(_policy.Decide(Now, true, 0))); // the same reason: no countdown in it
         Assert.Equal(healthy, _policy.HealthySince);
     }
 
@@ -129,8 +129,8 @@ public sealed class VncFallbackPolicyTests
         Succeed();
         _time.Advance(TimeSpan.FromMinutes(5) - Probe); // exactly 12:05:15
         Assert.Equal(
-            new VncDecision(false, "lowered: check/sshd healthy since 2026-11-23T12:00:15Z; raising after 3 failed probes in a row", null),
-            _policy.Decide(Now, true, 0));
+            Words(false, "lowered: check/sshd healthy since 2026-11-23T12:00:15Z; raising after 3 failed probes in a row", null),
+            Words(_policy.Decide(Now, true, 0)));
         _time.Advance(Probe);
         _policy.ProbeSucceeded(Now, Banner);
         Assert.Equal("lowered: check/sshd healthy since 2026-11-23T12:00:15Z; raising after 3 failed probes in a row", _policy.Decide(Now, false, 0).Reason); // unchanged once lowered
@@ -143,8 +143,8 @@ public sealed class VncFallbackPolicyTests
         Succeed();
         _time.Advance(TimeSpan.FromMinutes(30));
         Assert.Equal(
-            new VncDecision(true, "raised: check/sshd healthy since 2026-11-23T12:00:15Z; lowering once 1 client has disconnected", null),
-            _policy.Decide(Now, true, 1));
+            Words(true, "raised: check/sshd healthy since 2026-11-23T12:00:15Z; lowering once 1 client has disconnected", null),
+            Words(_policy.Decide(Now, true, 1)));
         Assert.Equal("raised: check/sshd healthy since 2026-11-23T12:00:15Z; lowering once 2 clients have disconnected", _policy.Decide(Now, true, 2).Reason);
 
         Assert.False(_policy.Decide(Now, true, 0).Raised);
@@ -157,8 +157,8 @@ public sealed class VncFallbackPolicyTests
         Succeed();
         Fail();
         Assert.Equal(
-            new VncDecision(true, $"raised: check/sshd is failing ({Refused}); lowering once it has answered every probe for 5m", null),
-            _policy.Decide(Now, true, 0));
+            Words(true, $"raised: check/sshd is failing ({Refused}); lowering once it has answered every probe for 5m", null),
+            Words(_policy.Decide(Now, true, 0)));
 
         var healthy = Now;
         Succeed();
@@ -195,7 +195,7 @@ public sealed class VncFallbackPolicyTests
         Succeed();
         var until = Now + TimeSpan.FromMinutes(30); // 12:30:05
         _policy.SetOverride(new VncOverride(VncOverrideAction.Start, until, false, Now));
-        Assert.Equal(new VncDecision(true, "raised: started by an admin at 2026-11-23T12:00:05Z until 2026-11-23T12:30:05Z", until), _policy.Decide(Now, false, 0));
+        Assert.Equal(Words(true, "raised: started by an admin at 2026-11-23T12:00:05Z until 2026-11-23T12:30:05Z", until), Words(_policy.Decide(Now, false, 0)));
 
         _time.Advance(TimeSpan.FromMinutes(30) - TimeSpan.FromSeconds(1));
         Assert.True(_policy.Decide(Now, true, 0).Raised);
@@ -214,8 +214,8 @@ public sealed class VncFallbackPolicyTests
         _policy.SetOverride(new VncOverride(VncOverrideAction.Start, Now + TimeSpan.FromMinutes(2), false, Now));
         _time.Advance(TimeSpan.FromMinutes(2));
         Assert.Equal(
-            new VncDecision(true, "raised: check/sshd healthy since 2026-11-23T12:00:00Z; lowering at 2026-11-23T12:05:00Z", new DateTimeOffset(2026, 11, 23, 12, 5, 0, TimeSpan.Zero)),
-            _policy.Decide(Now, true, 0));
+            Words(true, "raised: check/sshd healthy since 2026-11-23T12:00:00Z; lowering at 2026-11-23T12:05:00Z", new DateTimeOffset(2026, 11, 23, 12, 5, 0, TimeSpan.Zero)),
+            Words(_policy.Decide(Now, true, 0)));
     }
 
     [Fact]
@@ -225,8 +225,8 @@ public sealed class VncFallbackPolicyTests
         Fail();
         _time.Advance(TimeSpan.FromMinutes(1));
         Assert.Equal(
-            new VncDecision(true, $"raised: check/sshd is failing ({Refused}); lowering once it has answered every probe for 5m", null),
-            _policy.Decide(Now, true, 0));
+            Words(true, $"raised: check/sshd is failing ({Refused}); lowering once it has answered every probe for 5m", null),
+            Words(_policy.Decide(Now, true, 0)));
     }
 
     [Fact]
@@ -234,7 +234,7 @@ public sealed class VncFallbackPolicyTests
     {
         _policy.SetOverride(new VncOverride(VncOverrideAction.Start, Now + TimeSpan.FromMinutes(1), false, Now));
         _time.Advance(TimeSpan.FromMinutes(1));
-        Assert.Equal(new VncDecision(true, "raised: waiting for the first probe of check/sshd", null), _policy.Decide(Now, true, 0));
+        Assert.Equal(Words(true, "raised: waiting for the first probe of check/sshd", null), Words(_policy.Decide(Now, true, 0)));
     }
 
     [Fact]
@@ -243,7 +243,7 @@ public sealed class VncFallbackPolicyTests
         Succeed();
         _policy.SetOverride(new VncOverride(VncOverrideAction.Start, null, false, Now));
         _time.Advance(TimeSpan.FromDays(3));
-        Assert.Equal(new VncDecision(true, "raised: started by an admin at 2026-11-23T12:00:05Z (until bastionctl vnc auto)", null), _policy.Decide(Now, true, 0));
+        Assert.Equal(Words(true, "raised: started by an admin at 2026-11-23T12:00:05Z (until bastionctl vnc auto)", null), Words(_policy.Decide(Now, true, 0)));
 
         _policy.SetOverride(null);
         Assert.False(_policy.Decide(Now, true, 0).Raised);
@@ -256,11 +256,11 @@ public sealed class VncFallbackPolicyTests
         var since = Now;
         _policy.SetOverride(new VncOverride(VncOverrideAction.Stop, null, false, since));
         Assert.Equal(
-            new VncDecision(true, "raised: stopped by an admin at 2026-11-23T12:00:15Z (until bastionctl vnc auto); lowering once 2 clients have disconnected", null),
-            _policy.Decide(Now, true, 2));
+            Words(true, "raised: stopped by an admin at 2026-11-23T12:00:15Z (until bastionctl vnc auto); lowering once 2 clients have disconnected", null),
+            Words(_policy.Decide(Now, true, 2)));
         Assert.Equal(
-            new VncDecision(false, "lowered: stopped by an admin at 2026-11-23T12:00:15Z (until bastionctl vnc auto)", null),
-            _policy.Decide(Now, true, 0));
+            Words(false, "lowered: stopped by an admin at 2026-11-23T12:00:15Z (until bastionctl vnc auto)", null),
+            Words(_policy.Decide(Now, true, 0)));
         Fail(10);
         Assert.False(_policy.Decide(Now, false, 0).Raised);
     }
@@ -271,8 +271,8 @@ public sealed class VncFallbackPolicyTests
         RaiseByFailures();
         _policy.SetOverride(new VncOverride(VncOverrideAction.Stop, Now + TimeSpan.FromMinutes(10), true, Now));
         Assert.Equal(
-            new VncDecision(false, "lowered: stopped by an admin at 2026-11-23T12:00:15Z until 2026-11-23T12:10:15Z", new DateTimeOffset(2026, 11, 23, 12, 10, 15, TimeSpan.Zero)),
-            _policy.Decide(Now, true, 3));
+            Words(false, "lowered: stopped by an admin at 2026-11-23T12:00:15Z until 2026-11-23T12:10:15Z", new DateTimeOffset(2026, 11, 23, 12, 10, 15, TimeSpan.Zero)),
+            Words(_policy.Decide(Now, true, 3)));
     }
 
     [Fact]
@@ -301,7 +301,7 @@ public sealed class VncFallbackPolicyTests
     public void Mode_always_is_raised_without_any_probe_and_an_override_still_wins()
     {
         var always = new VncFallbackPolicy(VncMode.Always, null, 3, TimeSpan.FromMinutes(5));
-        Assert.Equal(new VncDecision(true, "raised: vnc.mode is always", null), always.Decide(Now, false, 0));
+        Assert.Equal(Words(true, "raised: vnc.mode is always", null), Words(always.Decide(Now, false, 0)));
 
         always.SetOverride(new VncOverride(VncOverrideAction.Stop, null, false, Now));
         Assert.False(always.Decide(Now, true, 0).Raised);
@@ -335,4 +335,9 @@ public sealed class VncFallbackPolicyTests
         var o = new VncOverride(action, minutes == 0 ? null : Now + TimeSpan.FromMinutes(minutes), force, Now);
         Assert.Equal(text, o.Describe());
     }
+
+    /// <summary>What a decision says (the words are made from its typed cause): compared as text, as status shows it.</summary>
+    private static (bool Raised, string Reason, DateTimeOffset? ReviewAt) Words(bool raised, string reason, DateTimeOffset? reviewAt) => (raised, reason, reviewAt);
+
+    private static (bool Raised, string Reason, DateTimeOffset? ReviewAt) Words(VncDecision decision) => (decision.Raised, decision.Reason, decision.ReviewAt);
 }

@@ -179,6 +179,49 @@ public sealed partial class DialModeTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_reload_of_interval_maxSessions_and_idleTimeout_applies_live_keeping_the_open_session_which_then_gets_the_new_idle_limit()
+    {
+        using var pki = new TestPki();
+        await using var backend = EchoBackend.Tcp();
+        var home = FreePort.Pick();
+        await using var listener = await PythonTlsListener.StartAsync(output, home, pki.Admin, pki.CaPath);
+        await using var daemon = new BastiondProcess(output, DialConfig(pki, backend.Address, home, "    maxSessions: 1\n"));
+        await daemon.StartAndWaitReadyAsync();
+        await listener.Log.WaitForLineAsync(l => l.StartsWith("session 1", StringComparison.Ordinal), Patience, "first session");
+        await daemon.WaitForStatusAsync(s => TlsDaemon.Endpoint(s, "vnc")!.Details.GetValueOrDefault("dialPhase") == "AtLimit", "at the limit of 1");
+
+        daemon.WriteConfig(DialConfig(pki, backend.Address, home, "    maxSessions: 3\n")
+            .Replace("    interval: 1s\n", "    interval: 2s\n", StringComparison.Ordinal));
+        var reload = await Bastionctl.RunAsync("--config", daemon.ConfigPath, "reload");
+        Assert.True(reload.ExitCode == 0, reload.ToString());
+        await daemon.WaitForLogAsync("tls/vnc: settings updated live (interval 2s, maxSessions 3, idleTimeout 1h, stockViewers explain)");
+
+        // Not restarted: the session opened before the reload is still open, and the new limit lets two more in.
+        await listener.Log.WaitForLineAsync(l => l.StartsWith("session 3", StringComparison.Ordinal), Patience, "sessions 2 and 3 under maxSessions 3");
+        var status = await daemon.WaitForStatusAsync(s => TlsDaemon.Endpoint(s, "vnc")!.Details.GetValueOrDefault("sessions") == "3"
+            && TlsDaemon.Endpoint(s, "vnc")!.Reason.Contains("the limit (maxSessions 3)", StringComparison.Ordinal), "three sessions open, at the new limit");
+        var endpoint = TlsDaemon.Endpoint(status, "vnc")!;
+        Assert.Equal(1, endpoint.Starts);
+        Assert.Equal("3", endpoint.Details["maxSessions"]);
+        Assert.DoesNotContain(daemon.Log.Lines, l => l.Contains("tls/vnc: closed", StringComparison.Ordinal));
+
+        // A second reload lowers the idle limit: it reaches the sessions already open (all three are silent).
+        daemon.WriteConfig(DialConfig(pki, backend.Address, home, "    maxSessions: 3\n    idleTimeout: 4s\n")
+            .Replace("    interval: 1s\n", "    interval: 2s\n", StringComparison.Ordinal));
+        reload = await Bastionctl.RunAsync("--config", daemon.ConfigPath, "reload");
+        Assert.True(reload.ExitCode == 0, reload.ToString());
+        await daemon.WaitForLogAsync("tls/vnc: settings updated live (interval 2s, maxSessions 3, idleTimeout 4s, stockViewers explain)");
+        var closedAt = Stopwatch.StartNew();
+        while (daemon.Log.Lines.Count(l => l.Contains("idle: no byte either way for 4s", StringComparison.Ordinal)) < 3)
+        {
+            Assert.True(closedAt.Elapsed < Patience, "three sessions closed as idle");
+            await Task.Delay(200);
+        }
+        output.WriteLine($"idle sessions closed within {closedAt.Elapsed.TotalSeconds:F1}s");
+        Assert.Equal(1, TlsDaemon.Endpoint(daemon.ReadStatus(), "vnc")!.Starts);
+    }
+
+    [Fact]
     public async Task Connect_listen_once_exits_1_with_the_reason_when_the_server_that_phoned_refuses_our_certificate()
     {
         using var pki = new TestPki();

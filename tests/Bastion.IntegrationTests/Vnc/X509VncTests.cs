@@ -63,23 +63,32 @@ public sealed class X509VncTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task A_reload_that_opts_in_restarts_only_the_endpoint_keeps_Xvnc_and_then_vncviewer_gets_in_over_X509Vnc()
+    public async Task A_reload_that_opts_in_applies_live_keeping_the_endpoint_its_connected_admin_and_Xvnc_and_then_vncviewer_gets_in_over_X509Vnc()
     {
         await using var vnc = await VncTestDaemon.StartAsync(output, "always");
         var port = await vnc.WaitRaisedAsync();
         var xvnc = VncTestDaemon.Pid(VncTestDaemon.Desktop(await vnc.WaitAsync(s => VncTestDaemon.Pid(VncTestDaemon.Desktop(s), "xvncPid") is not null, "xvncPid")), "xvncPid")!.Value;
+        await using var working = await vnc.ConnectAsync(port); // an admin in the desktop during the reload
+        await working.HandshakeAsync(VncTestDaemon.Password);
+        await vnc.WaitAsync(s => VncTestDaemon.Desktop(s).Details["clients"] == "1", "1 client");
 
         var endpoint = "endpoint: vnc";
         vnc.Daemon.WriteConfig(vnc.Config.Replace(endpoint, endpoint + "\n  stockViewers: x509vnc", StringComparison.Ordinal));
         vnc.Daemon.Signal(Posix.SIGHUP);
-        await vnc.Daemon.WaitForLogAsync("tls/vnc: changed; restarting it");
-        var status = await vnc.WaitAsync(s => VncTestDaemon.Endpoint(s).State == "Running"
-            && int.TryParse(VncTestDaemon.Endpoint(s).Details.GetValueOrDefault("boundPort"), out var p) && p != port, "tls/vnc restarted and listening");
-        Assert.Equal(xvnc, VncTestDaemon.Pid(VncTestDaemon.Desktop(status), "xvncPid")); // the desktop was not rebuilt
-        var newPort = int.Parse(VncTestDaemon.Endpoint(status).Details["boundPort"], System.Globalization.CultureInfo.InvariantCulture);
+        await vnc.Daemon.WaitForLogAsync("tls/vnc: settings updated live (interval 30s, maxSessions 4, idleTimeout 1h, stockViewers x509vnc)");
+
+        // Nothing restarted: the same endpoint on the same port, the same Xvnc, and the admin's session still relays.
+        var status = vnc.Daemon.ReadStatus();
+        Assert.Equal(1, VncTestDaemon.Endpoint(status).Starts);
+        Assert.Equal(port.ToString(System.Globalization.CultureInfo.InvariantCulture), VncTestDaemon.Endpoint(status).Details["boundPort"]);
+        Assert.Equal(xvnc, VncTestDaemon.Pid(VncTestDaemon.Desktop(status), "xvncPid"));
+        Assert.DoesNotContain(vnc.Daemon.Log.Lines, l => l.Contains("tls/vnc: changed; restarting it", StringComparison.Ordinal));
+        var (pixels, _) = await working.ReadFramebufferAsync(Patience);
+        Assert.NotEmpty(pixels);
+        Assert.Equal("1", VncTestDaemon.Desktop(vnc.Daemon.ReadStatus()).Details["clients"]);
 
         await using var x = await Xvfb.StartAsync(output);
-        await using var viewer = x.Viewer(newPort, vnc.Pki.CaPath, vnc.PasswordFile!);
+        await using var viewer = x.Viewer(port, vnc.Pki.CaPath, vnc.PasswordFile!);
         await vnc.Daemon.WaitForLogLineAsync("VNC session opened by X509Vnc (no client certificate)", 1);
         await x.WaitForWindowAsync($"{VncTestDaemon.Geometry}+", viewer);
     }
