@@ -65,13 +65,15 @@ internal sealed class FleetNode : IAsyncDisposable
     public string ConfigBody { get; private set; } = "";
 
     /// <summary>The fleet section for node web1 on <paramref name="broker"/>, with an allowed_signers file listing <paramref name="admin"/>.</summary>
-    public static string FleetSection(TempRoot root, NatsServer broker, AdminKey admin, string statusInterval = "2s", string extra = "")
+    public static string FleetSection(TempRoot root, NatsServer broker, AdminKey admin, string statusInterval = "2s", string extra = "", string? url = null)
     {
         var signers = root.Write("allowed_signers", $"alice@example.org {admin.PublicLine}\n");
-        return $"fleet:\n  node: {Node}\n  servers: [ \"{broker.Url}\" ]\n  allowedSigners: {signers}\n  statusInterval: {statusInterval}\n{extra}";
+        return $"fleet:\n  node: {Node}\n  servers: [ \"{url ?? broker.Url}\" ]\n  allowedSigners: {signers}\n  statusInterval: {statusInterval}\n{extra}";
     }
 
-    public static async Task<FleetNode> StartAsync(ITestOutputHelper output, NatsServer broker, string statusInterval = "2s", string fleetExtra = "")
+    /// <param name="fleetExtra">More lines for the fleet section (indented 2), e.g. credentials or ca.</param>
+    /// <param name="url">The server URL in the config (default: the broker's nats:// URL).</param>
+    public static async Task<FleetNode> StartAsync(ITestOutputHelper output, NatsServer broker, string statusInterval = "2s", string fleetExtra = "", string? url = null)
     {
         var daemon = new BastiondProcess(output, "");
         try
@@ -80,7 +82,7 @@ internal sealed class FleetNode : IAsyncDisposable
             var body =
                 "supervision:\n  backoff:\n    initial: 200ms\n    max: 1s\n    resetAfter: 5s\n" +
                 $"checks:\n  - name: {CheckName}\n    endpoint: 127.0.0.1:{FreePort.Pick()}\n    interval: 1s\n    timeout: 800ms\n    failures: 2\n" +
-                FleetSection(daemon.Root, broker, admin, statusInterval, fleetExtra);
+                FleetSection(daemon.Root, broker, admin, statusInterval, fleetExtra, url);
             daemon.WriteConfig(body);
             var node = new FleetNode(daemon, admin, broker) { ConfigBody = body };
             await daemon.StartAndWaitReadyAsync();

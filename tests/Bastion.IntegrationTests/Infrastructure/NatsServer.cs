@@ -17,6 +17,7 @@ internal sealed class NatsServer : IAsyncDisposable
     private readonly ITestOutputHelper _output;
     private readonly TempRoot _root = new("nats-");
     private Process? _process;
+    private string? _configFile;
 
     private NatsServer(ITestOutputHelper output) => _output = output;
 
@@ -30,7 +31,13 @@ internal sealed class NatsServer : IAsyncDisposable
 
     public bool IsRunning => _process is { HasExited: false };
 
-    public static async Task<NatsServer> StartAsync(ITestOutputHelper output)
+    /// <summary>The broker's temp root (for files its <c>config</c> points at, e.g. certificates).</summary>
+    public TempRoot Root => _root;
+
+    /// <param name="output">The test's output (the broker's log goes there on dispose).</param>
+    /// <param name="config">Optional nats-server config text (e.g. <c>authorization {...}</c>, <c>tls {...}</c>); the address,
+    /// port, JetStream and store stay set on the command line.</param>
+    public static async Task<NatsServer> StartAsync(ITestOutputHelper output, string? config = null)
     {
         if (!File.Exists(Executable))
         {
@@ -39,6 +46,10 @@ internal sealed class NatsServer : IAsyncDisposable
         var server = new NatsServer(output);
         try
         {
+            if (config is not null)
+            {
+                server._configFile = server._root.Write("nats-server.conf", config);
+            }
             for (var attempt = 1; ; attempt++)
             {
                 server.Port = FreePort.Pick();
@@ -93,6 +104,11 @@ internal sealed class NatsServer : IAsyncDisposable
         foreach (var argument in new[] { "-a", "127.0.0.1", "-p", Port.ToString(CultureInfo.InvariantCulture), "-js", "-sd", _root.File("store") })
         {
             psi.ArgumentList.Add(argument);
+        }
+        if (_configFile is not null)
+        {
+            psi.ArgumentList.Add("-c");
+            psi.ArgumentList.Add(_configFile);
         }
         var readyBefore = Log.Lines.Count(IsReadyLine);
         _process?.Dispose();
