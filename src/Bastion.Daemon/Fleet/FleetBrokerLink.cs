@@ -35,21 +35,21 @@ internal sealed partial class FleetBrokerLink(FleetLinkDefinition definition, Da
     {
         var (nodeKey, admins, signers) = LoadKeys();
         using var key = nodeKey;
-        var credentials = LoadCredentials();
         using var trust = Fleet.Ca is { } ca ? FleetBrokerTrust.Load(ca) : null;
-        var options = Options(credentials, trust);
         var replay = new ReplayCache(Path.Combine(definition.StateDir, "fleet", "replay"), context.Time);
         context.SetDetail("servers", definition.Brokers);
         context.SetDetail("bucket", FleetLinkDefinition.StatusBucket);
         context.SetDetail("node", Fleet.Node);
         context.SetDetail("readers", admins.Count.ToString(CultureInfo.InvariantCulture));
-        // The kind and the user name only: never the password.
-        context.SetDetail("credentials", credentials?.ToString() ?? "none");
         context.SetDetail("tlsTrust", Fleet.Ca is { } caFile ? "fleet.ca " + caFile : "system CA store (for tls:// servers)");
         var schedule = new RestartSchedule(new BackoffPolicy(definition.Backoff), definition.Backoff.ResetAfter);
         while (true)
         {
-            var reason = await ConnectAndPublishAsync(context, options, trust, new Keys(key, admins, signers, replay), schedule, cancellationToken).ConfigureAwait(false);
+            // Read at every attempt: a password fixed on disk is used at the next reconnect, without a reload.
+            var credentials = LoadCredentials();
+            // The kind and the user name only: never the password.
+            context.SetDetail("credentials", credentials?.ToString() ?? "none");
+            var reason = await ConnectAndPublishAsync(context, Options(credentials, trust), trust, new Keys(key, admins, signers, replay), schedule, cancellationToken).ConfigureAwait(false);
             var delay = schedule.Ended(context.Time.GetUtcNow());
             // Stable wording while the broker stays away, so the state does not churn on every attempt.
             context.ReportDegraded($"broker {definition.Brokers} unreachable: {reason}; reconnecting with backoff (every other way in is unaffected)");

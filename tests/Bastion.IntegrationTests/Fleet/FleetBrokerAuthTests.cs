@@ -51,7 +51,7 @@ public sealed class FleetBrokerAuthTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task A_wrong_password_leaves_the_link_degraded_with_a_reason_naming_the_refused_credentials_but_not_the_secret()
+    public async Task A_wrong_password_leaves_the_link_degraded_with_a_reason_naming_the_refused_credentials_but_not_the_secret_and_the_fixed_file_is_used_at_the_next_attempt()
     {
         await using var broker = await NatsServer.StartAsync(output, BrokerUsers);
         using var files = new TempRoot("fleet-creds-");
@@ -63,6 +63,11 @@ public sealed class FleetBrokerAuthTests(ITestOutputHelper output)
         var degraded = await node.Daemon.WaitForStatusAsync(s => Nats(s).State == "Degraded" && Nats(s).Reason is { } r && r.Contains("refused the credentials", StringComparison.Ordinal),
             "Degraded: credentials refused", Patience);
         Assert.Contains($"the broker refused the credentials in {path} (authorization violation)", Nats(degraded).Reason, StringComparison.Ordinal);
+        AssertNoSecret(node, Wrong);
+
+        // The admin fixes the file: the link reconnects with it on its backoff, no reload needed.
+        File.WriteAllText(path, $"web1\n{Password}\n");
+        await node.Daemon.WaitForStatusAsync(s => Nats(s).State == "Running" && Nats(s).Details.ContainsKey("lastPublished"), "connected with the fixed password", Patience);
         AssertNoSecret(node, Wrong);
         AssertNoSecret(node, Password);
     }
