@@ -29,6 +29,9 @@ internal sealed partial class FleetBrokerLink(FleetLinkDefinition definition, Da
     /// <summary>A status stays valid for three intervals: an admin's <c>fleet status</c> flags a node silent after that.</summary>
     public const int SilentAfterIntervals = 3;
 
+    /// <summary>The largest incoming message: a command envelope plus room for the JetStream API's own replies.</summary>
+    private const int MaxIncoming = 2 * FleetEnvelope.MaxSize;
+
     private FleetConfig Fleet => definition.Fleet;
 
     public async Task RunAsync(IComponentContext context, CancellationToken cancellationToken)
@@ -175,6 +178,9 @@ internal sealed partial class FleetBrokerLink(FleetLinkDefinition definition, Da
             // This component reconnects on the supervisor's backoff rule; the library's own loop would hide the outage.
             MaxReconnectRetry = 0,
             RetryOnInitialConnect = false,
+            // The largest message the node has a use for is a command envelope; a broker sending more (up to the library's
+            // 64 MB default, times the messages a pull may buffer) only costs memory, so the client refuses it.
+            MaxPayloadHardCap = MaxIncoming,
         };
         if (credentials is not null)
         {

@@ -187,6 +187,45 @@ public sealed class FleetHostileBrokerTests(ITestOutputHelper output)
         Assert.True(run.ExitCode == 0, run.ToString() + "\n" + node.Daemon.Log);
     }
 
+    [Fact]
+    public async Task A_message_larger_than_any_command_is_refused_by_the_stream_and_one_a_hostile_broker_pushes_anyway_is_refused_by_the_node_without_buffering_it()
+    {
+        await using var broker = await NatsServer.StartAsync(output, "max_payload: 8MB\n");
+        await using var node = await FleetNode.StartAsync(output, broker, statusInterval: "10m");
+        await node.Daemon.WaitForComponentAsync("nats", "Running", Patience);
+        await using var nats = new NatsConnection(new NatsOpts { Url = broker.Url });
+        var js = new NatsJSContext(nats);
+        var huge = RandomNumberGenerator.GetBytes(6 * 1024 * 1024);
+
+        // An honest broker: the node made the stream refuse anything larger than an envelope can be.
+        var ack = await js.PublishAsync(Subject, huge).AsTask().WaitAsync(Patience);
+        Assert.True(ack.Error is not null, "the stream stored a 6 MiB message");
+        output.WriteLine($"stream refused: {ack.Error!.Description}");
+
+        // A hostile broker lifts the limit and delivers it: the node's client drops the connection on such a message
+        // (NatsOpts.MaxPayloadHardCap) instead of buffering it, and reconnects on its backoff.
+        var stream = await js.GetStreamAsync("bastion-fleet-cmd").AsTask().WaitAsync(Patience);
+        await js.UpdateStreamAsync(stream.Info.Config with { MaxMsgSize = -1 }).AsTask().WaitAsync(Patience);
+        var rssBefore = RssMegabytes(node.Daemon.Pid);
+        for (var i = 0; i < 4; i++)
+        {
+            await PublishAsync(nats, huge);
+        }
+        await Task.Delay(TimeSpan.FromSeconds(10));
+        var rssAfter = RssMegabytes(node.Daemon.Pid);
+        output.WriteLine($"RSS {rssBefore} MB before, {rssAfter} MB after 4 x 6 MiB pushed; nats {node.Daemon.ReadStatus().Components.Single(c => c.Name == "nats").State}: {node.Daemon.ReadStatus().Components.Single(c => c.Name == "nats").Reason}");
+        Assert.True(rssAfter - rssBefore < 20, $"RSS grew from {rssBefore} to {rssAfter} MB");
+        Assert.Contains(node.Daemon.Log.Lines, l => l.Contains("fleet/nats: Running -> Degraded", StringComparison.Ordinal));
+        Assert.DoesNotContain(node.Daemon.Log.Lines, l => l.Contains("SECURITY fleet", StringComparison.Ordinal)); // never read in full
+
+        // Once the broker stops (the messages purged), the link is up and commands run again.
+        await js.PurgeStreamAsync("bastion-fleet-cmd", new NATS.Client.JetStream.Models.StreamPurgeRequest()).AsTask().WaitAsync(Patience);
+        await node.Daemon.WaitForComponentAsync("nats", "Running", Patience);
+        var run = await node.SendAsync("status");
+        Assert.True(run.ExitCode == 0, run.ToString() + "\n" + node.Daemon.Log);
+        Assert.DoesNotContain(node.Daemon.Log.Lines, l => l.Contains("fleet: command 'restart'", StringComparison.Ordinal));
+    }
+
     private static long RssMegabytes(int pid)
     {
         var line = File.ReadLines($"/proc/{pid}/status").Single(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
