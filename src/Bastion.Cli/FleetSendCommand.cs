@@ -44,7 +44,7 @@ internal sealed class FleetSendCommand(CliConsole console)
         Description = "Sign through ssh-agent (SSH_AUTH_SOCK); without --key, with the agent's only key. Implied when --key is a public key or a passphrase-protected file",
     };
 
-    private readonly Option<string?> _credentials = new("--credentials") { Description = "NATS credentials file (.creds) for the broker", HelpName = "FILE" };
+    private readonly Option<string?> _credentials = new("--credentials") { Description = "credentials file for the broker: a NATS .creds file, or two lines (user, password) as fleet.credentials", HelpName = "FILE" };
 
     private readonly Option<string> _timeout = new("--timeout")
     {

@@ -47,7 +47,7 @@ internal sealed class FleetStatusCommand(CliConsole console)
 
     private readonly Option<string?> _credentials = new("--credentials")
     {
-        Description = "NATS credentials file (.creds) for the broker, if it requires one",
+        Description = "credentials file for the broker, if it requires one: a NATS .creds file, or two lines (user, password) as fleet.credentials",
         HelpName = "FILE",
     };
 
@@ -139,7 +139,33 @@ internal sealed class FleetStatusCommand(CliConsole console)
             MaxPayloadHardCap = MaxMessageSize,
             SubPendingChannelCapacity = PendingMessages,
         };
-        return credentials is null ? options : options with { AuthOpts = NatsAuthOpts.Default with { CredsFile = credentials } };
+        return credentials is null ? options : options with { AuthOpts = AuthOptions(credentials) };
+    }
+
+    /// <summary>The same two kinds of credentials file as the daemon's fleet.credentials: a NATS .creds file, or two lines
+    /// (user, password). A file that is neither is refused with the reason; the password never appears in a message.</summary>
+    private static NatsAuthOpts AuthOptions(string path)
+    {
+        string text;
+        try
+        {
+            if (new FileInfo(path).Length > FleetCredentials.MaxSize)
+            {
+                throw new CommandException(ExitCodes.Failed, $"--credentials: {FleetCredentials.Describe(FleetCredentialsProblem.TooLarge, path)}");
+            }
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CommandException(ExitCodes.Failed, $"--credentials: {path} cannot be read ({e.Message})");
+        }
+        var (parsed, problem) = FleetCredentials.Parse(text);
+        return parsed switch
+        {
+            null => throw new CommandException(ExitCodes.Failed, $"--credentials: {FleetCredentials.Describe(problem, path)}"),
+            { Kind: FleetCredentialsKind.NatsCreds } => NatsAuthOpts.Default with { CredsFile = path },
+            _ => NatsAuthOpts.Default with { Username = parsed.User, Password = parsed.Password },
+        };
     }
 
     /// <summary>The admin's private key, to decrypt what the nodes sealed to it (and to sign, when no agent is used).</summary>

@@ -386,8 +386,17 @@ public sealed record FleetConfig
     /// <summary><c>fleet.servers</c>: NATS URLs (nats://, tls://, ws://, wss://).</summary>
     public required EquatableArray<string> Servers { get; init; }
 
-    /// <summary><c>fleet.credentials</c>: optional NATS credentials file (a secret: 0600).</summary>
+    /// <summary>
+    /// <c>fleet.credentials</c>: optional broker credentials file (a secret: owned by bastiond's user, 0600): a NATS .creds
+    /// file (user JWT + nkey seed), or two lines, the user name and then the password.
+    /// </summary>
     public string? Credentials { get; init; }
+
+    /// <summary>
+    /// <c>fleet.ca</c>: optional PEM CA certificate(s) the broker's TLS certificate must chain to (instead of the system
+    /// store); TLS is then required on every server, and the certificate must name the server's host.
+    /// </summary>
+    public string? Ca { get; init; }
 
     /// <summary><c>fleet.allowedSigners</c>: OpenSSH allowed_signers file: which admin keys may command this node.</summary>
     public required string AllowedSigners { get; init; }

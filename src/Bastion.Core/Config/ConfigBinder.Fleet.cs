@@ -45,7 +45,10 @@ internal sealed partial class ConfigBinder
         {
             errors.Add(sa, "lists no server", "add at least one, e.g. servers: [ \"tls://nats.example.org:4222\" ]");
         }
-        var credentials = PrivateFile(Get(m, "credentials"), path => $"create it (a NATS .creds file, or a user/password file) with chmod 600 {path}, or remove fleet.credentials");
+        var credentials = PrivateFile(Get(m, "credentials"),
+            path => $"create it, owned by bastiond's user, with chmod 600 {path}: a NATS .creds file, or two lines (the user name, then the password); or remove fleet.credentials");
+        var ca = ExistingFile(Get(m, "ca"),
+            path => $"put the PEM certificate of the CA that signed the broker's certificate at {path}, or remove fleet.ca to verify the broker against the system's CA store");
         var signersAt = Require(m, "allowedSigners", "/etc/bastion/fleet/allowed_signers");
         var signers = ExistingFile(signersAt, path => $"create it with one line per admin: `alice@example.org ssh-ed25519 AAAA...` (the format of ssh-keygen -Y verify)");
         if (signers is not null && options.CheckFiles && File.Exists(signers))
@@ -62,6 +65,7 @@ internal sealed partial class ConfigBinder
             Node = node ?? "",
             Servers = [.. servers],
             Credentials = credentials,
+            Ca = ca,
             AllowedSigners = signers ?? "",
             StatusInterval = interval ?? TimeSpan.FromSeconds(30),
         };

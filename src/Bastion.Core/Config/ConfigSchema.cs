@@ -91,7 +91,7 @@ internal static class ConfigSchema
             ["name", "mode", "address", "interval", "backend", "certificate", "key", "ca", "pins", "maxFailedHandshakesPerMinute", "maxSessions", "idleTimeout"]);
         var dbus = new KeySet("dbus", ["bus", "address", "adminGroup"]);
         var metrics = new KeySet("metrics", ["listen", "includeAddresses"]);
-        var fleet = new KeySet("fleet", ["node", "servers", "credentials", "allowedSigners", "statusInterval"]);
+        var fleet = new KeySet("fleet", ["node", "servers", "credentials", "ca", "allowedSigners", "statusInterval"]);
 
         return new KeySet("",
             ["paths", "logging", "supervision", "checks", "tunnels", "onion", "vnc", "pki", "tls", "dbus", "metrics", "fleet"],

@@ -31,6 +31,7 @@ internal sealed partial class FleetBrokerLink
         await js.CreateOrUpdateStreamAsync(new StreamConfig(CommandStream, ["bastion.fleet.cmd.>"])
         {
             MaxAge = FleetCommand.MaxLifetime, // a command is worthless after that anyway
+            MaxMsgSize = FleetEnvelope.MaxSize, // an honest broker refuses a larger message at publish; the node would refuse it anyway
             Storage = StreamConfigStorage.File,
         }, cancellationToken).AsTask().WaitAsync(BrokerTimeout, context.Time, cancellationToken).ConfigureAwait(false);
         var consumer = await js.CreateOrUpdateConsumerAsync(CommandStream, new ConsumerConfig("node-" + Fleet.Node)

@@ -29,21 +29,30 @@ internal sealed partial class FleetBrokerLink(FleetLinkDefinition definition, Da
     /// <summary>A status stays valid for three intervals: an admin's <c>fleet status</c> flags a node silent after that.</summary>
     public const int SilentAfterIntervals = 3;
 
+    /// <summary>The largest incoming message: a command envelope plus room for the JetStream API's own replies.</summary>
+    private const int MaxIncoming = 2 * FleetEnvelope.MaxSize;
+
     private FleetConfig Fleet => definition.Fleet;
 
     public async Task RunAsync(IComponentContext context, CancellationToken cancellationToken)
     {
         var (nodeKey, admins, signers) = LoadKeys();
         using var key = nodeKey;
+        using var trust = Fleet.Ca is { } ca ? FleetBrokerTrust.Load(ca) : null;
         var replay = new ReplayCache(Path.Combine(definition.StateDir, "fleet", "replay"), context.Time);
         context.SetDetail("servers", definition.Brokers);
         context.SetDetail("bucket", FleetLinkDefinition.StatusBucket);
         context.SetDetail("node", Fleet.Node);
         context.SetDetail("readers", admins.Count.ToString(CultureInfo.InvariantCulture));
+        context.SetDetail("tlsTrust", Fleet.Ca is { } caFile ? "fleet.ca " + caFile : "system CA store (for tls:// servers)");
         var schedule = new RestartSchedule(new BackoffPolicy(definition.Backoff), definition.Backoff.ResetAfter);
         while (true)
         {
-            var reason = await ConnectAndPublishAsync(context, new Keys(key, admins, signers, replay), schedule, cancellationToken).ConfigureAwait(false);
+            // Read at every attempt: a password fixed on disk is used at the next reconnect, without a reload.
+            var credentials = LoadCredentials();
+            // The kind and the user name only: never the password.
+            context.SetDetail("credentials", credentials?.ToString() ?? "none");
+            var reason = await ConnectAndPublishAsync(context, Options(credentials, trust), trust, new Keys(key, admins, signers, replay), schedule, cancellationToken).ConfigureAwait(false);
             var delay = schedule.Ended(context.Time.GetUtcNow());
             // Stable wording while the broker stays away, so the state does not churn on every attempt.
             context.ReportDegraded($"broker {definition.Brokers} unreachable: {reason}; reconnecting with backoff (every other way in is unaffected)");
@@ -54,11 +63,12 @@ internal sealed partial class FleetBrokerLink(FleetLinkDefinition definition, Da
 
     /// <summary>One connection: runs until it is lost; returns why, in words for the Degraded reason.</summary>
     private async Task<string> ConnectAndPublishAsync(
-        IComponentContext context, Keys keys, RestartSchedule schedule, CancellationToken cancellationToken)
+        IComponentContext context, NatsOpts options, FleetBrokerTrust? trust, Keys keys, RestartSchedule schedule, CancellationToken cancellationToken)
     {
         var (nodeKey, admins, _, _) = keys;
         var lost = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var nats = new NatsConnection(Options());
+        trust?.TakeProblem(); // this attempt's refusal only
+        var nats = new NatsConnection(options);
         using var stopCommands = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         await using (nats.ConfigureAwait(false))
         {
@@ -96,13 +106,19 @@ internal sealed partial class FleetBrokerLink(FleetLinkDefinition definition, Da
             }
             catch (TimeoutException)
             {
-                return lost.Task.IsCompleted ? await lost.Task.ConfigureAwait(false) : $"no answer within {Durations.Format(BrokerTimeout)}";
+                if (lost.Task.IsCompleted)
+                {
+                    return await lost.Task.ConfigureAwait(false);
+                }
+                return trust?.TakeProblem() is { } problem and not BrokerCertificateProblem.None
+                    ? FleetBrokerTrust.Describe(problem, Fleet.Ca!)
+                    : $"no answer within {Durations.Format(BrokerTimeout)}";
             }
 #pragma warning disable CA1031 // Whatever the client library throws, a broker problem is this component's state, never a crash.
             catch (Exception e)
 #pragma warning restore CA1031
             {
-                return Describe(e);
+                return Reason(e, trust);
             }
             finally
             {
@@ -152,7 +168,7 @@ internal sealed partial class FleetBrokerLink(FleetLinkDefinition definition, Da
         return StatusFile.Serialize(snapshot with { Components = [] });
     }
 
-    private NatsOpts Options()
+    private NatsOpts Options(FleetCredentials? credentials, FleetBrokerTrust? trust)
     {
         var options = NatsOpts.Default with
         {
@@ -162,10 +178,29 @@ internal sealed partial class FleetBrokerLink(FleetLinkDefinition definition, Da
             // This component reconnects on the supervisor's backoff rule; the library's own loop would hide the outage.
             MaxReconnectRetry = 0,
             RetryOnInitialConnect = false,
+            // The largest message the node has a use for is a command envelope; a broker sending more (up to the library's
+            // 64 MB default, times the messages a pull may buffer) only costs memory, so the client refuses it.
+            MaxPayloadHardCap = MaxIncoming,
         };
-        if (Fleet.Credentials is { } credentials)
+        if (credentials is not null)
         {
-            options = options with { AuthOpts = NatsAuthOpts.Default with { CredsFile = credentials } };
+            options = options with { AuthOpts = AuthOptions(credentials, Fleet.Credentials!) };
+        }
+        if (trust is not null)
+        {
+            // fleet.ca: TLS on every server, verified against that CA only (and the host name).
+            options = options with
+            {
+                TlsOpts = new NatsTlsOpts
+                {
+                    Mode = NATS.Client.Core.TlsMode.Require,
+                    ConfigureClientAuthentication = client =>
+                    {
+                        client.RemoteCertificateValidationCallback = trust.Validate;
+                        return ValueTask.CompletedTask;
+                    },
+                },
+            };
         }
         return options;
     }

@@ -61,23 +61,32 @@ internal sealed class FleetNode : IAsyncDisposable
 
     public SshPublicKey NodeKey { get; private set; } = null!;
 
-    public static async Task<FleetNode> StartAsync(ITestOutputHelper output, NatsServer broker, string statusInterval = "2s")
+    /// <summary>The config body (without paths:) the daemon was started with, for a test that reloads a changed one.</summary>
+    public string ConfigBody { get; private set; } = "";
+
+    /// <summary>The fleet section for node web1 on <paramref name="broker"/>, with an allowed_signers file listing <paramref name="admin"/>.</summary>
+    public static string FleetSection(TempRoot root, NatsServer broker, AdminKey admin, string statusInterval = "2s", string extra = "", string? url = null)
+    {
+        var signers = root.Write("allowed_signers", $"alice@example.org {admin.PublicLine}\n");
+        return $"fleet:\n  node: {Node}\n  servers: [ \"{url ?? broker.Url}\" ]\n  allowedSigners: {signers}\n  statusInterval: {statusInterval}\n{extra}";
+    }
+
+    /// <param name="fleetExtra">More lines for the fleet section (indented 2), e.g. credentials or ca.</param>
+    /// <param name="url">The server URL in the config (default: the broker's nats:// URL).</param>
+    public static async Task<FleetNode> StartAsync(ITestOutputHelper output, NatsServer broker, string statusInterval = "2s", string fleetExtra = "", string? url = null)
     {
         var daemon = new BastiondProcess(output, "");
         try
         {
             var admin = await AdminKey.CreateAsync(daemon.Root, "alice_ed25519");
-            var signers = daemon.Root.Write("allowed_signers", $"alice@example.org {admin.PublicLine}\n");
-            daemon.WriteConfig(
+            var body =
                 "supervision:\n  backoff:\n    initial: 200ms\n    max: 1s\n    resetAfter: 5s\n" +
                 $"checks:\n  - name: {CheckName}\n    endpoint: 127.0.0.1:{FreePort.Pick()}\n    interval: 1s\n    timeout: 800ms\n    failures: 2\n" +
-                $"fleet:\n  node: {Node}\n  servers: [ \"{broker.Url}\" ]\n  allowedSigners: {signers}\n  statusInterval: {statusInterval}\n");
-            var node = new FleetNode(daemon, admin, broker);
+                FleetSection(daemon.Root, broker, admin, statusInterval, fleetExtra, url);
+            daemon.WriteConfig(body);
+            var node = new FleetNode(daemon, admin, broker) { ConfigBody = body };
             await daemon.StartAndWaitReadyAsync();
-            var printed = await Bastionctl.RunAsync("--config", daemon.ConfigPath, "fleet", "node-key");
-            Assert.True(printed.ExitCode == 0, printed.ToString());
-            node.NodesFile = daemon.Root.Write("nodes", printed.Stdout);
-            node.NodeKey = SshPublicKey.ParseText(printed.Stdout.Trim().Split(' ', 2)[1]);
+            await node.ReadNodeKeyAsync();
             return node;
         }
         catch
@@ -86,6 +95,27 @@ internal sealed class FleetNode : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>A fleet node around a daemon started elsewhere (e.g. with an emergency desktop) whose config holds <see cref="FleetSection"/>.</summary>
+    public static async Task<FleetNode> AttachAsync(BastiondProcess daemon, AdminKey admin, NatsServer broker)
+    {
+        var node = new FleetNode(daemon, admin, broker);
+        await node.ReadNodeKeyAsync();
+        return node;
+    }
+
+    /// <summary>The admins' node list, as <c>bastionctl fleet node-key</c> prints it.</summary>
+    private async Task ReadNodeKeyAsync()
+    {
+        var printed = await Bastionctl.RunAsync("--config", Daemon.ConfigPath, "fleet", "node-key");
+        Assert.True(printed.ExitCode == 0, printed.ToString());
+        NodesFile = Daemon.Root.Write("nodes", printed.Stdout);
+        NodeKey = SshPublicKey.ParseText(printed.Stdout.Trim().Split(' ', 2)[1]);
+    }
+
+    /// <summary><c>bastionctl fleet send web1 -- COMMAND…</c> signed with <see cref="Admin"/>'s key.</summary>
+    public Task<BastionctlRun> SendAsync(params string[] command) =>
+        Bastionctl.RunAsync(["fleet", "send", "--servers", Broker.Url, "--nodes", NodesFile, "--key", Admin.PrivatePath, Node, "--", .. command]);
 
     /// <summary>Waits for the node's entry in the status bucket whose revision is above <paramref name="after"/>; returns the raw value.</summary>
     public async Task<(byte[] Value, ulong Revision)> WaitForStatusEntryAsync(ulong after = 0, TimeSpan? timeout = null)

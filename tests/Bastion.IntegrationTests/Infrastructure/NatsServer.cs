@@ -17,14 +17,9 @@ internal sealed class NatsServer : IAsyncDisposable
     private readonly ITestOutputHelper _output;
     private readonly TempRoot _root = new("nats-");
     private Process? _process;
+    private string? _configFile;
 
-    private readonly int? _maxPayload;
-
-    private NatsServer(ITestOutputHelper output, int? maxPayload)
-    {
-        _output = output;
-        _maxPayload = maxPayload;
-    }
+    private NatsServer(ITestOutputHelper output) => _output = output;
 
     public int Port { get; private set; }
 
@@ -36,16 +31,30 @@ internal sealed class NatsServer : IAsyncDisposable
 
     public bool IsRunning => _process is { HasExited: false };
 
+    /// <summary>The broker's temp root (for files its <c>config</c> points at, e.g. certificates).</summary>
+    public TempRoot Root => _root;
+
+    /// <param name="output">The test's output (the broker's log goes there on dispose).</param>
+    /// <param name="config">Optional nats-server config text (e.g. <c>authorization {...}</c>, <c>tls {...}</c>); the address,
+    /// port, JetStream and store stay set on the command line.</param>
     /// <param name="maxPayload">The broker's max_payload (default 1 MB); a larger one lets a test play a hostile broker that delivers huge messages.</param>
-    public static async Task<NatsServer> StartAsync(ITestOutputHelper output, int? maxPayload = null)
+    public static async Task<NatsServer> StartAsync(ITestOutputHelper output, string? config = null, int? maxPayload = null)
     {
         if (!File.Exists(Executable))
         {
             throw new FileNotFoundException($"{Executable} is missing: run scripts/install-deps.sh (Debian package nats-server)", Executable);
         }
-        var server = new NatsServer(output, maxPayload);
+        var server = new NatsServer(output);
         try
         {
+            if (maxPayload is { } payload)
+            {
+                config = $"{config}\nmax_payload: {payload.ToString(CultureInfo.InvariantCulture)}\n";
+            }
+            if (config is not null)
+            {
+                server._configFile = server._root.Write("nats-server.conf", config);
+            }
             for (var attempt = 1; ; attempt++)
             {
                 server.Port = FreePort.Pick();
@@ -101,10 +110,10 @@ internal sealed class NatsServer : IAsyncDisposable
         {
             psi.ArgumentList.Add(argument);
         }
-        if (_maxPayload is { } maxPayload)
+        if (_configFile is not null)
         {
             psi.ArgumentList.Add("-c");
-            psi.ArgumentList.Add(_root.Write("nats.conf", $"max_payload: {maxPayload.ToString(CultureInfo.InvariantCulture)}\n"));
+            psi.ArgumentList.Add(_configFile);
         }
         var readyBefore = Log.Lines.Count(IsReadyLine);
         _process?.Dispose();
