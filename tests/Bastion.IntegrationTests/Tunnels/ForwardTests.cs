@@ -62,6 +62,45 @@ public sealed class ForwardTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Many_ssh_windows_of_data_through_local_and_dynamic_tunnels_come_back_intact_and_are_counted_exactly()
+    {
+        // 16 MiB each way is eight of the channel's 2 MiB windows in each direction: the window is re-opened as the
+        // client reads, and our sends wait for the server's window (both only exercised past one window).
+        const int size = 16 * 1024 * 1024;
+        await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
+        await using var echo = new EchoServer();
+        var key = await sshd.CreateUserKeyAsync();
+        await using var daemon = new BastiondProcess(output, TunnelsYaml(
+            Item("fwd-local", "local", sshd, key, "127.0.0.1:0", $"127.0.0.1:{echo.Port}", probe: RelayAbuseTests.LenientProbe),
+            Item("fwd-socks", "dynamic", sshd, key, "127.0.0.1:0", null, probe: RelayAbuseTests.LenientProbe)));
+        await daemon.StartAndWaitReadyAsync();
+        var local = await daemon.WaitForComponentAsync("fwd-local", "Running");
+        var socks = await daemon.WaitForComponentAsync("fwd-socks", "Running");
+
+        await using (var viaLocal = await EchoClient.ConnectAsync(int.Parse(local.Details["boundPort"])))
+        {
+            await viaLocal.RoundTripAsync(size);
+        }
+        using (var socksClient = await Socks5.ConnectAsync(int.Parse(socks.Details["boundPort"]), "127.0.0.1", echo.Port))
+        await using (var viaSocks = await EchoClient.OverAsync(socksClient))
+        {
+            await viaSocks.RoundTripAsync(size);
+        }
+
+        // Exactly the payload each way, plus the echo service's greeting inward (the SOCKS handshake is not counted),
+        // once both connections have ended.
+        var counted = await daemon.WaitForStatusAsync(
+            s => s.Components.All(c => c.Details.GetValueOrDefault("activeConnections") == "0"
+                && long.Parse(c.Details.GetValueOrDefault("bytesIn", "0")) >= size),
+            "both connections ended and counted");
+        foreach (var c in counted.Components)
+        {
+            Assert.Equal(size.ToString(), c.Details["bytesOut"]);
+            Assert.Equal((size + EchoServer.Greeting.Length).ToString(), c.Details["bytesIn"]);
+        }
+    }
+
+    [Fact]
     public async Task A_tunnel_via_a_socks5_proxy_passes_the_host_name_and_carries_data()
     {
         await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
