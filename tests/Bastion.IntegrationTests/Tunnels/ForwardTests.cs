@@ -7,6 +7,8 @@ namespace Bastion.IntegrationTests.Tunnels;
 /// <summary>-L, -R and -D against a real OpenSSH sshd: data both ways, one shared session, counters in status.</summary>
 public sealed class ForwardTests(ITestOutputHelper output)
 {
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+
     [Fact]
     public async Task Local_remote_and_dynamic_tunnels_carry_data_both_ways_over_one_shared_session()
     {
@@ -98,6 +100,31 @@ public sealed class ForwardTests(ITestOutputHelper output)
             Assert.Equal(size.ToString(), c.Details["bytesOut"]);
             Assert.Equal((size + EchoServer.Greeting.Length).ToString(), c.Details["bytesIn"]);
         }
+    }
+
+    [Fact]
+    public async Task A_socks_destination_the_server_cannot_reach_is_answered_host_unreachable()
+    {
+        await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
+        var key = await sshd.CreateUserKeyAsync();
+        await using var daemon = new BastiondProcess(output, TunnelsYaml(
+            Item("fwd-socks", "dynamic", sshd, key, "127.0.0.1:0", null, probe: RelayAbuseTests.LenientProbe)));
+        await daemon.StartAndWaitReadyAsync();
+        var socks = await daemon.WaitForComponentAsync("fwd-socks", "Running");
+        var closed = FreePort.Pick(); // nothing listens there: sshd's connect fails and it refuses the channel
+
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(System.Net.IPAddress.Loopback, int.Parse(socks.Details["boundPort"])).WaitAsync(Patience);
+        var stream = client.GetStream();
+        await stream.WriteAsync(new byte[] { 5, 1, 0 }).AsTask().WaitAsync(Patience);
+        var method = new byte[2];
+        await stream.ReadExactlyAsync(method).AsTask().WaitAsync(Patience);
+        Assert.Equal(new byte[] { 5, 0 }, method);
+        await stream.WriteAsync(new byte[] { 5, 1, 0, 1, 127, 0, 0, 1, (byte)(closed >> 8), (byte)closed }).AsTask().WaitAsync(Patience);
+        var reply = new byte[10];
+        await stream.ReadExactlyAsync(reply).AsTask().WaitAsync(Patience);
+        Assert.Equal(5, reply[0]);
+        Assert.Equal(4, reply[1]); // host unreachable (RFC 1928), never "succeeded" for a connection that does not exist
     }
 
     [Fact]
