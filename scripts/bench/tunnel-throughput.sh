@@ -12,7 +12,8 @@
 # --perf DIR: also record `perf record -g` of bastiond during each Bastion run into DIR (bastiond runs with
 # DOTNET_PerfMapEnabled=1 so JIT-compiled frames have names); read with `perf report -i DIR/bastion.TIME.data`.
 #
-# Last line: RESULT bastion_mbps=… openssh_mbps=… ratio=… bastion_cpu_s=… openssh_cpu_s=… ceiling_mbps=… size_mib=… runs=… load=…
+# Last line: RESULT bastion_mbps=… openssh_mbps=… ratio=… bastion_cpu_s=… openssh_cpu_s=… bastion_cpu_s_per_gib=…
+# openssh_cpu_s_per_gib=… ceiling_mbps=… size_mib=… runs=… load=…
 # (MB/s = 10^6 bytes per second; ratio = bastion / openssh; cpu_s = median client CPU seconds per run).
 # Environment: BASTION_BENCH_SSH_PORT (default 22031); BASTION_BIN_DIR or BASTIOND/BASTIONCTL as for scripts/lab.sh.
 set -euo pipefail
@@ -134,6 +135,8 @@ load1=$(cut -d' ' -f1-3 /proc/loadavg)
 bm=$(median "${b_mbps[@]}") om=$(median "${o_mbps[@]}") cm=$(median "${c_mbps[@]}")
 bc=$(median "${b_cpu[@]}") oc=$(median "${o_cpu[@]}")
 ratio=$(awk -v a="$bm" -v b="$om" 'BEGIN { printf "%.2f", a / b }')
+per_gib() { awk -v c="$1" -v m="$SIZE_MIB" 'BEGIN { printf "%.2f", c * 1024 / m }'; }
+bg=$(per_gib "$bc") og=$(per_gib "$oc")
 echo "ceiling (harness alone, plain loopback): ${c_mbps[*]} MB/s"
 echo "bastion (SSH.NET, aes128-gcm): ${b_mbps[*]} MB/s; client CPU ${b_cpu[*]} s"
 echo "openssh ssh -N -L (aes128-gcm): ${o_mbps[*]} MB/s; client CPU ${o_cpu[*]} s"
@@ -141,4 +144,5 @@ echo "load average: $load0 before, $load1 after ($(nproc) CPUs)"
 if awk -v c="$cm" -v b="$bm" -v o="$om" 'BEGIN { m = b > o ? b : o; exit !(c < 4 * m) }'; then
     echo "WARNING: the harness's own ceiling ($cm MB/s) is less than 4x the faster tunnel: these figures may measure the harness (or a loaded machine), not the tunnels"
 fi
-echo "RESULT bastion_mbps=$bm openssh_mbps=$om ratio=$ratio bastion_cpu_s=$bc openssh_cpu_s=$oc ceiling_mbps=$cm size_mib=$SIZE_MIB runs=$RUNS load=\"$load1\""
+echo "client CPU per GiB (medians): bastiond ${bg} s, ssh ${og} s"
+echo "RESULT bastion_mbps=$bm openssh_mbps=$om ratio=$ratio bastion_cpu_s=$bc openssh_cpu_s=$oc bastion_cpu_s_per_gib=$bg openssh_cpu_s_per_gib=$og ceiling_mbps=$cm size_mib=$SIZE_MIB runs=$RUNS load=\"$load1\""

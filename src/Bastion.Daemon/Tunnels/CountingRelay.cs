@@ -5,8 +5,11 @@ using System.Net.Sockets;
 
 namespace Bastion.Daemon.Tunnels;
 
-/// <summary>Where one relayed connection goes; <paramref name="Release"/> runs when it ends; <paramref name="Reply"/> is sent to the client once connected.</summary>
-internal sealed record Upstream(string Host, int Port, Action? Release, byte[]? Reply);
+/// <summary>
+/// Where one relayed connection goes; <paramref name="Release"/> runs when it ends; <paramref name="Reply"/> is sent to
+/// the client once connected, <paramref name="FailureReply"/> when the upstream could not be reached.
+/// </summary>
+internal sealed record Upstream(string Host, int Port, Action? Release, byte[]? Reply, byte[]? FailureReply = null);
 
 /// <summary>How many connections one relay holds at most, in total and per source (a loopback peer's uid, else its address).</summary>
 internal sealed record RelayLimits(int Connections, int PerSource)
@@ -29,20 +32,24 @@ internal enum RelayRefusal { TunnelLimit, SourceLimit, NotOurs, OutOfResources }
 /// A connection whose first bytes are exactly this is the tunnel's own end-to-end probe: once the upstream accepted
 /// it, both sides are closed at once and nothing is forwarded (the probe never holds a connection at the target).
 /// </param>
+/// <param name="Channels">
+/// Upstreams are reached as <c>direct-tcpip</c> channels on this SSH session (-L, -D) instead of TCP connections: the
+/// server connects to the upstream's host and port, and the relay moves bytes between the accepted socket and the channel.
+/// </param>
 internal sealed record RelayOptions(RelayLimits Limits, bool PeerEofClosesBoth = false, bool OwnProcessOnly = false,
-    InnerPortGuard? Guard = null, byte[]? ProbeToken = null);
+    InnerPortGuard? Guard = null, byte[]? ProbeToken = null, DirectTcpipChannels? Channels = null);
 
 /// <summary>
 /// A TCP listener that relays every accepted connection to an upstream and counts what passes: bytes each way,
 /// active and total connections, upstream connects that worked and failed, and connections refused past the limits.
-/// SSH.NET keeps its channels to itself (no public API opens a direct-tcpip channel on a socket we hold), so each
-/// tunnel puts one of these on the side where its users connect (-L/-D: in front of SSH.NET's listener on a loopback
-/// port that only this relay may use; -R: between SSH.NET and the local target).
+/// -L/-D: users connect here and each connection gets its own direct-tcpip channel (<see cref="RelayOptions.Channels"/>,
+/// no second socket); -R: it sits between SSH.NET's forwarded-tcpip channel (on a loopback port only this process may
+/// use) and the local target.
 /// Fully asynchronous: an idle connection holds no thread and no buffer (it waits with a zero-byte receive), so the
 /// daemon's thread count does not grow with the number of connections; EOF is carried each way on its own, and the
 /// connection ends when both directions ended or either side failed.
 /// </summary>
-internal sealed class CountingRelay : IAsyncDisposable
+internal sealed partial class CountingRelay : IAsyncDisposable
 {
     private const int BufferSize = 64 * 1024;
     /// <summary>How long a route may take (a SOCKS client to send its request), and an upstream to accept.</summary>
@@ -201,26 +208,23 @@ internal sealed class CountingRelay : IAsyncDisposable
             source = PeerIdentity.SourceKey(client);
         }
         bool sourceFull;
-        var upstream = new Socket(SocketType.Stream, ProtocolType.Tcp);
         lock (_lock)
         {
             var limits = _limits;
             sourceFull = source is not null && _perSource.GetValueOrDefault(source) >= limits.PerSource;
-            if (_open.Count / 2 < limits.Connections && !sourceFull)
+            if (_open.Count < limits.Connections && !sourceFull)
             {
                 if (source is not null)
                 {
                     _perSource[source] = _perSource.GetValueOrDefault(source) + 1;
                 }
                 _open.Add(client);
-                _open.Add(upstream);
                 Interlocked.Increment(ref _total);
                 Interlocked.Increment(ref _active);
-                _ = RelayAsync(client, upstream, source);
+                _ = RelayAsync(client, source);
                 return;
             }
         }
-        upstream.Dispose();
         if (sourceFull)
         {
             Refuse(client, ref _refusedSourceLimit);
@@ -245,15 +249,15 @@ internal sealed class CountingRelay : IAsyncDisposable
         client.Dispose();
     }
 
-    private async Task RelayAsync(Socket client, Socket upstream, string? source)
+    private async Task RelayAsync(Socket client, string? source)
     {
         await Task.Yield(); // the accept loop goes on at once
         Action? release = null;
         var guardedPort = 0;
+        Socket? upstream = null;
         try
         {
             client.NoDelay = true;
-            upstream.NoDelay = true;
             Upstream? chosen;
             using (var timer = new CancellationTokenSource(HandshakeTimeout, _time))
             using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, timer.Token))
@@ -265,6 +269,12 @@ internal sealed class CountingRelay : IAsyncDisposable
                 return;
             }
             release = chosen.Release;
+            if (_options.Channels is { } channels)
+            {
+                await RelayThroughChannelAsync(client, chosen, channels).ConfigureAwait(false);
+                return;
+            }
+            upstream = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             try
             {
                 using var timer = new CancellationTokenSource(ConnectTimeout, _time);
@@ -307,11 +317,10 @@ internal sealed class CountingRelay : IAsyncDisposable
                 _options.Guard!.Forget(guardedPort);
             }
             client.Dispose();
-            upstream.Dispose();
+            upstream?.Dispose();
             lock (_lock)
             {
                 _open.Remove(client);
-                _open.Remove(upstream);
                 if (!string.IsNullOrEmpty(source) && _perSource.TryGetValue(source, out var n))
                 {
                     if (n <= 1)

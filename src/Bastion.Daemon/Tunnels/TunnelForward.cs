@@ -8,8 +8,9 @@ using Renci.SshNet.Common;
 namespace Bastion.Daemon.Tunnels;
 
 /// <summary>
-/// The forward of one tunnel on one SSH session: SSH.NET's forwarded port plus the <see cref="CountingRelay"/> that
-/// counts its traffic. Made fresh for every attempt and disposed with it (SSH.NET cannot restart a forward after a
+/// The forward of one tunnel on one SSH session: the <see cref="CountingRelay"/> that counts its traffic plus, for -L
+/// and -D, the session's <see cref="DirectTcpipChannels"/> it opens a channel on per connection, for -R SSH.NET's
+/// remote forwarded port. Made fresh for every attempt and disposed with it (SSH.NET cannot restart a forward after a
 /// drop). A remote forward also keeps a small local forward back to the server's bound port for the end-to-end check.
 /// </summary>
 internal sealed class TunnelForward : IAsyncDisposable
@@ -24,6 +25,7 @@ internal sealed class TunnelForward : IAsyncDisposable
     private readonly byte[] _probeToken = System.Text.Encoding.ASCII.GetBytes(
         "bastion-probe-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)));
     private CountingRelay? _relay;
+    private DirectTcpipChannels? _channels;
     private ForwardedPortLocal? _loopback;
 
     /// <summary>How long a -R forward's stop waits for an earlier global request's reply before it goes ahead.</summary>
@@ -72,18 +74,14 @@ internal sealed class TunnelForward : IAsyncDisposable
             case TunnelKind.Local:
             case TunnelKind.Dynamic:
             {
-                // Our listener first: a busy bind fails before anything is asked of the server.
+                // Our listener first: a busy bind fails before anything is asked of the server. Each accepted
+                // connection gets its own direct-tcpip channel (no inner port, no second socket, no thread).
                 var dynamic = tunnel.Kind == TunnelKind.Dynamic;
-                var inner = new PortHolder();
-                var route = dynamic ? SocksAsync : CountingRelay.To(() => ("127.0.0.1", inner.Port));
+                var target = tunnel.Target;
+                _channels = DirectTcpipChannels.Attach(_client);
+                var route = dynamic ? SocksAsync : CountingRelay.To(() => (target!.Host, target!.Port));
                 _relay = Listen(tunnel, await ResolveAsync(tunnel.Bind).ConfigureAwait(false),
-                    new RelayOptions(limits, Guard: _guard), route, onRelayError);
-                if (!dynamic)
-                {
-                    var port = new ForwardedPortLocal("127.0.0.1", 0, tunnel.Target!.Host, (uint)tunnel.Target.Port);
-                    Add(port, guarded: true);
-                    inner.Port = (int)port.BoundPort;
-                }
+                    new RelayOptions(limits, Channels: _channels), route, onRelayError);
                 BoundPort = _relay.BoundPort;
                 _relay.Start();
                 break;
@@ -127,39 +125,19 @@ internal sealed class TunnelForward : IAsyncDisposable
     /// <summary>New limits for the running relay (a reload that changed only <c>limits</c>); open connections stay.</summary>
     public void UpdateLimits(TunnelKind kind, TunnelLimitsConfig limits) => _relay?.UpdateLimits(RelayLimitsFor(kind, limits));
 
-    private sealed class PortHolder
-    {
-        public int Port;
-    }
-
     /// <summary>
-    /// Dynamic tunnels: the SOCKS5 request names the destination; a local forward to it is made for this one
-    /// connection (SSH.NET has no public way to open a direct-tcpip channel otherwise) and removed when it ends.
+    /// Dynamic tunnels: the SOCKS5 request names the destination; the relay opens a direct-tcpip channel to it. Success
+    /// is answered once the server connected (before any byte of the destination can arrive), failure when it could not.
     /// </summary>
-    private async Task<Upstream?> SocksAsync(Socket client, CancellationToken cancellationToken)
+    private static async Task<Upstream?> SocksAsync(Socket client, CancellationToken cancellationToken)
     {
         if (await Socks5Handshake.ReadRequestAsync(client, cancellationToken).ConfigureAwait(false) is not { } destination)
         {
             return null;
         }
-        var port = new ForwardedPortLocal("127.0.0.1", 0, destination.Host, (uint)destination.Port);
-        port.RequestReceived += (_, e) => _guard.Check(e.OriginatorHost, e.OriginatorPort);
-        try
-        {
-            lock (_client)
-            {
-                _client.AddForwardedPort(port);
-            }
-            port.Start();
-        }
-        catch (Exception e) when (e is SshException or InvalidOperationException or ObjectDisposedException or SocketException)
-        {
-            Release(port);
-            await Socks5Handshake.ReplyAsync(client, Socks5Handshake.ReplyGeneralFailure, cancellationToken).ConfigureAwait(false);
-            return null;
-        }
-        // Success is answered once connected to the forward: before any byte of the destination can arrive.
-        return new Upstream("127.0.0.1", (int)port.BoundPort, () => Release(port), [5, Socks5Handshake.ReplySucceeded, 0, 1, 0, 0, 0, 0, 0, 0]);
+        return new Upstream(destination.Host, destination.Port, null,
+            [5, Socks5Handshake.ReplySucceeded, 0, 1, 0, 0, 0, 0, 0, 0],
+            [5, Socks5Handshake.ReplyHostUnreachable, 0, 1, 0, 0, 0, 0, 0, 0]);
     }
 
     private void Release(ForwardedPort port)
@@ -373,6 +351,7 @@ internal sealed class TunnelForward : IAsyncDisposable
         {
             await relay.DisposeAsync().ConfigureAwait(false);
         }
+        _channels?.Dispose();
         var ports = _ports.ToArray();
         _ports.Clear();
         var stop = Task.Run(() =>

@@ -1,0 +1,378 @@
+using System.Buffers;
+using Renci.SshNet.Common;
+using Renci.SshNet.Messages.Connection;
+
+namespace Bastion.Daemon.Tunnels;
+
+/// <summary>What one read of a channel gave.</summary>
+internal enum ChannelReadKind { Data, Eof, Closed }
+
+/// <summary>One read of a channel: data (a pooled buffer the reader gives back with <see cref="DirectTcpipChannel.Consumed"/>), EOF, or the end.</summary>
+internal readonly record struct ChannelRead(ChannelReadKind Kind, byte[]? Buffer = null, int Length = 0);
+
+/// <summary>The server refused to open a channel (its reason code and text, RFC 4254 section 5.1).</summary>
+internal sealed class ChannelOpenRefusedException(uint reasonCode, string description)
+    : Exception($"the server refused the channel ({reasonCode}: {description})")
+{
+    /// <summary>RFC 4254: 1 administratively prohibited, 2 connect failed, 3 unknown channel type, 4 resource shortage.</summary>
+    public uint ReasonCode { get; } = reasonCode;
+}
+
+/// <summary>
+/// One <c>direct-tcpip</c> channel driven without a thread: one reader (<see cref="ReceiveAsync"/>, then
+/// <see cref="Consumed"/>) and one writer (<see cref="SendAsync"/>, then <see cref="SendEof"/>). Flow control both
+/// ways: data is sent only within the server's window (waiting asynchronously for its adjust), and our window is
+/// re-opened only for bytes the reader has passed on, so a client that stops reading holds at most one window
+/// (<see cref="LocalWindow"/>) here and the server stops sending. EOF each way is independent of the other direction
+/// (half-close); a CLOSE from the server, our <see cref="Close"/> or the session's end finish the channel.
+/// </summary>
+internal sealed class DirectTcpipChannel
+{
+    /// <summary>As OpenSSH's client for TCP forwards: 2 MiB window, 32 KiB packets, window re-opened at half.</summary>
+    public const uint LocalWindow = 2 * 1024 * 1024;
+    public const uint LocalPacket = 32 * 1024;
+
+    private readonly DirectTcpipChannels _owner;
+    private readonly Lock _lock = new();
+    private readonly TaskCompletionSource<ChannelOpenFailureMessage?> _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Queue<(byte[] Buffer, int Length)> _received = new();
+    private uint _remoteNumber, _remotePacket;
+    private long _remoteWindow, _localWindowLeft = LocalWindow, _consumed;
+    private TaskCompletionSource? _receiveWaiter, _windowWaiter;
+    private bool _open, _openFailed, _sending, _closePending, _closeWanted, _eofReceived, _eofDelivered, _closeReceived, _closeSent, _lost;
+
+    internal DirectTcpipChannel(DirectTcpipChannels owner, uint localNumber)
+    {
+        _owner = owner;
+        LocalNumber = localNumber;
+    }
+
+    public uint LocalNumber { get; }
+
+    /// <summary>Asks the server to connect to <paramref name="host"/>:<paramref name="port"/> and waits for its answer.</summary>
+    /// <exception cref="ChannelOpenRefusedException">the server refused (could not connect, not allowed, ...).</exception>
+    /// <exception cref="SshConnectionException">the session is gone.</exception>
+    /// <exception cref="OperationCanceledException">no answer before <paramref name="cancellationToken"/>: the channel is closed if it opens later.</exception>
+    public async Task OpenAsync(string host, int port, string originatorAddress, int originatorPort, CancellationToken cancellationToken)
+    {
+        var open = new ChannelOpenMessage(LocalNumber, LocalWindow, LocalPacket,
+            new DirectTcpipOpenInfo(host, (uint)port, originatorAddress, (uint)originatorPort));
+        if (!_owner.TrySend(open))
+        {
+            OnSessionLost();
+            throw new SshConnectionException("the SSH session is gone");
+        }
+        ChannelOpenFailureMessage? failure;
+        try
+        {
+            failure = await _opened.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            Close(); // closed now if it opened meanwhile, else as soon as the server confirms it
+            throw;
+        }
+        if (failure is not null)
+        {
+            throw new ChannelOpenRefusedException(failure.ReasonCode, failure.Description);
+        }
+    }
+
+    /// <summary>
+    /// Sends <paramref name="count"/> bytes of <paramref name="buffer"/> within the server's window (waits for it
+    /// to open, holding no thread; the session's send itself blocks while its socket is full).
+    /// </summary>
+    /// <returns>False when the channel is closed or the session gone (nothing more can be sent).</returns>
+    public async ValueTask<bool> SendAsync(byte[] buffer, int offset, int count)
+    {
+        while (count > 0)
+        {
+            Task? wait = null;
+            int n = 0;
+            uint remote;
+            lock (_lock)
+            {
+                if (!_open || _closeReceived || _closeWanted || _lost)
+                {
+                    return false;
+                }
+                if (_remoteWindow == 0)
+                {
+                    wait = (_windowWaiter ??= new(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+                }
+                else
+                {
+                    n = (int)Math.Min(Math.Min(count, _remotePacket), _remoteWindow);
+                    _remoteWindow -= n;
+                    _sending = true;
+                }
+                remote = _remoteNumber;
+            }
+            if (wait is not null)
+            {
+                await wait.ConfigureAwait(false);
+                continue;
+            }
+            var sent = _owner.TrySend(new ChannelDataMessage(remote, buffer, offset, n));
+            bool closeNow;
+            lock (_lock)
+            {
+                _sending = false;
+                closeNow = _closePending;
+            }
+            if (closeNow)
+            {
+                SendClose();
+            }
+            if (!sent)
+            {
+                OnSessionLost();
+                return false;
+            }
+            offset += n;
+            count -= n;
+        }
+        return true;
+    }
+
+    /// <summary>Tells the server no more data comes from us (its target sees EOF); the other direction goes on.</summary>
+    public void SendEof()
+    {
+        uint remote;
+        lock (_lock)
+        {
+            if (!_open || _closeReceived || _closeWanted || _lost)
+            {
+                return;
+            }
+            remote = _remoteNumber;
+        }
+        _owner.TrySend(new ChannelEofMessage(remote));
+    }
+
+    /// <summary>
+    /// The next data, or EOF (once), or the end (the server closed the channel, we did, or the session is gone).
+    /// Data the server sent before its EOF or CLOSE comes first.
+    /// </summary>
+    public async ValueTask<ChannelRead> ReceiveAsync()
+    {
+        while (true)
+        {
+            Task wait;
+            lock (_lock)
+            {
+                if (_received.TryDequeue(out var chunk))
+                {
+                    return new ChannelRead(ChannelReadKind.Data, chunk.Buffer, chunk.Length);
+                }
+                if (_lost || _closeReceived || _closeWanted)
+                {
+                    return new ChannelRead(ChannelReadKind.Closed);
+                }
+                if (_eofReceived && !_eofDelivered)
+                {
+                    _eofDelivered = true;
+                    return new ChannelRead(ChannelReadKind.Eof);
+                }
+                wait = (_receiveWaiter ??= new(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+            await wait.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The reader passed on a chunk from <see cref="ReceiveAsync"/>: its buffer goes back, and the window re-opens by half.</summary>
+    public void Consumed(byte[] buffer, int length)
+    {
+        ArrayPool<byte>.Shared.Return(buffer);
+        uint add = 0, remote = 0;
+        lock (_lock)
+        {
+            _consumed += length;
+            if (_consumed >= LocalWindow / 2 && _open && !_closeReceived && !_closeWanted && !_lost)
+            {
+                add = (uint)_consumed;
+                _localWindowLeft += _consumed;
+                _consumed = 0;
+                remote = _remoteNumber;
+            }
+        }
+        if (add > 0)
+        {
+            _owner.TrySend(new ChannelWindowAdjustMessage(remote, add));
+        }
+    }
+
+    /// <summary>
+    /// Ends the channel: sends CLOSE once, never in the middle of a data message being sent, and for a channel the
+    /// server has not confirmed yet as soon as it does (a late confirmation never leaves a channel open on the server).
+    /// </summary>
+    public void Close()
+    {
+        lock (_lock)
+        {
+            _closeWanted = true;
+            Wake();
+            if (_sending)
+            {
+                _closePending = true; // the sender closes after its message
+                return;
+            }
+        }
+        SendClose();
+    }
+
+    private void SendClose()
+    {
+        bool send, forget;
+        uint remote;
+        lock (_lock)
+        {
+            _closeWanted = true;
+            Wake();
+            if (!_open)
+            {
+                send = false;
+                forget = _openFailed || _lost; // otherwise kept until the server answers the open (OnConfirmed closes it)
+            }
+            else
+            {
+                send = !_closeSent && !_lost;
+                _closeSent = true;
+                forget = _closeReceived || _lost;
+            }
+            remote = _remoteNumber;
+        }
+        if (send)
+        {
+            _owner.TrySend(new ChannelCloseMessage(remote));
+        }
+        if (forget)
+        {
+            _owner.Forget(this);
+        }
+    }
+
+    /// <summary>Wakes the reader and the writer to look at the state again. Under the lock.</summary>
+    private void Wake()
+    {
+        _receiveWaiter?.TrySetResult();
+        _receiveWaiter = null;
+        _windowWaiter?.TrySetResult();
+        _windowWaiter = null;
+    }
+
+    // Called on SSH.NET's receive thread: never block here.
+
+    internal void OnConfirmed(ChannelOpenConfirmationMessage message)
+    {
+        bool unwanted;
+        lock (_lock)
+        {
+            _remoteNumber = message.RemoteChannelNumber;
+            _remoteWindow = message.InitialWindowSize;
+            _remotePacket = Math.Max(1, Math.Min(message.MaximumPacketSize, 32 * 1024));
+            _open = true;
+            unwanted = _closeWanted;
+        }
+        if (unwanted)
+        {
+            SendClose();
+        }
+        _opened.TrySetResult(null);
+    }
+
+    internal void OnOpenFailed(ChannelOpenFailureMessage message)
+    {
+        lock (_lock)
+        {
+            _openFailed = true;
+        }
+        _owner.Forget(this);
+        _opened.TrySetResult(message);
+    }
+
+    internal void OnWindowAdjust(uint bytesToAdd)
+    {
+        lock (_lock)
+        {
+            _remoteWindow = Math.Min(_remoteWindow + bytesToAdd, uint.MaxValue);
+            _windowWaiter?.TrySetResult();
+            _windowWaiter = null;
+        }
+    }
+
+    internal void OnData(ReadOnlySpan<byte> data)
+    {
+        bool violation = false;
+        lock (_lock)
+        {
+            if (!_open || _closeReceived || _closeWanted || _lost || _eofReceived || data.IsEmpty)
+            {
+                return;
+            }
+            _localWindowLeft -= data.Length;
+            if (_localWindowLeft < 0)
+            {
+                violation = true; // more than the window we gave: the server ignores flow control; do not buffer it
+            }
+            else
+            {
+                // SSH.NET reuses its receive buffer for the next packet: keep a copy.
+                var copy = ArrayPool<byte>.Shared.Rent(data.Length);
+                data.CopyTo(copy);
+                _received.Enqueue((copy, data.Length));
+                _receiveWaiter?.TrySetResult();
+                _receiveWaiter = null;
+            }
+        }
+        if (violation)
+        {
+            Close();
+        }
+    }
+
+    internal void OnEof()
+    {
+        lock (_lock)
+        {
+            _eofReceived = true;
+            _receiveWaiter?.TrySetResult();
+            _receiveWaiter = null;
+        }
+    }
+
+    internal void OnClose()
+    {
+        bool reply;
+        lock (_lock)
+        {
+            _closeReceived = true;
+            reply = !_closeSent;
+            Wake();
+            if (reply && _sending)
+            {
+                _closePending = true; // the sender answers the CLOSE after its message
+                return;
+            }
+        }
+        if (reply)
+        {
+            SendClose();
+        }
+        else
+        {
+            _owner.Forget(this);
+        }
+    }
+
+    internal void OnSessionLost()
+    {
+        lock (_lock)
+        {
+            _lost = true;
+            Wake();
+        }
+        _owner.Forget(this);
+        _opened.TrySetException(new SshConnectionException("the SSH session is gone"));
+    }
+}

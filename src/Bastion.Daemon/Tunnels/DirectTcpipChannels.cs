@@ -1,0 +1,169 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using Renci.SshNet;
+using Renci.SshNet.Common;
+using Renci.SshNet.Messages;
+using Renci.SshNet.Messages.Connection;
+
+namespace Bastion.Daemon.Tunnels;
+
+/// <summary>
+/// Opens <c>direct-tcpip</c> channels (RFC 4254 section 7.2) on one SSH session and routes the server's channel
+/// messages to them, so a relay moves bytes between the socket it accepted and the channel with no second socket:
+/// no loopback hop through SSH.NET's forwarded-port listener and no thread per connection (SSH.NET's own channel reads
+/// its socket on a blocking thread per connection and closes the channel at the first EOF, losing half-close).
+/// </summary>
+/// <remarks>
+/// SSH.NET 2026.0.0 makes the session's channel message events and the message types public; what is internal (the
+/// session's <c>SendMessage</c> and its channel number counter, shared with SSH.NET's own channels so numbers never
+/// collide) is reached with <see cref="UnsafeAccessorAttribute"/>: no reflection, AOT clean, and a rename in a later
+/// SSH.NET throws <see cref="MissingMethodException"/> at the first use (<see cref="Attach"/>), never silently.
+/// One handler per session and message type looks the channel up by number (SSH.NET's channels each subscribe to
+/// every message instead).
+/// </remarks>
+internal sealed class DirectTcpipChannels : IDisposable
+{
+    private readonly Session _session;
+    private readonly ConcurrentDictionary<uint, DirectTcpipChannel> _channels = new();
+    private readonly EventHandler<MessageEventArgs<ChannelOpenConfirmationMessage>> _onConfirmed;
+    private readonly EventHandler<MessageEventArgs<ChannelOpenFailureMessage>> _onOpenFailed;
+    private readonly EventHandler<MessageEventArgs<ChannelWindowAdjustMessage>> _onWindow;
+    private readonly EventHandler<MessageEventArgs<ChannelDataMessage>> _onData;
+    private readonly EventHandler<MessageEventArgs<ChannelEofMessage>> _onEof;
+    private readonly EventHandler<MessageEventArgs<ChannelCloseMessage>> _onClose;
+    private readonly EventHandler<EventArgs> _onDisconnected;
+    private readonly EventHandler<ExceptionEventArgs> _onError;
+    private int _lost;
+
+    private DirectTcpipChannels(Session session)
+    {
+        _session = session;
+        _onConfirmed = (_, e) => Find(e.Message.LocalChannelNumber)?.OnConfirmed(e.Message);
+        _onOpenFailed = (_, e) => Find(e.Message.LocalChannelNumber)?.OnOpenFailed(e.Message);
+        _onWindow = (_, e) => Find(e.Message.LocalChannelNumber)?.OnWindowAdjust(e.Message.BytesToAdd);
+        _onData = (_, e) => Find(e.Message.LocalChannelNumber)?.OnData(e.Message.Data.AsSpan(e.Message.Offset, e.Message.Size));
+        _onEof = (_, e) => Find(e.Message.LocalChannelNumber)?.OnEof();
+        _onClose = (_, e) => Find(e.Message.LocalChannelNumber)?.OnClose();
+        _onDisconnected = (_, _) => SessionLost();
+        _onError = (_, _) => SessionLost();
+    }
+
+    /// <summary>Routes the channel messages of <paramref name="client"/>'s session (connected) to channels opened here.</summary>
+    /// <exception cref="SshConnectionException">the client has no session (not connected).</exception>
+    /// <exception cref="MissingMethodException">SSH.NET no longer has the internals this relies on.</exception>
+    public static DirectTcpipChannels Attach(SshClient client)
+    {
+        if (SessionOf(client) is not Session session)
+        {
+            throw new SshConnectionException("the client has no session");
+        }
+        _ = NextChannelNumber(session); // the first use checks every accessor's target exists (a gap in numbers is harmless)
+        var channels = new DirectTcpipChannels(session);
+        session.ChannelOpenConfirmationReceived += channels._onConfirmed;
+        session.ChannelOpenFailureReceived += channels._onOpenFailed;
+        session.ChannelWindowAdjustReceived += channels._onWindow;
+        session.ChannelDataReceived += channels._onData;
+        session.ChannelEofReceived += channels._onEof;
+        session.ChannelCloseReceived += channels._onClose;
+        session.Disconnected += channels._onDisconnected;
+        session.ErrorOccured += channels._onError;
+        if (!session.IsConnected)
+        {
+            channels.SessionLost();
+        }
+        return channels;
+    }
+
+    /// <summary>Channels open or opening (not yet closed both ways).</summary>
+    public int Count => _channels.Count;
+
+    /// <summary>A new channel, not yet opened (<see cref="DirectTcpipChannel.OpenAsync"/>).</summary>
+    public DirectTcpipChannel Create()
+    {
+        var channel = new DirectTcpipChannel(this, NextChannelNumber(_session));
+        _channels[channel.LocalNumber] = channel;
+        if (Volatile.Read(ref _lost) != 0)
+        {
+            channel.OnSessionLost();
+        }
+        return channel;
+    }
+
+    /// <summary>Sends <paramref name="message"/> (blocking while the session's socket is full).</summary>
+    /// <returns>False when the session is gone.</returns>
+    internal bool TrySend(Message message)
+    {
+        if (Volatile.Read(ref _lost) != 0)
+        {
+            return false;
+        }
+        try
+        {
+            SendMessage(_session, message);
+            return true;
+        }
+        catch (Exception e) when (e is SshException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    internal void Forget(DirectTcpipChannel channel) => _channels.TryRemove(new(channel.LocalNumber, channel));
+
+    private DirectTcpipChannel? Find(uint number) => _channels.GetValueOrDefault(number);
+
+    private void SessionLost()
+    {
+        if (Interlocked.Exchange(ref _lost, 1) != 0)
+        {
+            return;
+        }
+        foreach (var channel in _channels.Values)
+        {
+            channel.OnSessionLost();
+        }
+    }
+
+    public void Dispose()
+    {
+        _session.ChannelOpenConfirmationReceived -= _onConfirmed;
+        _session.ChannelOpenFailureReceived -= _onOpenFailed;
+        _session.ChannelWindowAdjustReceived -= _onWindow;
+        _session.ChannelDataReceived -= _onData;
+        _session.ChannelEofReceived -= _onEof;
+        _session.ChannelCloseReceived -= _onClose;
+        _session.Disconnected -= _onDisconnected;
+        _session.ErrorOccured -= _onError;
+        SessionLost(); // no message reaches the channels any more: whatever waits on them ends
+    }
+
+    [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "get_Session")]
+    [return: UnsafeAccessorType("Renci.SshNet.ISession, Renci.SshNet")]
+    private static extern object? SessionOf(BaseClient client);
+
+    [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "SendMessage")]
+    private static extern void SendMessage(Session session, Message message);
+
+    [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "get_NextChannelNumber")]
+    private static extern uint NextChannelNumber(Session session);
+}
+
+/// <summary>The channel-open payload of a <c>direct-tcpip</c> channel (RFC 4254 section 7.2).</summary>
+internal sealed class DirectTcpipOpenInfo(string host, uint port, string originatorAddress, uint originatorPort) : ChannelOpenInfo
+{
+    private readonly byte[] _host = System.Text.Encoding.UTF8.GetBytes(host);
+    private readonly byte[] _originator = System.Text.Encoding.UTF8.GetBytes(originatorAddress);
+
+    public override string ChannelType => "direct-tcpip";
+
+    protected override int BufferCapacity => base.BufferCapacity + 4 + _host.Length + 4 + 4 + _originator.Length + 4;
+
+    protected override void SaveData()
+    {
+        base.SaveData();
+        WriteBinaryString(_host);
+        Write(port);
+        WriteBinaryString(_originator);
+        Write(originatorPort);
+    }
+}
