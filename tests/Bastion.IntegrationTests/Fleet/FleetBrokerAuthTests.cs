@@ -1,4 +1,5 @@
 using System.Globalization;
+using Bastion.IntegrationTests.Cli;
 using Bastion.IntegrationTests.Infrastructure;
 using Bastion.IntegrationTests.Tls;
 using Bastion.Status;
