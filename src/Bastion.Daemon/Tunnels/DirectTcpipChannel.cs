@@ -28,7 +28,7 @@ internal sealed class ChannelOpenRefusedException(uint reasonCode, string descri
 /// </summary>
 internal sealed class DirectTcpipChannel
 {
-    /// <summary>As OpenSSH's client for TCP forwards: 2 MiB window, 32 KiB packets, window re-opened at half.</summary>
+    /// <summary>As OpenSSH's client for TCP forwards: 2 MiB window (at most: see <see cref="DirectTcpipChannels.WindowBudget"/>), 32 KiB packets, window re-opened at half.</summary>
     public const uint LocalWindow = 2 * 1024 * 1024;
     public const uint LocalPacket = 32 * 1024;
 
@@ -37,17 +37,22 @@ internal sealed class DirectTcpipChannel
     private readonly TaskCompletionSource<ChannelOpenFailureMessage?> _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Queue<(byte[] Buffer, int Length)> _received = new();
     private uint _remoteNumber, _remotePacket;
-    private long _remoteWindow, _localWindowLeft = LocalWindow, _consumed;
+    private long _remoteWindow, _localWindowLeft, _consumed;
     private TaskCompletionSource? _receiveWaiter, _windowWaiter;
     private bool _open, _openFailed, _sending, _closePending, _closeWanted, _eofReceived, _eofDelivered, _closeReceived, _closeSent, _lost;
 
-    internal DirectTcpipChannel(DirectTcpipChannels owner, uint localNumber)
+    internal DirectTcpipChannel(DirectTcpipChannels owner, uint localNumber, uint window)
     {
         _owner = owner;
         LocalNumber = localNumber;
+        Window = window;
+        _localWindowLeft = window;
     }
 
     public uint LocalNumber { get; }
+
+    /// <summary>The window this channel gives the server (its share of the session's budget), kept for its life.</summary>
+    public uint Window { get; }
 
     /// <summary>Asks the server to connect to <paramref name="host"/>:<paramref name="port"/> and waits for its answer.</summary>
     /// <exception cref="ChannelOpenRefusedException">the server refused (could not connect, not allowed, ...).</exception>
@@ -55,7 +60,7 @@ internal sealed class DirectTcpipChannel
     /// <exception cref="OperationCanceledException">no answer before <paramref name="cancellationToken"/>: the channel is closed if it opens later.</exception>
     public async Task OpenAsync(string host, int port, string originatorAddress, int originatorPort, CancellationToken cancellationToken)
     {
-        var open = new ChannelOpenMessage(LocalNumber, LocalWindow, LocalPacket,
+        var open = new ChannelOpenMessage(LocalNumber, Window, LocalPacket,
             new DirectTcpipOpenInfo(host, (uint)port, originatorAddress, (uint)originatorPort));
         if (!_owner.TrySend(open))
         {
@@ -188,7 +193,7 @@ internal sealed class DirectTcpipChannel
         lock (_lock)
         {
             _consumed += length;
-            if (_consumed >= LocalWindow / 2 && _open && !_closeReceived && !_closeWanted && !_lost)
+            if (_consumed >= Window / 2 && _open && !_closeReceived && !_closeWanted && !_lost)
             {
                 add = (uint)_consumed;
                 _localWindowLeft += _consumed;

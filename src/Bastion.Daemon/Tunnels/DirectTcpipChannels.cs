@@ -77,10 +77,43 @@ internal sealed class DirectTcpipChannels : IDisposable
     /// <summary>Channels open or opening (not yet closed both ways).</summary>
     public int Count => _channels.Count;
 
+    /// <summary>
+    /// What a client that stops reading can make bastiond hold is its channel's window: data the server may send before
+    /// it is passed on. The windows of one session's channels share this budget: channels get OpenSSH's 2 MiB while it
+    /// lasts, later ones less, never below <see cref="MinWindow"/>; so N connections held by clients that never read cost
+    /// at most the budget plus N × <see cref="MinWindow"/> (with the default limits, 256 per tunnel: 80 MiB), not N × 2 MiB.
+    /// A channel keeps its window for its life; the budget gets it back when the channel is gone.
+    /// </summary>
+    public const long WindowBudget = 64L * 1024 * 1024;
+
+    /// <summary>The smallest window a channel gets: two packets.</summary>
+    public const uint MinWindow = 2 * DirectTcpipChannel.LocalPacket;
+
+    private long _windowsGranted;
+
+    /// <summary>Sum of the windows of the channels alive now.</summary>
+    public long WindowsGranted => Volatile.Read(ref _windowsGranted);
+
+    /// <summary>The window a new channel gets when <paramref name="granted"/> is already given to others.</summary>
+    internal static uint WindowFor(long granted) => (uint)Math.Clamp(WindowBudget - granted, MinWindow, DirectTcpipChannel.LocalWindow);
+
+    private uint ReserveWindow()
+    {
+        while (true)
+        {
+            var granted = Volatile.Read(ref _windowsGranted);
+            var window = WindowFor(granted);
+            if (Interlocked.CompareExchange(ref _windowsGranted, granted + window, granted) == granted)
+            {
+                return window;
+            }
+        }
+    }
+
     /// <summary>A new channel, not yet opened (<see cref="DirectTcpipChannel.OpenAsync"/>).</summary>
     public DirectTcpipChannel Create()
     {
-        var channel = new DirectTcpipChannel(this, NextChannelNumber(_session));
+        var channel = new DirectTcpipChannel(this, NextChannelNumber(_session), ReserveWindow());
         _channels[channel.LocalNumber] = channel;
         if (Volatile.Read(ref _lost) != 0)
         {
@@ -108,7 +141,13 @@ internal sealed class DirectTcpipChannels : IDisposable
         }
     }
 
-    internal void Forget(DirectTcpipChannel channel) => _channels.TryRemove(new(channel.LocalNumber, channel));
+    internal void Forget(DirectTcpipChannel channel)
+    {
+        if (_channels.TryRemove(new(channel.LocalNumber, channel)))
+        {
+            Interlocked.Add(ref _windowsGranted, -channel.Window);
+        }
+    }
 
     private DirectTcpipChannel? Find(uint number) => _channels.GetValueOrDefault(number);
 
