@@ -106,6 +106,12 @@ public sealed partial class TlsEndpoint
             // X509Vnc authenticates the server only; the VNC password is the client's factor. A viewer that sends a certificate
             // anyway is refused: nothing here would check it, and it belongs on the mutual-TLS path.
             options.ClientCertificateRequired = false;
+            // TLS 1.2 only on this path. Under TLS 1.3 the server sends session tickets right after the handshake; when a
+            // ticket and Xvnc's challenge reach TigerVNC's viewer in one read, GnuTLS keeps the challenge in its own buffer
+            // while the viewer waits for the socket to become readable again: the viewer stalls (seen in loaded full runs
+            // only). TLS 1.2 sends nothing after the handshake (tickets cannot be switched off under TLS 1.3 here), with the
+            // same ECDHE + AEAD suites. The mutual-TLS path keeps TLS 1.3.
+            options.EnabledSslProtocols = SslProtocols.Tls12;
             await ssl.AuthenticateAsServerAsync(options, deadline.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException or SocketException or EndOfStreamException)

@@ -17,6 +17,39 @@ public sealed class X509VncTests(ITestOutputHelper output)
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
     [Fact]
+    public async Task With_x509vnc_opted_in_TigerVNC_vncviewer_with_only_the_CA_and_the_VNC_password_shows_the_desktop_and_mutual_TLS_still_works()
+    {
+        await using var vnc = await VncTestDaemon.StartAsync(output, "always", vncExtra: "  stockViewers: x509vnc");
+        var port = await vnc.WaitRaisedAsync();
+        await using var x = await Xvfb.StartAsync(output);
+
+        // Right after the desktop was raised, the first viewer (this stalled after TLS in loaded full runs while the path
+        // spoke TLS 1.3: see TlsEndpoint.X509Vnc). No second chance: the first viewer must get in.
+        await using var viewer = x.Viewer(port, vnc.Pki.CaPath, vnc.PasswordFile!);
+        try
+        {
+            await WaitForLineAsync(vnc.Daemon, "VNC session opened by X509Vnc (no client certificate)", TimeSpan.FromSeconds(30));
+        }
+        catch (TimeoutException)
+        {
+            var screen = await ExternalCommand.RunAsync("xwininfo", ["-root", "-tree"], TimeSpan.FromSeconds(20), new Dictionary<string, string> { ["DISPLAY"] = $":{x.Display}" });
+            output.WriteLine("the viewer stalled; its display:\n" + screen.StdOut + "\n--- vncviewer ---\n" + viewer.Log);
+            throw;
+        }
+        var accepted = await vnc.Daemon.WaitForLogLineAsync("subject X509Vnc (no client certificate)", 1);
+        Assert.Contains("TLSv1.2", accepted, StringComparison.Ordinal);
+        // The viewer got ServerInit and made its window the desktop's size: the screen reached it through Bastion.
+        var tree = await x.WaitForWindowAsync($"{VncTestDaemon.Geometry}+", viewer);
+        output.WriteLine(tree);
+        Assert.Contains(tree.Split('\n'), l => l.Contains("- TigerVNC\"", StringComparison.Ordinal) && l.Contains(VncTestDaemon.Geometry + "+", StringComparison.Ordinal));
+
+        // The client-certificate path is unchanged alongside it, on TLS 1.3.
+        await using var admin = await vnc.ConnectAsync(port);
+        Assert.Equal(320, (await admin.HandshakeAsync(VncTestDaemon.Password)).Width);
+        Assert.DoesNotContain(vnc.Daemon.Log.Lines, l => l.Contains(VncTestDaemon.Password, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Wrong_VNC_passwords_over_x509vnc_are_refused_logged_counted_and_limited_per_address_while_a_certificate_from_that_address_still_gets_in()
     {
         await using var vnc = await VncTestDaemon.StartAsync(output, "always", vncExtra: "  stockViewers: x509vnc",
