@@ -223,8 +223,16 @@ internal sealed class FleetStatusCommand(CliConsole console)
             var time = console.Time;
             var started = time.GetTimestamp();
             TimeSpan Left() => timeout - time.GetElapsedTime(started);
-            // Each wait is the broker's usual allowance, or what is left of the total when less.
-            TimeSpan Wait() => Left() is var left && left < BrokerTimeout ? (left > TimeSpan.Zero ? left : TimeSpan.Zero) : BrokerTimeout;
+            // Each wait is the broker's usual allowance, or what is left of the total when less. Whether the last wait was
+            // bounded by the total is remembered rather than judged afterwards from the clock: a timer may fire a moment
+            // before the deadline's timestamp, and that timeout is still --timeout's, not an unanswering broker.
+            var boundByTotal = false;
+            TimeSpan Wait()
+            {
+                var left = Left();
+                boundByTotal = left < BrokerTimeout;
+                return boundByTotal ? (left > TimeSpan.Zero ? left : TimeSpan.Zero) : BrokerTimeout;
+            }
             try
             {
                 var kv = new NatsKVContext(new NatsJSContext(nats));
@@ -252,7 +260,7 @@ internal sealed class FleetStatusCommand(CliConsole console)
                     {
                         result.Entries[node] = await store.GetEntryAsync<byte[]>(node).AsTask().WaitAsync(Wait(), time, dropped.Token).ConfigureAwait(false);
                     }
-                    catch (TimeoutException) when (Left() <= TimeSpan.Zero)
+                    catch (TimeoutException) when (boundByTotal)
                     {
                         result.Unread.Add(node);
                     }
@@ -270,7 +278,7 @@ internal sealed class FleetStatusCommand(CliConsole console)
             {
                 throw new CommandException(ExitCodes.BrokerMisbehaved, DroppedMessage(where));
             }
-            catch (TimeoutException) when (Left() <= TimeSpan.Zero)
+            catch (TimeoutException) when (boundByTotal)
             {
                 throw new CommandException(ExitCodes.BrokerMisbehaved,
                     $"the broker {where} did not hand over the status bucket within {Durations.Format(timeout)} (--timeout)");
