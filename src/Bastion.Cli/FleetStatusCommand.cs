@@ -146,20 +146,16 @@ internal sealed class FleetStatusCommand(CliConsole console)
     /// (user, password). A file that is neither is refused with the reason; the password never appears in a message.</summary>
     private static NatsAuthOpts AuthOptions(string path)
     {
-        string text;
+        FleetCredentials? parsed;
+        FleetCredentialsProblem problem;
         try
         {
-            if (new FileInfo(path).Length > FleetCredentials.MaxSize)
-            {
-                throw new CommandException(ExitCodes.Failed, $"--credentials: {FleetCredentials.Describe(FleetCredentialsProblem.TooLarge, path)}");
-            }
-            text = File.ReadAllText(path);
+            (parsed, problem) = FleetCredentials.ReadFile(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new CommandException(ExitCodes.Failed, $"--credentials: {path} cannot be read ({e.Message})");
         }
-        var (parsed, problem) = FleetCredentials.Parse(text);
         return parsed switch
         {
             null => throw new CommandException(ExitCodes.Failed, $"--credentials: {FleetCredentials.Describe(problem, path)}"),

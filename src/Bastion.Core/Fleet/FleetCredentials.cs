@@ -56,6 +56,26 @@ public sealed class FleetCredentials
 
     public override string ToString() => Kind == FleetCredentialsKind.NatsCreds ? "NATS .creds" : $"user {User} with a password";
 
+    /// <summary>
+    /// Reads at most <see cref="MaxSize"/> bytes of the file at <paramref name="path"/> and parses them (the one reader of
+    /// credentials files, for bastiond and bastionctl): a larger file, or one that never ends (a FIFO, /dev/zero), is
+    /// <see cref="FleetCredentialsProblem.TooLarge"/> without being read whole.
+    /// </summary>
+    /// <exception cref="IOException">the file cannot be read (its message names the path, never the content).</exception>
+    /// <exception cref="UnauthorizedAccessException">no permission to read it.</exception>
+    public static (FleetCredentials? Credentials, FleetCredentialsProblem Problem) ReadFile(string path)
+    {
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 1);
+        var buffer = new byte[MaxSize + 1];
+        var length = 0;
+        int n;
+        while (length < buffer.Length && (n = file.Read(buffer, length, buffer.Length - length)) > 0)
+        {
+            length += n;
+        }
+        return length > MaxSize ? (null, FleetCredentialsProblem.TooLarge) : Parse(System.Text.Encoding.UTF8.GetString(buffer, 0, length));
+    }
+
     /// <summary>Parses the content of a credentials file.</summary>
     public static (FleetCredentials? Credentials, FleetCredentialsProblem Problem) Parse(string text)
     {

@@ -46,21 +46,17 @@ internal sealed partial class FleetBrokerLink
             throw new ComponentFailureException(
                 $"fleet.credentials {path} is accessible by group or others (mode {Convert.ToString((int)owned.Mode, 8).PadLeft(4, '0')}); a secret must be private — run chmod 600 {path}, consider the password exposed, then reload");
         }
-        string text;
+        FleetCredentials? credentials;
+        FleetCredentialsProblem problem;
         try
         {
-            if (new FileInfo(path).Length > FleetCredentials.MaxSize)
-            {
-                throw new ComponentFailureException(FleetCredentials.Describe(FleetCredentialsProblem.TooLarge, path));
-            }
-            text = File.ReadAllText(path);
+            (credentials, problem) = FleetCredentials.ReadFile(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // An I/O message names the path, never the content.
             throw new ComponentFailureException($"fleet.credentials {path} cannot be read ({e.Message}) — check its permissions and reload");
         }
-        var (credentials, problem) = FleetCredentials.Parse(text);
         return credentials ?? throw new ComponentFailureException(FleetCredentials.Describe(problem, path));
     }
 

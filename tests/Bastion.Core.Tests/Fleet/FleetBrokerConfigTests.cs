@@ -140,4 +140,25 @@ public sealed class FleetBrokerConfigTests : IDisposable
     {
         Assert.Equal(FleetCredentialsProblem.TooLarge, FleetCredentials.Parse("u\n" + new string('p', FleetCredentials.MaxSize)).Problem);
     }
+
+    [Fact]
+    public void Reading_a_file_that_never_ends_stops_after_the_size_limit_and_a_real_file_is_read_and_parsed()
+    {
+        // /dev/zero reports length 0 and never ends: a reader that trusted the length would read forever.
+        Assert.Equal(FleetCredentialsProblem.TooLarge, FleetCredentials.ReadFile("/dev/zero").Problem);
+        var path = Path.Combine(Path.GetTempPath(), $"fleet-creds-{Guid.NewGuid():N}");
+        try
+        {
+            File.WriteAllText(path, "web1\nsecret words\n");
+            var (credentials, problem) = FleetCredentials.ReadFile(path);
+            Assert.Equal(FleetCredentialsProblem.None, problem);
+            Assert.Equal("web1", credentials!.User);
+            Assert.Equal("secret words", credentials.Password);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+        Assert.Throws<FileNotFoundException>(() => FleetCredentials.ReadFile(path));
+    }
 }
