@@ -6,10 +6,10 @@ using System.Net.Sockets;
 namespace Bastion.Daemon.Tunnels;
 
 /// <summary>
-/// Where one relayed connection goes; <paramref name="Release"/> runs when it ends; <paramref name="Reply"/> is sent to
-/// the client once connected, <paramref name="FailureReply"/> when the upstream could not be reached.
+/// Where one relayed connection goes; <paramref name="Reply"/> is sent to the client once the upstream is reached,
+/// <paramref name="FailureReply"/> when it could not be (SOCKS answers).
 /// </summary>
-internal sealed record Upstream(string Host, int Port, Action? Release, byte[]? Reply, byte[]? FailureReply = null);
+internal sealed record Upstream(string Host, int Port, byte[]? Reply = null, byte[]? FailureReply = null);
 
 /// <summary>How many connections one relay holds at most, in total and per source (a loopback peer's uid, else its address).</summary>
 internal sealed record RelayLimits(int Connections, int PerSource)
@@ -18,73 +18,84 @@ internal sealed record RelayLimits(int Connections, int PerSource)
 }
 
 /// <summary>Why a connection was turned away before anything was relayed.</summary>
-internal enum RelayRefusal { TunnelLimit, SourceLimit, NotOurs, OutOfResources }
+internal enum RelayRefusal { TunnelLimit, SourceLimit, OutOfResources }
+
+/// <summary>
+/// Opens the upstream side of one relayed connection (an SSH channel for -L/-D, a TCP connection to the local target
+/// for -R, see <see cref="RelayUpstreams"/>); <paramref name="origin"/> is the client's address when it is a socket.
+/// </summary>
+/// <exception cref="UpstreamUnreachableException">it could not be reached (the reason is for the log).</exception>
+/// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> ended the attempt.</exception>
+internal delegate Task<IRelayEnd> UpstreamOpener(Upstream upstream, IPEndPoint? origin, CancellationToken cancellationToken);
+
+/// <summary>The upstream could not be reached; <see cref="Exception.Message"/> says why, without secrets.</summary>
+internal sealed class UpstreamUnreachableException : Exception
+{
+    public UpstreamUnreachableException(string message) : base(message)
+    {
+    }
+
+    public UpstreamUnreachableException(string message, Exception inner) : base(message, inner)
+    {
+    }
+
+    public UpstreamUnreachableException()
+    {
+    }
+}
 
 /// <summary>What a relay does besides copying bytes.</summary>
-/// <param name="Limits">Past these, a new connection is closed at once and counted.</param>
-/// <param name="PeerEofClosesBoth">
-/// The accepted side is SSH.NET's forwarded-tcpip channel (-R), which never half-closes: EOF from it means the
-/// channel is gone, so the target connection is closed at once instead of waiting for the target to hang up.
-/// </param>
-/// <param name="OwnProcessOnly">Only connections from this daemon's own uid are relayed (the -R inner port).</param>
-/// <param name="Guard">Upstream connections' local ports are registered here (the -L/-D inner SSH.NET port checks them).</param>
+/// <param name="Limits">Past these, a new connection is refused at once and counted.</param>
+/// <param name="Open">How the upstream of each connection is reached.</param>
 /// <param name="ProbeToken">
 /// A connection whose first bytes are exactly this is the tunnel's own end-to-end probe: once the upstream accepted
 /// it, both sides are closed at once and nothing is forwarded (the probe never holds a connection at the target).
 /// </param>
-/// <param name="Channels">
-/// Upstreams are reached as <c>direct-tcpip</c> channels on this SSH session (-L, -D) instead of TCP connections: the
-/// server connects to the upstream's host and port, and the relay moves bytes between the accepted socket and the channel.
-/// </param>
-internal sealed record RelayOptions(RelayLimits Limits, bool PeerEofClosesBoth = false, bool OwnProcessOnly = false,
-    InnerPortGuard? Guard = null, byte[]? ProbeToken = null, DirectTcpipChannels? Channels = null);
+/// <param name="OnOpenTimeout">Told when an upstream did not answer within <see cref="CountingRelay.ConnectTimeout"/> (the server may be hung).</param>
+internal sealed record RelayOptions(RelayLimits Limits, UpstreamOpener Open, byte[]? ProbeToken = null, Action? OnOpenTimeout = null);
 
 /// <summary>
-/// A TCP listener that relays every accepted connection to an upstream and counts what passes: bytes each way,
-/// active and total connections, upstream connects that worked and failed, and connections refused past the limits.
-/// -L/-D: users connect here and each connection gets its own direct-tcpip channel (<see cref="RelayOptions.Channels"/>,
-/// no second socket); -R: it sits between SSH.NET's forwarded-tcpip channel (on a loopback port only this process may
-/// use) and the local target.
-/// Fully asynchronous: an idle connection holds no thread and no buffer (it waits with a zero-byte receive), so the
-/// daemon's thread count does not grow with the number of connections; EOF is carried each way on its own, and the
-/// connection ends when both directions ended or either side failed.
+/// Relays connections between two <see cref="IRelayEnd"/>s and counts what passes: bytes each way, active and total
+/// connections, upstream opens that worked and failed, and connections refused past the limits.
+/// -L/-D: a TCP listener; users connect to it, and each connection gets its own direct-tcpip channel.
+/// -R: no listener; the server's forwarded-tcpip channels are handed in (<see cref="AcceptChannel"/>), and each gets
+/// its own TCP connection to the local target. No loopback hop and no port of ours that anyone else could reach.
+/// Fully asynchronous: an idle connection holds no thread and no buffer, so the daemon's thread count does not grow
+/// with the number of connections; EOF is carried each way on its own (half-close), and the connection ends when both
+/// directions ended or either side closed or failed.
 /// </summary>
-internal sealed partial class CountingRelay : IAsyncDisposable
+internal sealed class CountingRelay : IAsyncDisposable
 {
-    private const int BufferSize = 64 * 1024;
     /// <summary>How long a route may take (a SOCKS client to send its request), and an upstream to accept.</summary>
     internal static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(30);
     internal static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(30);
 
-    private readonly Socket _listener;
-    private readonly Func<Socket, CancellationToken, Task<Upstream?>> _route;
+    private readonly Socket? _listener;
+    private readonly Func<Socket, CancellationToken, Task<Upstream?>>? _route;
     private readonly RelayOptions _options;
     private readonly Action<string> _onError;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _lock = new();
-    private readonly HashSet<Socket> _open = [];
+    private readonly HashSet<IRelayEnd> _open = [];
     private readonly Dictionary<string, int> _perSource = new(StringComparer.Ordinal);
-    private readonly int _ownUid = PeerIdentity.OwnUid();
     private RelayLimits _limits;
     private Task? _acceptLoop;
     private long _bytesOut, _bytesIn, _active, _total, _upstreamConnects, _upstreamFailures;
-    private long _refusedTunnelLimit, _refusedSourceLimit, _refusedNotOurs, _refusedResources, _probes;
+    private long _refusedTunnelLimit, _refusedSourceLimit, _refusedResources, _probes;
 
+    /// <summary>A relay whose users connect to <paramref name="listen"/> (-L, -D).</summary>
     /// <param name="listen">Where users connect.</param>
-    /// <param name="options">Limits, and how the accepted side behaves.</param>
+    /// <param name="options">Limits, and how upstreams are reached.</param>
     /// <param name="route">Asked per connection where it goes (may speak a handshake first, e.g. SOCKS); null: drop it.</param>
     /// <param name="onError">Told about connections that failed (for a debug log line).</param>
     /// <param name="time">The host's clock: handshake and connect timeouts, pauses.</param>
     /// <exception cref="SocketException">The listen address cannot be bound (in use, not local).</exception>
     public CountingRelay(IPEndPoint listen, RelayOptions options, Func<Socket, CancellationToken, Task<Upstream?>> route, Action<string> onError,
         TimeProvider time)
+        : this(options, onError, time)
     {
-        _time = time;
         _route = route;
-        _options = options;
-        _limits = options.Limits;
-        _onError = onError;
         _listener = new Socket(listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
@@ -103,14 +114,24 @@ internal sealed partial class CountingRelay : IAsyncDisposable
         BoundPort = ((IPEndPoint)_listener.LocalEndPoint!).Port;
     }
 
+    /// <summary>A relay without a listener: its connections are the server's channels handed to <see cref="AcceptChannel"/> (-R).</summary>
+    public CountingRelay(RelayOptions options, Action<string> onError, TimeProvider time)
+    {
+        _time = time;
+        _options = options;
+        _limits = options.Limits;
+        _onError = onError;
+    }
+
     /// <summary>A relay to one fixed upstream.</summary>
     public static Func<Socket, CancellationToken, Task<Upstream?>> To(Func<(string Host, int Port)> upstream) =>
         (_, _) =>
         {
             var (host, port) = upstream();
-            return Task.FromResult<Upstream?>(new Upstream(host, port, null, null));
+            return Task.FromResult<Upstream?>(new Upstream(host, port));
         };
 
+    /// <summary>The listener's port (0 without one).</summary>
     public int BoundPort { get; }
     public long BytesOut => Interlocked.Read(ref _bytesOut);
     public long BytesIn => Interlocked.Read(ref _bytesIn);
@@ -127,11 +148,17 @@ internal sealed partial class CountingRelay : IAsyncDisposable
     {
         RelayRefusal.TunnelLimit => Interlocked.Read(ref _refusedTunnelLimit),
         RelayRefusal.SourceLimit => Interlocked.Read(ref _refusedSourceLimit),
-        RelayRefusal.NotOurs => Interlocked.Read(ref _refusedNotOurs),
         _ => Interlocked.Read(ref _refusedResources),
     };
 
-    public void Start() => _acceptLoop = Task.Run(AcceptLoopAsync);
+    /// <summary>Starts accepting on the listener (a relay without one has nothing to start).</summary>
+    public void Start()
+    {
+        if (_listener is not null)
+        {
+            _acceptLoop = Task.Run(AcceptLoopAsync);
+        }
+    }
 
     private Task Pause() => Task.Delay(TimeSpan.FromMilliseconds(50), _time, _stop.Token)
         .ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
@@ -158,7 +185,7 @@ internal sealed partial class CountingRelay : IAsyncDisposable
             Socket client;
             try
             {
-                client = await _listener.AcceptAsync(_stop.Token).ConfigureAwait(false);
+                client = await _listener!.AcceptAsync(_stop.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
             {
@@ -181,7 +208,14 @@ internal sealed partial class CountingRelay : IAsyncDisposable
             }
             try
             {
-                Admit(client);
+                var end = new SocketRelayEnd(client);
+                var source = Limits.PerSource < int.MaxValue ? PeerIdentity.SourceKey(client) : null;
+                if (Admit(end, source) is { } refused)
+                {
+                    Refuse(client, refused);
+                    continue;
+                }
+                _ = RelayAsync(end, source, client, null, null);
             }
 #pragma warning disable CA1031 // as above: a failure admitting one connection refuses that one connection
             catch (Exception e)
@@ -194,50 +228,84 @@ internal sealed partial class CountingRelay : IAsyncDisposable
         }
     }
 
-    /// <summary>Counts the connection against the limits (or refuses it) and starts relaying it.</summary>
-    private void Admit(Socket client)
+    /// <summary>
+    /// A channel the server opened for this relay's remote forward (-R), not yet confirmed: it is counted against the
+    /// limits (<paramref name="source"/>: who connected on the server, as the server reports it), then confirmed once
+    /// <paramref name="upstream"/> accepted, or refused (resource shortage past the limits, connect failed if the
+    /// target does not answer). Never blocks (called on SSH.NET's receive thread).
+    /// </summary>
+    public void AcceptChannel(TcpipChannel channel, string source, Upstream upstream)
     {
-        string? source = null;
-        if (_options.OwnProcessOnly && PeerIdentity.LoopbackPeerUid(client) != _ownUid)
+        try
         {
-            Refuse(client, ref _refusedNotOurs);
-            return;
-        }
-        if (Limits.PerSource < int.MaxValue)
-        {
-            source = PeerIdentity.SourceKey(client);
-        }
-        bool sourceFull;
-        lock (_lock)
-        {
-            var limits = _limits;
-            sourceFull = source is not null && _perSource.GetValueOrDefault(source) >= limits.PerSource;
-            if (_open.Count < limits.Connections && !sourceFull)
+            if (_stop.IsCancellationRequested)
             {
-                if (source is not null)
-                {
-                    _perSource[source] = _perSource.GetValueOrDefault(source) + 1;
-                }
-                _open.Add(client);
-                Interlocked.Increment(ref _total);
-                Interlocked.Increment(ref _active);
-                _ = RelayAsync(client, source);
+                channel.Refuse(TcpipChannel.AdministrativelyProhibited, "the forward is closing");
                 return;
             }
+            if (Admit(channel, Limits.PerSource < int.MaxValue ? source : null) is { } refused)
+            {
+                Count(refused);
+                channel.Refuse(TcpipChannel.ResourceShortage, refused == RelayRefusal.SourceLimit
+                    ? "too many connections from this address" : "too many connections");
+                return;
+            }
+            _ = RelayAsync(channel, Limits.PerSource < int.MaxValue ? source : null, null, channel, upstream);
         }
-        if (sourceFull)
+#pragma warning disable CA1031 // a failure taking one connection refuses that one connection
+        catch (Exception e)
+#pragma warning restore CA1031
         {
-            Refuse(client, ref _refusedSourceLimit);
-        }
-        else
-        {
-            Refuse(client, ref _refusedTunnelLimit);
+            Interlocked.Increment(ref _refusedResources);
+            _onError("cannot take a connection: " + e.GetType().Name);
+            channel.Refuse(TcpipChannel.ResourceShortage, "cannot take the connection");
         }
     }
 
-    private static void Refuse(Socket client, ref long counter)
+    /// <summary>Counts the connection against the limits and registers it, or says why it is refused.</summary>
+    private RelayRefusal? Admit(IRelayEnd end, string? source)
     {
-        Interlocked.Increment(ref counter);
+        lock (_lock)
+        {
+            var limits = _limits;
+            if (source is not null && _perSource.GetValueOrDefault(source) >= limits.PerSource)
+            {
+                return RelayRefusal.SourceLimit;
+            }
+            if (_open.Count >= limits.Connections)
+            {
+                return RelayRefusal.TunnelLimit;
+            }
+            if (source is not null)
+            {
+                _perSource[source] = _perSource.GetValueOrDefault(source) + 1;
+            }
+            _open.Add(end);
+        }
+        Interlocked.Increment(ref _total);
+        Interlocked.Increment(ref _active);
+        return null;
+    }
+
+    private void Count(RelayRefusal why)
+    {
+        switch (why)
+        {
+            case RelayRefusal.SourceLimit:
+                Interlocked.Increment(ref _refusedSourceLimit);
+                break;
+            case RelayRefusal.TunnelLimit:
+                Interlocked.Increment(ref _refusedTunnelLimit);
+                break;
+            default:
+                Interlocked.Increment(ref _refusedResources);
+                break;
+        }
+    }
+
+    private void Refuse(Socket client, RelayRefusal why)
+    {
+        Count(why);
         // RST rather than FIN: nothing lingers in TIME_WAIT on our side for a connection we never served.
         try
         {
@@ -249,60 +317,45 @@ internal sealed partial class CountingRelay : IAsyncDisposable
         client.Dispose();
     }
 
-    private async Task RelayAsync(Socket client, string? source)
+    /// <summary>
+    /// One admitted connection: <paramref name="client"/> (an accepted socket, whose route may speak a handshake first)
+    /// or <paramref name="channel"/> (a server's channel to confirm, going to <paramref name="fixedUpstream"/>).
+    /// </summary>
+    private async Task RelayAsync(IRelayEnd accepted, string? source, Socket? client, TcpipChannel? channel, Upstream? fixedUpstream)
     {
-        await Task.Yield(); // the accept loop goes on at once
-        Action? release = null;
-        var guardedPort = 0;
-        Socket? upstream = null;
+        await Task.Yield(); // the accept loop (or SSH.NET's receive thread) goes on at once
+        IRelayEnd? upstream = null;
         try
         {
-            client.NoDelay = true;
-            Upstream? chosen;
-            using (var timer = new CancellationTokenSource(HandshakeTimeout, _time))
-            using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, timer.Token))
+            Upstream? chosen = fixedUpstream;
+            if (client is not null)
             {
-                chosen = await _route(client, handshake.Token).ConfigureAwait(false);
+                client.NoDelay = true;
+                using var timer = new CancellationTokenSource(HandshakeTimeout, _time);
+                using var handshake = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, timer.Token);
+                chosen = await _route!(client, handshake.Token).ConfigureAwait(false);
             }
             if (chosen is null)
             {
                 return;
             }
-            release = chosen.Release;
-            if (_options.Channels is { } channels)
+            upstream = await OpenUpstreamAsync(chosen, client, channel).ConfigureAwait(false);
+            if (upstream is null)
             {
-                await RelayThroughChannelAsync(client, chosen, channels).ConfigureAwait(false);
                 return;
             }
-            upstream = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
-            {
-                using var timer = new CancellationTokenSource(ConnectTimeout, _time);
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, timer.Token);
-                if (_options.Guard is { } guard)
-                {
-                    // Bound before connecting: the inner port learns our port before it sees the connection.
-                    upstream.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-                    guardedPort = ((IPEndPoint)upstream.LocalEndPoint!).Port;
-                    guard.Allow(guardedPort);
-                }
-                await upstream.ConnectAsync(chosen.Host, chosen.Port, timeout.Token).ConfigureAwait(false);
-                Interlocked.Increment(ref _upstreamConnects);
-            }
-            catch (Exception e) when (e is SocketException or OperationCanceledException)
-            {
-                Interlocked.Increment(ref _upstreamFailures);
-                _onError($"cannot connect to {chosen.Host}:{chosen.Port}: {(e is SocketException s ? s.SocketErrorCode.ToString() : "timed out")}");
-                return;
-            }
-            if (chosen.Reply is { } reply)
+            if (chosen.Reply is { } reply && client is not null)
             {
                 await client.SendAsync(reply, SocketFlags.None, _stop.Token).ConfigureAwait(false);
             }
-            using var both = new Connection(client, upstream);
+            if (channel is not null && !channel.Confirm())
+            {
+                return; // closed meanwhile (the forward is stopping) or the session is gone
+            }
+            var both = new BothEnds(accepted, upstream);
             await Task.WhenAll(
-                PumpAsync(both, client, upstream, outbound: true),
-                PumpAsync(both, upstream, client, outbound: false)).ConfigureAwait(false);
+                PumpAsync(both, accepted, upstream, outbound: true),
+                PumpAsync(both, upstream, accepted, outbound: false)).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // one connection's failure never reaches the tunnel
         catch (Exception e)
@@ -312,15 +365,11 @@ internal sealed partial class CountingRelay : IAsyncDisposable
         }
         finally
         {
-            if (guardedPort != 0)
-            {
-                _options.Guard!.Forget(guardedPort);
-            }
-            client.Dispose();
+            accepted.Dispose();
             upstream?.Dispose();
             lock (_lock)
             {
-                _open.Remove(client);
+                _open.Remove(accepted);
                 if (!string.IsNullOrEmpty(source) && _perSource.TryGetValue(source, out var n))
                 {
                     if (n <= 1)
@@ -334,87 +383,110 @@ internal sealed partial class CountingRelay : IAsyncDisposable
                 }
             }
             Interlocked.Decrement(ref _active);
-            if (release is not null)
-            {
-                // SSH.NET's Stop waits for its channel to close: never on the relay's path.
-                _ = Task.Run(release);
-            }
         }
     }
 
-    /// <summary>The two sockets of one relayed connection: closing it closes both (a pending receive on either ends).</summary>
-    private sealed class Connection(Socket client, Socket upstream) : IDisposable
+    /// <summary>Reaches the upstream within <see cref="ConnectTimeout"/>; null (counted, logged, the client told) when it cannot.</summary>
+    private async Task<IRelayEnd?> OpenUpstreamAsync(Upstream chosen, Socket? client, TcpipChannel? channel)
+    {
+        string why;
+        var timedOut = false;
+        try
+        {
+            using var timer = new CancellationTokenSource(ConnectTimeout, _time);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, timer.Token);
+            var upstream = await _options.Open(chosen, client?.RemoteEndPoint as IPEndPoint, timeout.Token).ConfigureAwait(false);
+            Interlocked.Increment(ref _upstreamConnects);
+            return upstream;
+        }
+        catch (UpstreamUnreachableException e)
+        {
+            why = e.Message;
+        }
+        catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
+        {
+            why = "timed out";
+            timedOut = true;
+        }
+        Interlocked.Increment(ref _upstreamFailures);
+        _onError($"cannot reach {chosen.Host}:{chosen.Port}: {why}");
+        if (timedOut)
+        {
+            _options.OnOpenTimeout?.Invoke();
+        }
+        if (chosen.FailureReply is { } refused && client is not null)
+        {
+            await client.SendAsync(refused, SocketFlags.None, _stop.Token).ConfigureAwait(false);
+        }
+        channel?.Refuse(TcpipChannel.ConnectFailed, timedOut ? "connect timed out" : "connect failed");
+        return null;
+    }
+
+    /// <summary>The two ends of one relayed connection: closing it closes both (a pending read on either ends).</summary>
+    private sealed class BothEnds(IRelayEnd a, IRelayEnd b)
     {
         private int _closed;
 
-        public void Dispose()
+        public void Close()
         {
             if (Interlocked.Exchange(ref _closed, 1) == 0)
             {
-                client.Dispose();
-                upstream.Dispose();
+                a.Dispose();
+                b.Dispose();
             }
         }
     }
 
     /// <summary>
-    /// One direction. While idle it waits with a zero-byte receive, holding no buffer; a buffer is rented only while
-    /// bytes move. At EOF it half-closes the other side so the far end sees the EOF while the other direction goes on;
-    /// a failure on either socket ends both directions.
+    /// One direction. EOF from <paramref name="from"/> becomes EOF at <paramref name="to"/> while the other direction
+    /// goes on; the end of either side (closed, reset, gone) ends both directions. Outbound (client to upstream) the
+    /// first data may be the tunnel's own probe (<see cref="RelayOptions.ProbeToken"/>).
     /// </summary>
-    private async Task PumpAsync(Connection both, Socket from, Socket to, bool outbound)
+    private async Task PumpAsync(BothEnds both, IRelayEnd from, IRelayEnd to, bool outbound)
     {
-        var first = outbound && _options.ProbeToken is not null;
-        try
+        var probe = outbound ? _options.ProbeToken : null;
+        while (true)
         {
-            while (true)
+            var read = await from.ReceiveAsync().ConfigureAwait(false);
+            switch (read.Kind)
             {
-                if (from.Available == 0)
-                {
-                    await from.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
-                }
-                var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
-                try
-                {
-                    var n = await from.ReceiveAsync(buffer.AsMemory(0, BufferSize), SocketFlags.None).ConfigureAwait(false);
-                    if (n == 0)
+                case RelayReadKind.Data:
+                    try
                     {
-                        if (_options.PeerEofClosesBoth && outbound)
+                        if (probe is not null)
                         {
-                            both.Dispose();
+                            var isProbe = read.Buffer.AsSpan(0, read.Length).SequenceEqual(probe);
+                            probe = null;
+                            if (isProbe)
+                            {
+                                Interlocked.Increment(ref _probes);
+                                both.Close();
+                                return;
+                            }
                         }
-                        else
+                        if (!await to.SendAsync(read.Buffer!, 0, read.Length).ConfigureAwait(false))
                         {
-                            to.Shutdown(SocketShutdown.Send);
-                        }
-                        return;
-                    }
-                    if (first)
-                    {
-                        first = false;
-                        if (buffer.AsSpan(0, n).SequenceEqual(_options.ProbeToken))
-                        {
-                            Interlocked.Increment(ref _probes);
-                            both.Dispose();
+                            both.Close(); // nothing more can reach that side
                             return;
                         }
+                        Interlocked.Add(ref outbound ? ref _bytesOut : ref _bytesIn, read.Length);
                     }
-                    var sent = 0;
-                    while (sent < n)
+                    finally
                     {
-                        sent += await to.SendAsync(buffer.AsMemory(sent, n - sent), SocketFlags.None).ConfigureAwait(false);
+                        from.Consumed(read.Buffer!, read.Length);
                     }
-                    Interlocked.Add(ref outbound ? ref _bytesOut : ref _bytesIn, n);
-                }
-                finally
-                {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                }
+                    break;
+                case RelayReadKind.Eof:
+                    to.SendEof();
+                    if (!from.ReportsCloseAfterEof)
+                    {
+                        return;
+                    }
+                    break;
+                default:
+                    both.Close();
+                    return;
             }
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            both.Dispose();
         }
     }
 
@@ -422,15 +494,15 @@ internal sealed partial class CountingRelay : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
-        _listener.Dispose();
-        Socket[] open;
+        _listener?.Dispose();
+        IRelayEnd[] open;
         lock (_lock)
         {
             open = [.. _open];
         }
-        foreach (var s in open)
+        foreach (var end in open)
         {
-            s.Dispose();
+            end.Dispose();
         }
         if (_acceptLoop is { } loop)
         {
@@ -440,42 +512,52 @@ internal sealed partial class CountingRelay : IAsyncDisposable
     }
 }
 
-/// <summary>
-/// The local ports this daemon's relays connect from. SSH.NET's inner listener (on loopback, where any local user
-/// could connect) asks it for every connection it accepts and refuses those that are not ours, before it opens a
-/// channel: nobody reaches the server's network around the relay's counters and limits.
-/// </summary>
-internal sealed class InnerPortGuard
+/// <summary>How a relay reaches its upstreams.</summary>
+internal static class RelayUpstreams
 {
-    private readonly ConcurrentDictionary<int, byte> _ours = new();
-
-    public void Allow(int port) => _ours[port] = 0;
-
-    public void Forget(int port) => _ours.TryRemove(port, out _);
-
-    /// <summary>For SSH.NET's RequestReceived: throwing there makes SSH.NET close the connection unserved.</summary>
-    /// <exception cref="ForeignConnectionException">The connection is not from one of our relays.</exception>
-    public void Check(string originatorHost, uint originatorPort)
+    /// <summary>A TCP connection to the upstream's host and port (-R: the local target).</summary>
+    public static UpstreamOpener Tcp { get; } = async (upstream, _, cancellationToken) =>
     {
-        if (!_ours.ContainsKey((int)originatorPort) || !IPAddress.TryParse(originatorHost, out var a) || !IPAddress.IsLoopback(a))
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
         {
-            throw new ForeignConnectionException();
+            await socket.ConnectAsync(upstream.Host, upstream.Port, cancellationToken).ConfigureAwait(false);
+            return new SocketRelayEnd(socket);
         }
-    }
-}
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new UpstreamUnreachableException(e.SocketErrorCode.ToString(), e);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    };
 
-/// <summary>A connection to an inner port that did not come from our relay; refused, and not a fault of the forward.</summary>
-internal sealed class ForeignConnectionException : Exception
-{
-    public ForeignConnectionException() : base("connection to the inner port from outside the relay refused")
+    /// <summary>
+    /// A <c>direct-tcpip</c> channel on <paramref name="channels"/>' session: the server connects to the upstream
+    /// (-L, -D). The originator is the user's end (what sshd logs and what OpenSSH's ssh -L sends).
+    /// </summary>
+    public static UpstreamOpener Channel(TcpipChannels channels) => async (upstream, origin, cancellationToken) =>
     {
-    }
-
-    public ForeignConnectionException(string message) : base(message)
-    {
-    }
-
-    public ForeignConnectionException(string message, Exception inner) : base(message, inner)
-    {
-    }
+        var channel = channels.Create();
+        try
+        {
+            await channel.OpenAsync(upstream.Host, upstream.Port, origin?.Address.ToString() ?? "127.0.0.1", origin?.Port ?? 0, cancellationToken)
+                .ConfigureAwait(false);
+            return channel;
+        }
+        catch (Exception e) when (e is ChannelOpenRefusedException or Renci.SshNet.Common.SshConnectionException)
+        {
+            channel.Close();
+            throw new UpstreamUnreachableException(e.Message, e);
+        }
+        catch
+        {
+            channel.Close();
+            throw;
+        }
+    };
 }

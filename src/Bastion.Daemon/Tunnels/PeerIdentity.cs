@@ -16,11 +16,6 @@ internal static partial class PeerIdentity
 {
     public const int SolSocket = 1, SoReuseAddr = 2;
 
-    public static int OwnUid() => (int)geteuid();
-
-    [LibraryImport("libc")]
-    private static partial uint geteuid();
-
     /// <summary>"uid N" for a loopback peer whose socket the kernel lists, else the peer's address.</summary>
     public static string SourceKey(Socket accepted)
     {

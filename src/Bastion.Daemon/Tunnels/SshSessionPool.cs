@@ -17,10 +17,11 @@ internal sealed class SshSessionPool
     private long _nextId;
 
     /// <summary>
-    /// SSH.NET blocks a thread-pool thread per forwarded connection and per channel open (synchronous waits). With the
-    /// default minimum (one thread per core) every new connection then waits for the pool's slow thread injection
-    /// (about 2 per second): a probe or a user's connection would stall for seconds. Threads above the minimum are
-    /// only created when needed and retire when idle. The host sets it (<see cref="Hosting.DaemonHost"/>).
+    /// SSH.NET's connect and its sends are synchronous: a connect blocks a thread-pool thread for its handshake, and a
+    /// channel's send blocks one while the session's socket is full (a busy upload). With the default minimum (one
+    /// thread per core) other work then waits for the pool's slow thread injection (about 2 per second): a probe or a
+    /// user's connection would stall for seconds. Threads above the minimum are only created when needed and retire
+    /// when idle; idle connections hold none. The host sets it (<see cref="Hosting.DaemonHost"/>).
     /// </summary>
     public const int MinimumThreads = 64;
 

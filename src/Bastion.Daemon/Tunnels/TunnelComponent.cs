@@ -59,7 +59,7 @@ public sealed class TunnelComponent : IComponent, ILivePolicy
         lock (_limitsLock)
         {
             _limits = limits;
-            _forward?.UpdateLimits(_tunnel.Kind, limits);
+            _forward?.UpdateLimits(limits);
         }
         TunnelLog.LimitsUpdated(_logger, _tunnel.Name, limits.Connections, limits.PerSource);
     }
@@ -189,7 +189,7 @@ public sealed class TunnelComponent : IComponent, ILivePolicy
             {
                 _forward = forward;
                 // A reload may have come while the forward started: it takes the limits in force now.
-                forward.UpdateLimits(_tunnel.Kind, _limits);
+                forward.UpdateLimits(_limits);
             }
             _forwardedOnThisServer = true;
             context.SetDetail("boundPort", forward.BoundPort.ToString(CultureInfo.InvariantCulture));
@@ -214,14 +214,10 @@ public sealed class TunnelComponent : IComponent, ILivePolicy
     }
 
     /// <summary>
-    /// Closes the forward's listener now (so the next forward can bind the same port) and leaves SSH.NET's ports to stop
-    /// in the background: on a dead session their stop waits out its own timeout, which must not delay the reconnect.
+    /// Closes the forward: its listener and connections, then (-R) the server's listener. Bounded, and quick on a
+    /// dead session (its requests fail at once), so the next forward (which may bind the same port) follows it.
     /// </summary>
-    private static async Task AbandonAsync(TunnelForward forward)
-    {
-        await forward.Relay.DisposeAsync().ConfigureAwait(false);
-        _ = Task.Run(async () => await forward.DisposeAsync().ConfigureAwait(false));
-    }
+    private static async Task AbandonAsync(TunnelForward forward) => await forward.DisposeAsync().ConfigureAwait(false);
 
     private async Task WatchAsync(IComponentContext context, StatusReporter status, SharedSshSession session, TunnelForward forward, string running,
         CancellationToken cancellationToken)
@@ -229,7 +225,7 @@ public sealed class TunnelComponent : IComponent, ILivePolicy
         var nextEndToEnd = context.Time.GetTimestamp();
         var e2eFailures = 0;
         EndToEndResult? e2eProblem = null;
-        Exception? handledFault = null;
+        var seenOpenTimeouts = forward.OpenTimeouts;
         var channelTimeout = false;
         while (true)
         {
@@ -239,24 +235,13 @@ public sealed class TunnelComponent : IComponent, ILivePolicy
             {
                 return;
             }
-            if (forward.Fault is { } fault && !ReferenceEquals(fault, handledFault))
+            if (forward.OpenTimeouts is var timeouts && timeouts != seenOpenTimeouts)
             {
-                handledFault = fault;
-                if (fault is SshOperationTimeoutException)
-                {
-                    // A channel open through the forward timed out: the server may be hung. The probe decides; until a
-                    // probe answers, the tunnel is not shown Running.
-                    MarkUnanswered(session, context);
-                    channelTimeout = true;
-                }
-                else if (fault is SshConnectionException or ObjectDisposedException)
-                {
-                    continue; // the session is going down: its state says so at the next look
-                }
-                else
-                {
-                    throw new ComponentFailureException($"the forward failed: {fault.GetType().Name}: {fault.Message}");
-                }
+                // A channel open through the forward timed out: the server may be hung. The probe decides; until a
+                // probe answers, the tunnel is not shown Running.
+                seenOpenTimeouts = timeouts;
+                MarkUnanswered(session, context);
+                channelTimeout = true;
             }
             if (channelTimeout && _unanswered is { } u && session.LastAnswerTimestamp > u.Since)
             {

@@ -8,32 +8,31 @@ using Renci.SshNet.Common;
 namespace Bastion.Daemon.Tunnels;
 
 /// <summary>
-/// The forward of one tunnel on one SSH session: the <see cref="CountingRelay"/> that counts its traffic plus, for -L
-/// and -D, the session's <see cref="DirectTcpipChannels"/> it opens a channel on per connection, for -R SSH.NET's
-/// remote forwarded port. Made fresh for every attempt and disposed with it (SSH.NET cannot restart a forward after a
-/// drop). A remote forward also keeps a small local forward back to the server's bound port for the end-to-end check.
+/// The forward of one tunnel on one SSH session: the <see cref="CountingRelay"/> that counts its traffic and the
+/// session's <see cref="TcpipChannels"/> it moves the bytes through. -L and -D: a listener here, a direct-tcpip channel
+/// per connection. -R: the server listens (<c>tcpip-forward</c>), each connection there arrives as a forwarded-tcpip
+/// channel and gets its own TCP connection to the local target. No loopback hop, no port of ours besides the -L/-D bind.
+/// Made fresh for every attempt and disposed with it.
 /// </summary>
 internal sealed class TunnelForward : IAsyncDisposable
 {
-    private readonly SshClient _client;
+    /// <summary>How long a -R forward's stop waits for the server to confirm it stopped listening.</summary>
+    private static readonly TimeSpan StopWait = TimeSpan.FromSeconds(5);
+
     private readonly SshGlobalRequests _requests;
+    private readonly TcpipChannels _channels;
     private readonly TimeProvider _time;
-    private readonly List<ForwardedPort> _ports = [];
-    private readonly InnerPortGuard _guard = new();
 
     /// <summary>What the end-to-end check sends so the -R relay knows it and closes it once the target accepted.</summary>
     private readonly byte[] _probeToken = System.Text.Encoding.ASCII.GetBytes(
         "bastion-probe-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)));
     private CountingRelay? _relay;
-    private DirectTcpipChannels? _channels;
-    private ForwardedPortLocal? _loopback;
+    private (string Address, uint Port, Action<ForwardedChannelOpen> Accept)? _remote;
+    private long _checks, _openTimeouts;
 
-    /// <summary>How long a -R forward's stop waits for an earlier global request's reply before it goes ahead.</summary>
-    private static readonly TimeSpan StopWait = TimeSpan.FromSeconds(5);
-
-    private TunnelForward(SshClient client, SshGlobalRequests requests, TimeProvider time)
+    private TunnelForward(TcpipChannels channels, SshGlobalRequests requests, TimeProvider time)
     {
-        _client = client;
+        _channels = channels;
         _requests = requests;
         _time = time;
     }
@@ -43,17 +42,17 @@ internal sealed class TunnelForward : IAsyncDisposable
     /// <summary>Connections the end-to-end check made through the relay (not users' connections).</summary>
     public long EndToEndChecks => Interlocked.Read(ref _checks);
 
-    private long _checks;
+    /// <summary>Channel opens (-L, -D) the server did not answer within the relay's connect timeout: it may be hung.</summary>
+    public long OpenTimeouts => Interlocked.Read(ref _openTimeouts);
+
     public int BoundPort { get; private set; }
 
-    /// <summary>The first exception SSH.NET reported on the forward (e.g. it lost its listener).</summary>
-    public Exception? Fault { get; private set; }
-
     /// <exception cref="SshFailureException">the bind is busy, or the server refused the forward.</exception>
+    /// <exception cref="SshOperationTimeoutException">the server did not answer the -R forward request.</exception>
     public static async Task<TunnelForward> StartAsync(TunnelConfig tunnel, SshClient client, SshGlobalRequests requests, TimeProvider time,
         Action<string> onRelayError)
     {
-        var forward = new TunnelForward(client, requests, time);
+        var forward = new TunnelForward(TcpipChannels.Attach(client), requests, time);
         try
         {
             await forward.StartCoreAsync(tunnel, onRelayError).ConfigureAwait(false);
@@ -68,62 +67,62 @@ internal sealed class TunnelForward : IAsyncDisposable
 
     private async Task StartCoreAsync(TunnelConfig tunnel, Action<string> onRelayError)
     {
-        var limits = RelayLimitsFor(tunnel.Kind, tunnel.Limits);
+        var limits = RelayLimitsFor(tunnel.Limits);
         switch (tunnel.Kind)
         {
             case TunnelKind.Local:
             case TunnelKind.Dynamic:
             {
-                // Our listener first: a busy bind fails before anything is asked of the server. Each accepted
-                // connection gets its own direct-tcpip channel (no inner port, no second socket, no thread).
-                var dynamic = tunnel.Kind == TunnelKind.Dynamic;
+                // Our listener first: a busy bind fails before anything is asked of the server.
                 var target = tunnel.Target;
-                _channels = DirectTcpipChannels.Attach(_client);
-                var route = dynamic ? SocksAsync : CountingRelay.To(() => (target!.Host, target!.Port));
+                var route = tunnel.Kind == TunnelKind.Dynamic ? SocksAsync : CountingRelay.To(() => (target!.Host, target!.Port));
                 _relay = Listen(tunnel, await ResolveAsync(tunnel.Bind).ConfigureAwait(false),
-                    new RelayOptions(limits, Channels: _channels), route, onRelayError);
+                    new RelayOptions(limits, RelayUpstreams.Channel(_channels), OnOpenTimeout: () => Interlocked.Increment(ref _openTimeouts)),
+                    route, onRelayError);
                 BoundPort = _relay.BoundPort;
                 _relay.Start();
                 break;
             }
             case TunnelKind.Remote:
             {
-                var target = tunnel.Target!;
-                // Only SSH.NET (this process) may use the inner port; its channel never half-closes, so its EOF ends both sides.
-                _relay = new CountingRelay(new IPEndPoint(IPAddress.Loopback, 0),
-                    new RelayOptions(limits, PeerEofClosesBoth: true, OwnProcessOnly: true, ProbeToken: _probeToken),
-                    CountingRelay.To(() => (target.Host, target.Port)), onRelayError, _time);
-                var port = new ForwardedPortRemote(tunnel.Bind.Host, (uint)tunnel.Bind.Port, "127.0.0.1", (uint)_relay.BoundPort);
-                _relay.Start();
-                try
+                var relay = _relay = new CountingRelay(new RelayOptions(limits, RelayUpstreams.Tcp, ProbeToken: _probeToken), onRelayError, _time);
+                var target = new Upstream(tunnel.Target!.Host, tunnel.Target.Port);
+                var channels = _channels;
+                Action<ForwardedChannelOpen> accept = open => relay.AcceptChannel(
+                    channels.Accept(open.RemoteNumber, open.RemoteWindow, open.RemotePacket), open.OriginatorAddress, target);
+                var (address, port) = (tunnel.Bind.Host, (uint)tunnel.Bind.Port);
+                var outcome = await _requests.ForwardAsync(address, port, accept, SshConnectionSettings.ConnectTimeout, CancellationToken.None)
+                    .ConfigureAwait(false);
+                switch (outcome)
                 {
-                    Add(port, guarded: false);
+                    case ForwardOutcome.Granted:
+                        _remote = (address, port, accept);
+                        BoundPort = tunnel.Bind.Port;
+                        break;
+                    case ForwardOutcome.Unanswered:
+                        throw new SshOperationTimeoutException(
+                            $"the server has not answered the forward request within {Durations.Format(SshConnectionSettings.ConnectTimeout)}");
+                    default:
+                        // The server says only "request failed"; find out whether something listens there already.
+                        var busy = await RemotePortAnswersAsync(tunnel.Bind, TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+                        var bind = tunnel.Bind.ToString();
+                        throw new SshFailureException(busy
+                            ? new SshFailure(SshFailureKind.RemotePortBusy, SshFailure.RemotePortBusyReason(bind))
+                            : new SshFailure(SshFailureKind.ForwardRejected, SshFailure.ForwardRejectedReason(bind)));
                 }
-                catch (SshException e) when (e is not SshOperationTimeoutException and not SshConnectionException)
-                {
-                    // The server says only "request failed"; find out whether something listens there already.
-                    var busy = await RemotePortAnswersAsync(tunnel.Bind, TimeSpan.FromSeconds(2)).ConfigureAwait(false);
-                    var bind = tunnel.Bind.ToString();
-                    throw new SshFailureException(busy
-                        ? new SshFailure(SshFailureKind.RemotePortBusy, SshFailure.RemotePortBusyReason(bind))
-                        : new SshFailure(SshFailureKind.ForwardRejected, SshFailure.ForwardRejectedReason(bind)));
-                }
-                BoundPort = tunnel.Bind.Port;
                 break;
             }
         }
     }
 
     /// <summary>
-    /// The relay's limits for <paramref name="limits"/>: a -R relay's only peer is SSH.NET (one source), so it has the
-    /// total limit alone (who connected on the server is not known here).
+    /// The relay's limits for <paramref name="limits"/>. For -R the source is who connected on the server, as the
+    /// server reports it (its address: a uid cannot be known there).
     /// </summary>
-    private static RelayLimits RelayLimitsFor(TunnelKind kind, TunnelLimitsConfig limits) => kind == TunnelKind.Remote
-        ? new RelayLimits(limits.Connections, int.MaxValue)
-        : new RelayLimits(limits.Connections, limits.PerSource);
+    private static RelayLimits RelayLimitsFor(TunnelLimitsConfig limits) => new(limits.Connections, limits.PerSource);
 
     /// <summary>New limits for the running relay (a reload that changed only <c>limits</c>); open connections stay.</summary>
-    public void UpdateLimits(TunnelKind kind, TunnelLimitsConfig limits) => _relay?.UpdateLimits(RelayLimitsFor(kind, limits));
+    public void UpdateLimits(TunnelLimitsConfig limits) => _relay?.UpdateLimits(RelayLimitsFor(limits));
 
     /// <summary>
     /// Dynamic tunnels: the SOCKS5 request names the destination; the relay opens a direct-tcpip channel to it. Success
@@ -135,40 +134,9 @@ internal sealed class TunnelForward : IAsyncDisposable
         {
             return null;
         }
-        return new Upstream(destination.Host, destination.Port, null,
+        return new Upstream(destination.Host, destination.Port,
             [5, Socks5Handshake.ReplySucceeded, 0, 1, 0, 0, 0, 0, 0, 0],
             [5, Socks5Handshake.ReplyHostUnreachable, 0, 1, 0, 0, 0, 0, 0, 0]);
-    }
-
-    private void Release(ForwardedPort port)
-    {
-        try
-        {
-            if (port is ForwardedPortRemote remote)
-            {
-                // cancel-tcpip-forward is a global request: it takes its turn with the probe (see SshGlobalRequests).
-                _requests.RunForwardRequest(remote.Stop, sends: remote.IsStarted, StopWait);
-            }
-            port.Stop();
-            lock (_client)
-            {
-                _client.RemoveForwardedPort(port);
-            }
-        }
-#pragma warning disable CA1031 // known upstream issue: removing a port after the session dropped throws
-        catch (Exception)
-#pragma warning restore CA1031
-        {
-        }
-        try
-        {
-            port.Dispose();
-        }
-#pragma warning disable CA1031 // disposal after a drop may throw anything; the port is gone either way
-        catch (Exception)
-#pragma warning restore CA1031
-        {
-        }
     }
 
     private CountingRelay Listen(TunnelConfig tunnel, IPEndPoint at, RelayOptions options,
@@ -199,82 +167,63 @@ internal sealed class TunnelForward : IAsyncDisposable
         return new IPEndPoint(addresses.First(), endpoint.Port);
     }
 
-    private void Add(ForwardedPort port, bool guarded)
+    /// <summary>Where on the server a connection to a remote bind goes: a wildcard or "localhost" bind is reached on loopback.</summary>
+    private static string ReachableHost(Endpoint bind) => bind.Host switch
     {
-        if (guarded)
-        {
-            // Any local user can connect to SSH.NET's loopback listener: only our relay's connections get a channel.
-            port.RequestReceived += (_, e) => _guard.Check(e.OriginatorHost, e.OriginatorPort);
-        }
-        port.Exception += (_, e) =>
-        {
-            if (e.Exception is not ForeignConnectionException)
-            {
-                Fault ??= e.Exception;
-            }
-        };
-        _ports.Add(port);
-        lock (_client) // SSH.NET's port list is not safe for concurrent use; tunnels on one session start together
-        {
-            _client.AddForwardedPort(port);
-        }
-        if (port is ForwardedPortRemote)
-        {
-            // tcpip-forward is a global request: it takes its turn with the probe (see SshGlobalRequests).
-            _requests.RunForwardRequest(port.Start, sends: true, SshConnectionSettings.ConnectTimeout);
-        }
-        else
-        {
-            port.Start();
-        }
-    }
+        "0.0.0.0" or "" or "*" or "localhost" => "127.0.0.1",
+        "::" => "::1",
+        var h => h,
+    };
 
     /// <summary>
-    /// Connects from the server's side to <paramref name="bind"/> (a direct-tcpip channel through this session) and
-    /// reports whether something there accepted and kept the connection open. SSH.NET closes our end at once when the
-    /// server cannot connect (or does not allow the channel).
+    /// Whether something on the server accepts connections at <paramref name="bind"/>: the server connects there for a
+    /// direct-tcpip channel and confirms the channel only once it is connected.
     /// </summary>
     public async Task<bool> RemotePortAnswersAsync(Endpoint bind, TimeSpan timeout)
     {
-        var loopback = EnsureLoopback(bind);
-        using var guarded = new GuardedSocket(_guard);
-        var socket = guarded.Socket;
+        var channel = _channels.Create();
         using var cts = new CancellationTokenSource(timeout, _time);
         try
         {
-            await socket.ConnectAsync(IPAddress.Loopback, (int)loopback.BoundPort, cts.Token).ConfigureAwait(false);
-            var buffer = new byte[256];
-            var n = await socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token).ConfigureAwait(false);
-            return n > 0; // data (a banner): something answers; EOF: nothing there
+            await channel.OpenAsync(ReachableHost(bind), bind.Port, "127.0.0.1", 0, cts.Token).ConfigureAwait(false);
+            return true;
         }
-        catch (OperationCanceledException)
-        {
-            return true; // connected and held open: something accepted it
-        }
-        catch (SocketException)
+        catch (Exception e) when (e is ChannelOpenRefusedException or OperationCanceledException)
         {
             return false;
+        }
+        finally
+        {
+            channel.Close();
         }
     }
 
     /// <summary>
-    /// End-to-end check of a remote forward: connect through the server's bound port and wait until this relay has
-    /// reached the local target (or failed to).
+    /// End-to-end check of a remote forward: the server connects to its own bound port for a direct-tcpip channel (as
+    /// any user there would), the connection comes back as a forwarded channel, and this waits until the relay reached
+    /// the local target (or failed to). The check's first bytes mark it, so the relay closes it at once.
     /// </summary>
     public async Task<EndToEndResult> CheckEndToEndAsync(Endpoint bind, Endpoint target, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var loopback = EnsureLoopback(bind);
         var (connects, failures) = (Relay.UpstreamConnects, Relay.UpstreamFailures);
-        using var guarded = new GuardedSocket(_guard);
-        var socket = guarded.Socket;
         using var timer = new CancellationTokenSource(timeout, _time);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
+        var channel = _channels.Create();
         try
         {
+            try
+            {
+                await channel.OpenAsync(ReachableHost(bind), bind.Port, "127.0.0.1", 0, cts.Token).ConfigureAwait(false);
+            }
+            catch (ChannelOpenRefusedException e)
+            {
+                return new(EndToEndOutcome.NoAnswerThroughServer, $"the server cannot connect to its own {bind}: {e.Message}");
+            }
             Interlocked.Increment(ref _checks);
-            await socket.ConnectAsync(IPAddress.Loopback, (int)loopback.BoundPort, cts.Token).ConfigureAwait(false);
-            // Marks this connection as the probe: the relay closes it (and its target connection) once connected.
-            await socket.SendAsync(_probeToken, SocketFlags.None, cts.Token).ConfigureAwait(false);
+            if (!await channel.SendAsync(_probeToken, 0, _probeToken.Length).ConfigureAwait(false))
+            {
+                return new(EndToEndOutcome.NoAnswerThroughServer, $"the check's connection to {bind} on the server closed at once");
+            }
             while (true)
             {
                 if (Relay.UpstreamConnects > connects)
@@ -292,75 +241,26 @@ internal sealed class TunnelForward : IAsyncDisposable
         {
             return new(EndToEndOutcome.NoAnswerThroughServer, $"nothing came back through {bind} on the server within {Durations.Format(timeout)}");
         }
-        catch (SocketException e)
+        finally
         {
-            return new(EndToEndOutcome.LocalError, $"local loopback port: {e.SocketErrorCode}");
+            channel.Close();
         }
     }
 
-    /// <summary>A loopback socket the inner ports' guard lets through while it is open.</summary>
-    private sealed class GuardedSocket : IDisposable
-    {
-        private readonly InnerPortGuard _guard;
-        private readonly int _port;
-
-        public GuardedSocket(InnerPortGuard guard)
-        {
-            _guard = guard;
-            Socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            Socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            _port = ((IPEndPoint)Socket.LocalEndPoint!).Port;
-            guard.Allow(_port);
-        }
-
-        public Socket Socket { get; }
-
-        public void Dispose()
-        {
-            Socket.Dispose();
-            _guard.Forget(_port);
-        }
-    }
-
-    private ForwardedPortLocal EnsureLoopback(Endpoint bind)
-    {
-        if (_loopback is null)
-        {
-            var host = bind.Host switch
-            {
-                "0.0.0.0" or "" or "*" or "localhost" => "127.0.0.1",
-                "::" => "::1",
-                var h => h,
-            };
-            _loopback = new ForwardedPortLocal("127.0.0.1", 0, host, (uint)bind.Port);
-            _loopback.RequestReceived += (_, e) => _guard.Check(e.OriginatorHost, e.OriginatorPort);
-            _ports.Add(_loopback);
-            lock (_client)
-            {
-                _client.AddForwardedPort(_loopback);
-            }
-            _loopback.Start();
-        }
-        return _loopback;
-    }
-
-    /// <summary>Closes the relay and every SSH.NET port (<see cref="Release"/>); SSH.NET's stop/remove can hang after a drop: bounded.</summary>
+    /// <summary>
+    /// Closes the relay (and every connection), then for -R asks the server to stop listening (bounded, and at once
+    /// when the session is gone), then stops routing the session's channel messages here.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         if (_relay is { } relay)
         {
             await relay.DisposeAsync().ConfigureAwait(false);
         }
-        _channels?.Dispose();
-        var ports = _ports.ToArray();
-        _ports.Clear();
-        var stop = Task.Run(() =>
+        if (_remote is { } remote)
         {
-            foreach (var port in ports)
-            {
-                Release(port);
-            }
-        });
-        await stop.WaitAsync(TimeSpan.FromSeconds(5), _time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await _requests.CancelForwardAsync(remote.Address, remote.Port, remote.Accept, StopWait).ConfigureAwait(false);
+        }
+        _channels.Dispose();
     }
 }

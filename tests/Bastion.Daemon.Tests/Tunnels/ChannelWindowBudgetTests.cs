@@ -11,16 +11,16 @@ public sealed class ChannelWindowBudgetTests
     [Fact]
     public void The_first_channels_get_openssh_s_two_mebibyte_window()
     {
-        Assert.Equal(DirectTcpipChannel.LocalWindow, DirectTcpipChannels.WindowFor(0));
-        Assert.Equal(DirectTcpipChannel.LocalWindow, DirectTcpipChannels.WindowFor(DirectTcpipChannels.WindowBudget - DirectTcpipChannel.LocalWindow));
+        Assert.Equal(TcpipChannel.LocalWindow, TcpipChannels.WindowFor(0));
+        Assert.Equal(TcpipChannel.LocalWindow, TcpipChannels.WindowFor(TcpipChannels.WindowBudget - TcpipChannel.LocalWindow));
     }
 
     [Fact]
     public void Near_the_end_of_the_budget_a_channel_gets_what_is_left_and_past_it_the_minimum()
     {
-        Assert.Equal(300_000u, DirectTcpipChannels.WindowFor(DirectTcpipChannels.WindowBudget - 300_000));
-        Assert.Equal(DirectTcpipChannels.MinWindow, DirectTcpipChannels.WindowFor(DirectTcpipChannels.WindowBudget - 1));
-        Assert.Equal(DirectTcpipChannels.MinWindow, DirectTcpipChannels.WindowFor(DirectTcpipChannels.WindowBudget * 4));
+        Assert.Equal(300_000u, TcpipChannels.WindowFor(TcpipChannels.WindowBudget - 300_000));
+        Assert.Equal(TcpipChannels.MinWindow, TcpipChannels.WindowFor(TcpipChannels.WindowBudget - 1));
+        Assert.Equal(TcpipChannels.MinWindow, TcpipChannels.WindowFor(TcpipChannels.WindowBudget * 4));
     }
 
     [Fact]
@@ -29,10 +29,10 @@ public sealed class ChannelWindowBudgetTests
         long granted = 0;
         for (var i = 0; i < 1000; i++)
         {
-            granted += DirectTcpipChannels.WindowFor(granted);
+            granted += TcpipChannels.WindowFor(granted);
         }
-        Assert.True(granted <= DirectTcpipChannels.WindowBudget + 1000L * DirectTcpipChannels.MinWindow, $"granted {granted}");
-        Assert.True(granted < 1000L * DirectTcpipChannel.LocalWindow / 10, $"granted {granted}: not 2 MiB each");
-        Assert.True(DirectTcpipChannels.MinWindow >= 2 * DirectTcpipChannel.LocalPacket, "a window holds at least two packets");
+        Assert.True(granted <= TcpipChannels.WindowBudget + 1000L * TcpipChannels.MinWindow, $"granted {granted}");
+        Assert.True(granted < 1000L * TcpipChannel.LocalWindow / 10, $"granted {granted}: not 2 MiB each");
+        Assert.True(TcpipChannels.MinWindow >= 2 * TcpipChannel.LocalPacket, "a window holds at least two packets");
     }
 }

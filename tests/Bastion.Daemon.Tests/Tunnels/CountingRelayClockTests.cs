@@ -22,7 +22,7 @@ public sealed class CountingRelayClockTests
             await Task.Delay(Timeout.InfiniteTimeSpan, cancellationToken);
             return null;
         }
-        await using var relay = new CountingRelay(new IPEndPoint(IPAddress.Loopback, 0), new RelayOptions(RelayLimits.Unlimited),
+        await using var relay = new CountingRelay(new IPEndPoint(IPAddress.Loopback, 0), new RelayOptions(RelayLimits.Unlimited, RelayUpstreams.Tcp),
             WaitForever, _ => { }, clock);
         relay.Start();
         using var silent = new TcpClient();

@@ -30,7 +30,7 @@ public sealed class PeerIdentityTests
             local.Address.IsIPv4MappedToIPv6 ? local.Address.MapToIPv4() : local.Address, local.Port);
 
         Assert.True(found, "sock_diag did not find the peer's socket");
-        Assert.Equal(PeerIdentity.OwnUid(), uid);
+        Assert.Equal((int)Bastion.Daemon.Hosting.DirectoryCheck.EffectiveUid, uid);
         Assert.Equal(uid, PeerIdentity.FromSocketTable(remote, local));
         Assert.Equal(uid, PeerIdentity.LoopbackPeerUid(accepted));
         Assert.Equal($"uid {uid}", PeerIdentity.SourceKey(accepted));

@@ -18,7 +18,7 @@ public sealed class HalfCloseTests(ITestOutputHelper output)
     public async Task The_relay_carries_the_clients_eof_to_the_target_and_the_targets_answer_back()
     {
         await using var target = new CountAfterEofServer(eofFirst: false);
-        await using var relay = new CountingRelay(new IPEndPoint(IPAddress.Loopback, 0), new RelayOptions(RelayLimits.Unlimited),
+        await using var relay = new CountingRelay(new IPEndPoint(IPAddress.Loopback, 0), new RelayOptions(RelayLimits.Unlimited, RelayUpstreams.Tcp),
             CountingRelay.To(() => ("127.0.0.1", target.Port)), e => output.WriteLine("relay: " + e), TimeProvider.System);
         relay.Start();
 
@@ -30,7 +30,7 @@ public sealed class HalfCloseTests(ITestOutputHelper output)
     public async Task The_relay_carries_the_targets_eof_to_the_client_and_the_clients_bytes_still_reach_the_target()
     {
         await using var target = new CountAfterEofServer(eofFirst: true);
-        await using var relay = new CountingRelay(new IPEndPoint(IPAddress.Loopback, 0), new RelayOptions(RelayLimits.Unlimited),
+        await using var relay = new CountingRelay(new IPEndPoint(IPAddress.Loopback, 0), new RelayOptions(RelayLimits.Unlimited, RelayUpstreams.Tcp),
             CountingRelay.To(() => ("127.0.0.1", target.Port)), e => output.WriteLine("relay: " + e), TimeProvider.System);
         relay.Start();
 
@@ -41,6 +41,7 @@ public sealed class HalfCloseTests(ITestOutputHelper output)
     [Theory]
     [InlineData("local")]
     [InlineData("dynamic")]
+    [InlineData("remote")]
     public async Task Through_a_tunnel_the_clients_eof_reaches_the_target_and_its_answer_comes_back(string kind)
     {
         await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
@@ -56,6 +57,7 @@ public sealed class HalfCloseTests(ITestOutputHelper output)
     [Theory]
     [InlineData("local")]
     [InlineData("dynamic")]
+    [InlineData("remote")]
     public async Task Through_a_tunnel_the_targets_eof_reaches_the_client_and_the_clients_bytes_still_reach_the_target(string kind)
     {
         await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
@@ -70,8 +72,10 @@ public sealed class HalfCloseTests(ITestOutputHelper output)
     private async Task<(BastiondProcess Daemon, int Port)> StartTunnelAsync(Sshd sshd, string kind, int targetPort)
     {
         var key = await sshd.CreateUserKeyAsync();
+        // -R: the server listens on a port of its own, and the relay connects to the target from here.
+        var bind = kind == "remote" ? $"127.0.0.1:{FreePort.Pick()}" : "127.0.0.1:0";
         var daemon = new BastiondProcess(output, TunnelsYaml(
-            Item("t", kind, sshd, key, "127.0.0.1:0", kind == "local" ? $"127.0.0.1:{targetPort}" : null, probe: RelayAbuseTests.LenientProbe)));
+            Item("t", kind, sshd, key, bind, kind is "local" or "remote" ? $"127.0.0.1:{targetPort}" : null, probe: RelayAbuseTests.LenientProbe)));
         try
         {
             await daemon.StartAndWaitReadyAsync();

@@ -17,7 +17,7 @@ public sealed class RelayLimitTests(ITestOutputHelper output)
     {
         var expected = bySource ? RelayRefusal.SourceLimit : RelayRefusal.TunnelLimit;
         await using var echo = new EchoServer();
-        await using var relay = new CountingRelay(new IPEndPoint(IPAddress.Loopback, 0), new RelayOptions(new RelayLimits(total, perSource)),
+        await using var relay = new CountingRelay(new IPEndPoint(IPAddress.Loopback, 0), new RelayOptions(new RelayLimits(total, perSource), RelayUpstreams.Tcp),
             CountingRelay.To(() => ("127.0.0.1", echo.Port)), e => output.WriteLine("relay: " + e), TimeProvider.System);
         relay.Start();
 

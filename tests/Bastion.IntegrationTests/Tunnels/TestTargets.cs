@@ -102,6 +102,10 @@ internal sealed class CountAfterEofServer : IAsyncDisposable
                             {
                                 total += n;
                             }
+                            if (total == 0)
+                            {
+                                return; // a connection that sent nothing (a -R tunnel's end-to-end check): not what is counted
+                            }
                             _counted.TrySetResult(total);
                             if (!eofFirst)
                             {

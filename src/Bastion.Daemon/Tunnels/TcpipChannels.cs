@@ -8,8 +8,9 @@ using Renci.SshNet.Messages.Connection;
 namespace Bastion.Daemon.Tunnels;
 
 /// <summary>
-/// Opens <c>direct-tcpip</c> channels (RFC 4254 section 7.2) on one SSH session and routes the server's channel
-/// messages to them, so a relay moves bytes between the socket it accepted and the channel with no second socket:
+/// Opens <c>direct-tcpip</c> channels (RFC 4254 section 7.2) on one SSH session, accepts the <c>forwarded-tcpip</c>
+/// channels the server opens for a remote forward (section 7.1, handed over by <see cref="SshGlobalRequests"/>), and
+/// routes the server's channel messages to them, so a relay moves bytes between a socket and the channel with no second socket:
 /// no loopback hop through SSH.NET's forwarded-port listener and no thread per connection (SSH.NET's own channel reads
 /// its socket on a blocking thread per connection and closes the channel at the first EOF, losing half-close).
 /// </summary>
@@ -21,10 +22,10 @@ namespace Bastion.Daemon.Tunnels;
 /// One handler per session and message type looks the channel up by number (SSH.NET's channels each subscribe to
 /// every message instead).
 /// </remarks>
-internal sealed class DirectTcpipChannels : IDisposable
+internal sealed class TcpipChannels : IDisposable
 {
     private readonly Session _session;
-    private readonly ConcurrentDictionary<uint, DirectTcpipChannel> _channels = new();
+    private readonly ConcurrentDictionary<uint, TcpipChannel> _channels = new();
     private readonly EventHandler<MessageEventArgs<ChannelOpenConfirmationMessage>> _onConfirmed;
     private readonly EventHandler<MessageEventArgs<ChannelOpenFailureMessage>> _onOpenFailed;
     private readonly EventHandler<MessageEventArgs<ChannelWindowAdjustMessage>> _onWindow;
@@ -35,7 +36,7 @@ internal sealed class DirectTcpipChannels : IDisposable
     private readonly EventHandler<ExceptionEventArgs> _onError;
     private int _lost;
 
-    private DirectTcpipChannels(Session session)
+    private TcpipChannels(Session session)
     {
         _session = session;
         _onConfirmed = (_, e) => Find(e.Message.LocalChannelNumber)?.OnConfirmed(e.Message);
@@ -51,14 +52,14 @@ internal sealed class DirectTcpipChannels : IDisposable
     /// <summary>Routes the channel messages of <paramref name="client"/>'s session (connected) to channels opened here.</summary>
     /// <exception cref="SshConnectionException">the client has no session (not connected).</exception>
     /// <exception cref="MissingMethodException">SSH.NET no longer has the internals this relies on.</exception>
-    public static DirectTcpipChannels Attach(SshClient client)
+    public static TcpipChannels Attach(SshClient client)
     {
         if (SessionOf(client) is not Session session)
         {
             throw new SshConnectionException("the client has no session");
         }
         _ = NextChannelNumber(session); // the first use checks every accessor's target exists (a gap in numbers is harmless)
-        var channels = new DirectTcpipChannels(session);
+        var channels = new TcpipChannels(session);
         session.ChannelOpenConfirmationReceived += channels._onConfirmed;
         session.ChannelOpenFailureReceived += channels._onOpenFailed;
         session.ChannelWindowAdjustReceived += channels._onWindow;
@@ -87,7 +88,7 @@ internal sealed class DirectTcpipChannels : IDisposable
     public const long WindowBudget = 64L * 1024 * 1024;
 
     /// <summary>The smallest window a channel gets: two packets.</summary>
-    public const uint MinWindow = 2 * DirectTcpipChannel.LocalPacket;
+    public const uint MinWindow = 2 * TcpipChannel.LocalPacket;
 
     private long _windowsGranted;
 
@@ -95,7 +96,7 @@ internal sealed class DirectTcpipChannels : IDisposable
     public long WindowsGranted => Volatile.Read(ref _windowsGranted);
 
     /// <summary>The window a new channel gets when <paramref name="granted"/> is already given to others.</summary>
-    internal static uint WindowFor(long granted) => (uint)Math.Clamp(WindowBudget - granted, MinWindow, DirectTcpipChannel.LocalWindow);
+    internal static uint WindowFor(long granted) => (uint)Math.Clamp(WindowBudget - granted, MinWindow, TcpipChannel.LocalWindow);
 
     private uint ReserveWindow()
     {
@@ -110,10 +111,18 @@ internal sealed class DirectTcpipChannels : IDisposable
         }
     }
 
-    /// <summary>A new channel, not yet opened (<see cref="DirectTcpipChannel.OpenAsync"/>).</summary>
-    public DirectTcpipChannel Create()
+    /// <summary>A new channel, not yet opened (<see cref="TcpipChannel.OpenAsync"/>).</summary>
+    public TcpipChannel Create() => Add(new TcpipChannel(this, NextChannelNumber(_session), ReserveWindow()));
+
+    /// <summary>
+    /// A channel the server opened (<c>forwarded-tcpip</c>, -R) with its number, window and packet size, waiting for
+    /// <see cref="TcpipChannel.Confirm"/> or <see cref="TcpipChannel.Refuse"/>.
+    /// </summary>
+    public TcpipChannel Accept(uint remoteNumber, uint remoteWindow, uint remotePacket) =>
+        Add(new TcpipChannel(this, NextChannelNumber(_session), ReserveWindow(), remoteNumber, remoteWindow, remotePacket));
+
+    private TcpipChannel Add(TcpipChannel channel)
     {
-        var channel = new DirectTcpipChannel(this, NextChannelNumber(_session), ReserveWindow());
         _channels[channel.LocalNumber] = channel;
         if (Volatile.Read(ref _lost) != 0)
         {
@@ -141,7 +150,7 @@ internal sealed class DirectTcpipChannels : IDisposable
         }
     }
 
-    internal void Forget(DirectTcpipChannel channel)
+    internal void Forget(TcpipChannel channel)
     {
         if (_channels.TryRemove(new(channel.LocalNumber, channel)))
         {
@@ -149,7 +158,7 @@ internal sealed class DirectTcpipChannels : IDisposable
         }
     }
 
-    private DirectTcpipChannel? Find(uint number) => _channels.GetValueOrDefault(number);
+    private TcpipChannel? Find(uint number) => _channels.GetValueOrDefault(number);
 
     private void SessionLost()
     {

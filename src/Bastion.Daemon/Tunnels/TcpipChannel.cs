@@ -4,12 +4,6 @@ using Renci.SshNet.Messages.Connection;
 
 namespace Bastion.Daemon.Tunnels;
 
-/// <summary>What one read of a channel gave.</summary>
-internal enum ChannelReadKind { Data, Eof, Closed }
-
-/// <summary>One read of a channel: data (a pooled buffer the reader gives back with <see cref="DirectTcpipChannel.Consumed"/>), EOF, or the end.</summary>
-internal readonly record struct ChannelRead(ChannelReadKind Kind, byte[]? Buffer = null, int Length = 0);
-
 /// <summary>The server refused to open a channel (its reason code and text, RFC 4254 section 5.1).</summary>
 internal sealed class ChannelOpenRefusedException(uint reasonCode, string description)
     : Exception($"the server refused the channel ({reasonCode}: {description})")
@@ -19,29 +13,34 @@ internal sealed class ChannelOpenRefusedException(uint reasonCode, string descri
 }
 
 /// <summary>
-/// One <c>direct-tcpip</c> channel driven without a thread: one reader (<see cref="ReceiveAsync"/>, then
+/// One TCP channel driven without a thread: a <c>direct-tcpip</c> channel we open (-L, -D, the -R checks) or a
+/// <c>forwarded-tcpip</c> channel the server opens (-R) and we accept (<see cref="TcpipChannels.Accept"/>, then
+/// <see cref="Confirm"/> once the local target took the connection, else <see cref="Refuse"/>). One reader: one reader (<see cref="ReceiveAsync"/>, then
 /// <see cref="Consumed"/>) and one writer (<see cref="SendAsync"/>, then <see cref="SendEof"/>). Flow control both
 /// ways: data is sent only within the server's window (waiting asynchronously for its adjust), and our window is
 /// re-opened only for bytes the reader has passed on, so a client that stops reading holds at most one window
 /// (<see cref="LocalWindow"/>) here and the server stops sending. EOF each way is independent of the other direction
 /// (half-close); a CLOSE from the server, our <see cref="Close"/> or the session's end finish the channel.
 /// </summary>
-internal sealed class DirectTcpipChannel
+internal sealed class TcpipChannel : IRelayEnd
 {
-    /// <summary>As OpenSSH's client for TCP forwards: 2 MiB window (at most: see <see cref="DirectTcpipChannels.WindowBudget"/>), 32 KiB packets, window re-opened at half.</summary>
+    /// <summary>As OpenSSH's client for TCP forwards: 2 MiB window (at most: see <see cref="TcpipChannels.WindowBudget"/>), 32 KiB packets, window re-opened at half.</summary>
     public const uint LocalWindow = 2 * 1024 * 1024;
     public const uint LocalPacket = 32 * 1024;
 
-    private readonly DirectTcpipChannels _owner;
+    /// <summary>RFC 4254 section 5.1 reason codes for refusing a channel.</summary>
+    public const uint AdministrativelyProhibited = 1, ConnectFailed = 2, UnknownChannelType = 3, ResourceShortage = 4;
+
+    private readonly TcpipChannels _owner;
     private readonly Lock _lock = new();
     private readonly TaskCompletionSource<ChannelOpenFailureMessage?> _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Queue<(byte[] Buffer, int Length)> _received = new();
     private uint _remoteNumber, _remotePacket;
     private long _remoteWindow, _localWindowLeft, _consumed;
     private TaskCompletionSource? _receiveWaiter, _windowWaiter;
-    private bool _open, _openFailed, _sending, _closePending, _closeWanted, _eofReceived, _eofDelivered, _closeReceived, _closeSent, _lost;
+    private bool _accepting, _open, _openFailed, _sending, _closePending, _closeWanted, _eofReceived, _eofDelivered, _closeReceived, _closeSent, _lost;
 
-    internal DirectTcpipChannel(DirectTcpipChannels owner, uint localNumber, uint window)
+    internal TcpipChannel(TcpipChannels owner, uint localNumber, uint window)
     {
         _owner = owner;
         LocalNumber = localNumber;
@@ -49,7 +48,92 @@ internal sealed class DirectTcpipChannel
         _localWindowLeft = window;
     }
 
+    /// <summary>A channel the server opened (-R) and waits for us to confirm or refuse.</summary>
+    internal TcpipChannel(TcpipChannels owner, uint localNumber, uint window, uint remoteNumber, uint remoteWindow, uint remotePacket)
+        : this(owner, localNumber, window)
+    {
+        _accepting = true;
+        _remoteNumber = remoteNumber;
+        _remoteWindow = remoteWindow;
+        _remotePacket = Math.Max(1, Math.Min(remotePacket, LocalPacket));
+    }
+
     public uint LocalNumber { get; }
+
+    public bool ReportsCloseAfterEof => true;
+
+    /// <summary>
+    /// Accepts a channel the server opened (<see cref="TcpipChannels.Accept"/>): from now on data flows. False when it
+    /// was closed meanwhile (the server was told no) or the session is gone.
+    /// </summary>
+    public bool Confirm()
+    {
+        uint remote;
+        var confirm = false;
+        lock (_lock)
+        {
+            if (!_accepting)
+            {
+                return false; // refused already (closed meanwhile)
+            }
+            remote = _remoteNumber;
+            if (!_closeReceived && !_lost)
+            {
+                confirm = true;
+                _accepting = false;
+                _open = true; // before the server can answer: its first data may arrive before TrySend returns
+                _sending = true; // a Close meanwhile waits until the confirmation went out (never a CLOSE before it)
+            }
+        }
+        if (!confirm)
+        {
+            Refuse(AdministrativelyProhibited, "closed");
+            return false;
+        }
+        var sent = _owner.TrySend(new ChannelOpenConfirmationMessage(remote, Window, LocalPacket, LocalNumber));
+        bool closeNow;
+        lock (_lock)
+        {
+            _sending = false;
+            closeNow = _closePending;
+        }
+        if (closeNow)
+        {
+            SendClose();
+        }
+        if (!sent)
+        {
+            OnSessionLost();
+        }
+        return sent && !closeNow;
+    }
+
+    /// <summary>Refuses a channel the server opened (RFC 4254 reason code, e.g. 2 connect failed, 4 resource shortage).</summary>
+    /// <returns>False when it is no longer waiting for our answer (confirmed or refused already).</returns>
+    public bool Refuse(uint reasonCode, string description)
+    {
+        uint remote;
+        bool lost;
+        lock (_lock)
+        {
+            if (!_accepting)
+            {
+                return false;
+            }
+            _accepting = false;
+            _openFailed = true;
+            _closeWanted = true;
+            Wake();
+            remote = _remoteNumber;
+            lost = _lost;
+        }
+        if (!lost)
+        {
+            _owner.TrySend(new ChannelOpenFailureMessage(remote, description, reasonCode));
+        }
+        _owner.Forget(this);
+        return true;
+    }
 
     /// <summary>The window this channel gives the server (its share of the session's budget), kept for its life.</summary>
     public uint Window { get; }
@@ -159,7 +243,7 @@ internal sealed class DirectTcpipChannel
     /// The next data, or EOF (once), or the end (the server closed the channel, we did, or the session is gone).
     /// Data the server sent before its EOF or CLOSE comes first.
     /// </summary>
-    public async ValueTask<ChannelRead> ReceiveAsync()
+    public async ValueTask<RelayRead> ReceiveAsync()
     {
         while (true)
         {
@@ -168,16 +252,16 @@ internal sealed class DirectTcpipChannel
             {
                 if (_received.TryDequeue(out var chunk))
                 {
-                    return new ChannelRead(ChannelReadKind.Data, chunk.Buffer, chunk.Length);
+                    return new RelayRead(RelayReadKind.Data, chunk.Buffer, chunk.Length);
                 }
                 if (_lost || _closeReceived || _closeWanted)
                 {
-                    return new ChannelRead(ChannelReadKind.Closed);
+                    return new RelayRead(RelayReadKind.Closed);
                 }
                 if (_eofReceived && !_eofDelivered)
                 {
                     _eofDelivered = true;
-                    return new ChannelRead(ChannelReadKind.Eof);
+                    return new RelayRead(RelayReadKind.Eof);
                 }
                 wait = (_receiveWaiter ??= new(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
             }
@@ -210,9 +294,19 @@ internal sealed class DirectTcpipChannel
     /// <summary>
     /// Ends the channel: sends CLOSE once, never in the middle of a data message being sent, and for a channel the
     /// server has not confirmed yet as soon as it does (a late confirmation never leaves a channel open on the server).
+    /// A channel the server opened and we have not confirmed is refused instead.
     /// </summary>
     public void Close()
     {
+        bool accepting;
+        lock (_lock)
+        {
+            accepting = _accepting;
+        }
+        if (accepting && Refuse(AdministrativelyProhibited, "closed"))
+        {
+            return;
+        }
         lock (_lock)
         {
             _closeWanted = true;
@@ -273,6 +367,10 @@ internal sealed class DirectTcpipChannel
         bool unwanted;
         lock (_lock)
         {
+            if (_accepting || _open || _openFailed)
+            {
+                return; // not a channel we asked for, or answered already: a confused or hostile server
+            }
             _remoteNumber = message.RemoteChannelNumber;
             _remoteWindow = message.InitialWindowSize;
             _remotePacket = Math.Max(1, Math.Min(message.MaximumPacketSize, 32 * 1024));
@@ -290,6 +388,10 @@ internal sealed class DirectTcpipChannel
     {
         lock (_lock)
         {
+            if (_accepting || _open || _openFailed)
+            {
+                return; // not a channel we asked for, or answered already
+            }
             _openFailed = true;
         }
         _owner.Forget(this);
@@ -380,4 +482,6 @@ internal sealed class DirectTcpipChannel
         _owner.Forget(this);
         _opened.TrySetException(new SshConnectionException("the SSH session is gone"));
     }
+
+    void IDisposable.Dispose() => Close();
 }
