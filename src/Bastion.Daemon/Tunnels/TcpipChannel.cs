@@ -90,7 +90,23 @@ internal sealed class TcpipChannel : IRelayEnd
             Refuse(AdministrativelyProhibited, "closed");
             return false;
         }
-        var sent = _owner.TrySend(new ChannelOpenConfirmationMessage(remote, Window, LocalPacket, LocalNumber));
+        if (!SendGuarded(new ChannelOpenConfirmationMessage(remote, Window, LocalPacket, LocalNumber)))
+        {
+            return false;
+        }
+        lock (_lock)
+        {
+            return !_closeWanted;
+        }
+    }
+
+    /// <summary>
+    /// Sends a message that <see cref="_sending"/> guards (set by the caller under the lock, so a CLOSE waits for it),
+    /// then sends the CLOSE that waited, if one did. False when the session is gone.
+    /// </summary>
+    private bool SendGuarded(Renci.SshNet.Messages.Message message)
+    {
+        var sent = _owner.TrySend(message);
         bool closeNow;
         lock (_lock)
         {
@@ -105,7 +121,7 @@ internal sealed class TcpipChannel : IRelayEnd
         {
             OnSessionLost();
         }
-        return sent && !closeNow;
+        return sent;
     }
 
     /// <summary>Refuses a channel the server opened (RFC 4254 reason code, e.g. 2 connect failed, 4 resource shortage).</summary>
@@ -202,20 +218,8 @@ internal sealed class TcpipChannel : IRelayEnd
                 await wait.ConfigureAwait(false);
                 continue;
             }
-            var sent = _owner.TrySend(new ChannelDataMessage(remote, buffer, offset, n));
-            bool closeNow;
-            lock (_lock)
+            if (!SendGuarded(new ChannelDataMessage(remote, buffer, offset, n)))
             {
-                _sending = false;
-                closeNow = _closePending;
-            }
-            if (closeNow)
-            {
-                SendClose();
-            }
-            if (!sent)
-            {
-                OnSessionLost();
                 return false;
             }
             offset += n;
