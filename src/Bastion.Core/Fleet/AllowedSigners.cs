@@ -1,5 +1,6 @@
 using System.Globalization;
 using Bastion.Config;
+using Bastion.Ssh;
 
 namespace Bastion.Fleet;
 

@@ -64,11 +64,8 @@ public sealed class SshCertificate
             case "ssh-ed25519":
                 plain.WriteString(reader.ReadString().Span);
                 break;
-            case "ssh-rsa":
-                // e then n, as mpints: copied as strings, byte for byte.
-                plain.WriteString(reader.ReadString().Span).WriteString(reader.ReadString().Span);
-                break;
             default:
+                // ECDSA: curve name then point; ssh-rsa: e then n, as mpints. Both copied as strings, byte for byte.
                 plain.WriteString(reader.ReadString().Span).WriteString(reader.ReadString().Span);
                 break;
         }

@@ -165,22 +165,10 @@ public sealed class SshSignature
     public static SshSignature Sign(Ed25519PrivateKey key, ReadOnlySpan<byte> message, string ns = FleetNamespace, string hashAlgorithm = "sha512")
     {
         ArgumentNullException.ThrowIfNull(key);
-        if (hashAlgorithm is not ("sha256" or "sha512"))
-        {
-            throw new ArgumentException("SSHSIG allows sha256 and sha512", nameof(hashAlgorithm));
-        }
+        RequireHashAlgorithm(hashAlgorithm);
         var signedData = SignedData(ns, hashAlgorithm, message);
         var signature = new SshWriter().WriteText(SshPublicKey.Ed25519Type).WriteString(key.Sign(signedData)).ToArray();
-        var blob = new SshWriter()
-            .WriteRaw("SSHSIG"u8)
-            .WriteUInt32(1)
-            .WriteString(key.PublicKey.Blob)
-            .WriteText(ns)
-            .WriteString([])
-            .WriteText(hashAlgorithm)
-            .WriteString(signature)
-            .ToArray();
-        return TryParse(blob) ?? throw new InvalidOperationException("a freshly made signature did not parse");
+        return TryParse(BlobOf(key.PublicKey.Blob, ns, hashAlgorithm, signature)) ?? throw new InvalidOperationException("a freshly made signature did not parse");
     }
 
     /// <summary>
@@ -193,24 +181,32 @@ public sealed class SshSignature
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(sign);
+        RequireHashAlgorithm(hashAlgorithm);
+        var signature = sign(SignedData(ns, hashAlgorithm, message));
+        var made = TryParse(BlobOf(key.Blob, ns, hashAlgorithm, signature));
+        var check = made?.Check(message, ns) ?? SshSignatureCheck.Malformed;
+        return check == SshSignatureCheck.Valid ? made! : throw new SshFormatException($"the signer's signature does not verify ({check})");
+    }
+
+    private static void RequireHashAlgorithm(string hashAlgorithm)
+    {
         if (hashAlgorithm is not ("sha256" or "sha512"))
         {
             throw new ArgumentException("SSHSIG allows sha256 and sha512", nameof(hashAlgorithm));
         }
-        var signature = sign(SignedData(ns, hashAlgorithm, message));
-        var blob = new SshWriter()
+    }
+
+    /// <summary>The version 1 blob that <see cref="TryParse"/> reads: what both ways of signing write.</summary>
+    private static byte[] BlobOf(ReadOnlySpan<byte> publicKey, string ns, string hashAlgorithm, ReadOnlySpan<byte> signature) =>
+        new SshWriter()
             .WriteRaw("SSHSIG"u8)
             .WriteUInt32(1)
-            .WriteString(key.Blob)
+            .WriteString(publicKey)
             .WriteText(ns)
             .WriteString([])
             .WriteText(hashAlgorithm)
             .WriteString(signature)
             .ToArray();
-        var made = TryParse(blob);
-        var check = made?.Check(message, ns) ?? SshSignatureCheck.Malformed;
-        return check == SshSignatureCheck.Valid ? made! : throw new SshFormatException($"the signer's signature does not verify ({check})");
-    }
 
     private static byte[] SignedData(string ns, string hashAlgorithm, ReadOnlySpan<byte> message)
     {

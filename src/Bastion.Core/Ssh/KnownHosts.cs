@@ -83,12 +83,14 @@ public sealed class KnownHosts
         {
             return HashedMatches(patterns, name);
         }
+        // Not SshPatterns.MatchList: host patterns are compared lowercased, and that list's limit on a pattern's length
+        // (OpenSSH's, 1023 characters) was never applied to known_hosts here. The glob itself is the shared one.
         var matched = false;
         foreach (var raw in patterns.Split(','))
         {
             var negated = raw.StartsWith('!');
             var pattern = (negated ? raw[1..] : raw).ToLowerInvariant();
-            if (Wildcard(pattern, name))
+            if (SshPatterns.Match(name, pattern))
             {
                 if (negated)
                 {
@@ -112,39 +114,6 @@ public sealed class KnownHosts
         var computed = HMACSHA1.HashData(salt, Encoding.UTF8.GetBytes(name));
 #pragma warning restore CA5350
         return CryptographicOperations.FixedTimeEquals(computed, hash);
-    }
-
-    private static bool Wildcard(string pattern, string name)
-    {
-        // Iterative glob with backtracking on the last '*'.
-        int p = 0, n = 0, star = -1, mark = 0;
-        while (n < name.Length)
-        {
-            if (p < pattern.Length && (pattern[p] == '?' || pattern[p] == name[n]))
-            {
-                p++;
-                n++;
-            }
-            else if (p < pattern.Length && pattern[p] == '*')
-            {
-                star = p++;
-                mark = n;
-            }
-            else if (star >= 0)
-            {
-                p = star + 1;
-                n = ++mark;
-            }
-            else
-            {
-                return false;
-            }
-        }
-        while (p < pattern.Length && pattern[p] == '*')
-        {
-            p++;
-        }
-        return p == pattern.Length;
     }
 
     private static bool TryBase64(string text, out byte[] bytes)

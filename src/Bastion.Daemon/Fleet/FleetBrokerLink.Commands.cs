@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using Bastion.Fleet;
+using Bastion.Logging;
 using Bastion.Supervision;
-using Bastion.Tor;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Bastion.Logging;
 using Bastion.Tor;
 using Microsoft.Extensions.Logging;
 
@@ -15,7 +16,7 @@ internal sealed class TorProcessOutput(ILogger logger, TimeProvider time) : IDis
     private const int Keep = 12;
     private readonly Queue<string> _last = new();
     private readonly object _lock = new();
-    private readonly RepeatedLines _repeats = new(RepeatInterval);
+    private readonly RepeatedLines _repeats = new(RepeatInterval, TorText.RepeatKey);
     private ITimer? _flush;
 
     public void Attach(Process process)

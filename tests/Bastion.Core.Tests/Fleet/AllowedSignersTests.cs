@@ -228,21 +228,6 @@ public sealed class AllowedSignersTests : IDisposable
         Assert.Equal("alice@example.org", found.Output.Trim());
     }
 
-    [Theory]
-    [InlineData("a@b", "a@b", true)]
-    [InlineData("a@b", "*", true)]
-    [InlineData("", "*", true)]
-    [InlineData("abc", "a*c", true)]
-    [InlineData("abc", "a*b", false)]
-    [InlineData("aXbXc", "a*b*c", true)]
-    [InlineData("abc", "???", true)]
-    [InlineData("abcd", "???", false)]
-    [InlineData("a*c", "a\\*c", false)]
-    public void Globs_match_as_OpenSSH_does(string value, string pattern, bool expected)
-    {
-        Assert.Equal(expected, SshPatterns.Match(value, pattern));
-    }
-
     [Fact]
     public void The_admins_to_encrypt_to_are_the_distinct_ed25519_keys_of_plain_lines()
     {

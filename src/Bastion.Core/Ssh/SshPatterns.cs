@@ -1,9 +1,10 @@
-namespace Bastion.Fleet;
+namespace Bastion.Ssh;
 
 /// <summary>
-/// OpenSSH's pattern matching (match.c, as <c>ssh-keygen -Y verify</c> uses it for principals and namespaces):
-/// <c>*</c> is any run of characters, <c>?</c> any one character, case-sensitive; a list is comma-separated and a
-/// pattern starting with <c>!</c> is a negation that, when it matches, refuses the whole list.
+/// OpenSSH's pattern matching (match.c, as <c>ssh-keygen -Y verify</c> uses it for principals and namespaces, and ssh
+/// for known_hosts host patterns through <see cref="KnownHosts"/>): <c>*</c> is any run of characters, <c>?</c> any one
+/// character, case-sensitive; a list is comma-separated and a pattern starting with <c>!</c> is a negation that, when it
+/// matches, refuses the whole list.
 /// </summary>
 public static class SshPatterns
 {

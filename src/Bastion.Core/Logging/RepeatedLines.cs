@@ -1,25 +1,28 @@
-namespace Bastion.Tor;
+namespace Bastion.Logging;
 
 /// <summary>
-/// Aggregates repeated log lines (tor warns about the same thing many times a minute during an outage): the first
-/// occurrence of a line is passed on at once, repeats within <see cref="Interval"/> of it are only counted, and when the
-/// interval is over <see cref="Flush"/> returns one summary per repeated line with its count. Lines are compared without
-/// tor's timestamp and its own "[N similar message(s) suppressed …]" note. Bounded: at most <see cref="MaxKeys"/>
-/// distinct lines are tracked; beyond that new lines pass through (tor's vocabulary is finite, this is a safety net).
+/// Aggregates repeated log lines (tor warns about the same thing many times a minute during an outage; a hostile broker
+/// can send refused fleet commands without end): the first occurrence of a line is passed on at once, repeats within
+/// <see cref="Interval"/> of it are only counted, and when the interval is over <see cref="Flush"/> returns one summary per
+/// repeated line with its count. Lines are compared by the key <paramref name="key"/> makes of them (as they are when
+/// none is given), so a source whose lines carry a timestamp or a counter can fold them into one (tor:
+/// <see cref="Bastion.Tor.TorText.RepeatKey"/>). Bounded: at most <see cref="MaxKeys"/> distinct keys are tracked; beyond
+/// that new lines pass through (a source's vocabulary is finite, this is a safety net).
 /// </summary>
-public sealed class RepeatedLines(TimeSpan interval)
+public sealed class RepeatedLines(TimeSpan interval, Func<string, string>? key = null)
 {
     public const int MaxKeys = 256;
     private readonly Dictionary<string, Window> _windows = new(StringComparer.Ordinal);
     private readonly List<RepeatSummary> _ended = [];
     private readonly object _lock = new();
+    private readonly Func<string, string> _key = key ?? (line => line);
 
     public TimeSpan Interval { get; } = interval;
 
     /// <summary>True when the line is to be logged now; false when it is a repeat that is counted.</summary>
     public bool Observe(string line, DateTimeOffset now)
     {
-        var key = Key(line);
+        var key = _key(line);
         lock (_lock)
         {
             if (_windows.TryGetValue(key, out var window) && now - window.Start < Interval)
@@ -40,7 +43,7 @@ public sealed class RepeatedLines(TimeSpan interval)
         }
     }
 
-    /// <summary>Ends every window older than the interval; returns (line, repeats, seconds) for those with repeats.</summary>
+    /// <summary>Ends every window older than the interval; returns (key, repeats, time) for those with repeats.</summary>
     public IReadOnlyList<RepeatSummary> Flush(DateTimeOffset now, bool all = false)
     {
         var result = new List<RepeatSummary>();
@@ -61,19 +64,6 @@ public sealed class RepeatedLines(TimeSpan interval)
             }
         }
         return result;
-    }
-
-    /// <summary>"Nov 23 01:02:03.456 [warn] text [3 similar message(s) suppressed in last 60 seconds]" → "[warn] text".</summary>
-    public static string Key(string line)
-    {
-        var bracket = line.IndexOf('[', StringComparison.Ordinal);
-        var text = bracket is > 0 and < 30 ? line[bracket..] : line;
-        var suppressed = text.LastIndexOf(" [", StringComparison.Ordinal);
-        if (suppressed > 0 && text.EndsWith(']') && text.AsSpan(suppressed).Contains("suppressed", StringComparison.Ordinal))
-        {
-            text = text[..suppressed];
-        }
-        return text;
     }
 
     private sealed class Window(DateTimeOffset start)
