@@ -31,6 +31,7 @@ internal sealed class SharedSshSession
     private SshFailure? _failure;
     private SshClient? _client;
     private SshGlobalRequests? _requests;
+    private TcpipChannels? _channels;
     private string? _rejectedHostKey;
     private (string Verdict, PresentedHostKey Presented)? _pendingRefusal;
     private long _lastProbeMs = -1;
@@ -85,6 +86,9 @@ internal sealed class SharedSshSession
     /// <summary>The session's global requests (probe and -R forwards take turns); null until connected.</summary>
     public SshGlobalRequests? Requests => Volatile.Read(ref _requests);
 
+    /// <summary>The session's TCP channels: one router for every tunnel on it, and one window budget; null until connected.</summary>
+    public TcpipChannels? Channels => Volatile.Read(ref _channels);
+
     public string? HostKeyFingerprint { get; private set; }
     public long LastProbeMs => Interlocked.Read(ref _lastProbeMs);
 
@@ -138,7 +142,7 @@ internal sealed class SharedSshSession
                 TunnelLog.HostKeyRejected(_logger, _name, refusal.Verdict, refusal.Presented);
             }
             End(SshSessionState.Dead, failure, log: false);
-            DisposeInBackground(Interlocked.Exchange(ref _client, null), Interlocked.Exchange(ref _requests, null));
+            DisposeInBackground(Interlocked.Exchange(ref _client, null), Interlocked.Exchange(ref _requests, null), Interlocked.Exchange(ref _channels, null));
             return;
         }
         try
@@ -211,7 +215,7 @@ internal sealed class SharedSshSession
             catch (SshConnectionException) when (otherKeyMayMatch is { } algorithm && !_stop.IsCancellationRequested)
             {
                 refused.UnionWith(SshAlgorithms.SameKey(algorithm));
-                DisposeInBackground(Interlocked.Exchange(ref _client, null), null);
+                DisposeInBackground(Interlocked.Exchange(ref _client, null), null, null);
                 continue;
             }
             break;
@@ -219,6 +223,7 @@ internal sealed class SharedSshSession
         var connected = Client!;
         connected.ErrorOccurred += (_, e) => End(SshSessionState.Dead, SshFailures.Classify(e.Exception, Key, SshConnectionSettings.ConnectTimeout, null), log: true);
         Volatile.Write(ref _requests, SshGlobalRequests.Attach(connected, _time));
+        Volatile.Write(ref _channels, TcpipChannels.Attach(connected));
         var info = connected.ConnectionInfo;
         var elapsed = (long)_time.GetElapsedTime(started).TotalMilliseconds;
         TunnelLog.Connected(_logger, _name, info.CurrentKeyExchangeAlgorithm ?? "?", info.CurrentClientEncryption ?? "?",
@@ -236,7 +241,7 @@ internal sealed class SharedSshSession
         if (changed is null)
         {
             // Closed while connecting: nobody will use this client.
-            DisposeInBackground(Interlocked.Exchange(ref _client, null), Interlocked.Exchange(ref _requests, null));
+            DisposeInBackground(Interlocked.Exchange(ref _client, null), Interlocked.Exchange(ref _requests, null), Interlocked.Exchange(ref _channels, null));
         }
         changed?.TrySetResult();
     }
@@ -422,7 +427,7 @@ internal sealed class SharedSshSession
             TunnelLog.Lost(_logger, _name, failure.Reason);
         }
         _stop.Cancel();
-        DisposeInBackground(Interlocked.Exchange(ref _client, null), Interlocked.Exchange(ref _requests, null));
+        DisposeInBackground(Interlocked.Exchange(ref _client, null), Interlocked.Exchange(ref _requests, null), Interlocked.Exchange(ref _channels, null));
         changed.TrySetResult();
     }
 
@@ -437,15 +442,16 @@ internal sealed class SharedSshSession
         }
     }
 
-    private void DisposeInBackground(SshClient? client, SshGlobalRequests? requests)
+    private void DisposeInBackground(SshClient? client, SshGlobalRequests? requests, TcpipChannels? channels)
     {
-        if (client is null && requests is null)
+        if (client is null && requests is null && channels is null)
         {
             return;
         }
         var dispose = Task.Run(() =>
         {
             requests?.Dispose();
+            channels?.Dispose(); // every channel on it ends: the relays close their connections
             client?.Dispose();
         });
         _ = dispose.WaitAsync(DisposeTimeout, _time).ContinueWith(t =>

@@ -138,7 +138,7 @@ public sealed class TunnelComponent : IComponent, ILivePolicy
     /// <summary>Starts the forward on <paramref name="session"/> and watches it; returns when the session is no longer usable.</summary>
     private async Task RunOnSessionAsync(IComponentContext context, StatusReporter status, SharedSshSession session, CancellationToken cancellationToken)
     {
-        if (session.Client is not { } client || session.Requests is not { } requests)
+        if (session.Requests is not { } requests || session.Channels is not { } channels)
         {
             return; // ended meanwhile: the wait reports why
         }
@@ -150,7 +150,7 @@ public sealed class TunnelComponent : IComponent, ILivePolicy
             {
                 tunnel = _tunnel with { Limits = _limits };
             }
-            forward = await TunnelForward.StartAsync(tunnel, client, requests, context.Time, e => TunnelLog.RelayError(_logger, _tunnel.Name, e)).ConfigureAwait(false);
+            forward = await TunnelForward.StartAsync(tunnel, channels, requests, context.Time, e => TunnelLog.RelayError(_logger, _tunnel.Name, e)).ConfigureAwait(false);
         }
         catch (Exception) when (session.IsEnded)
         {

@@ -49,10 +49,10 @@ internal sealed class TunnelForward : IAsyncDisposable
 
     /// <exception cref="SshFailureException">the bind is busy, or the server refused the forward.</exception>
     /// <exception cref="SshOperationTimeoutException">the server did not answer the -R forward request.</exception>
-    public static async Task<TunnelForward> StartAsync(TunnelConfig tunnel, SshClient client, SshGlobalRequests requests, TimeProvider time,
+    public static async Task<TunnelForward> StartAsync(TunnelConfig tunnel, TcpipChannels channels, SshGlobalRequests requests, TimeProvider time,
         Action<string> onRelayError)
     {
-        var forward = new TunnelForward(TcpipChannels.Attach(client), requests, time);
+        var forward = new TunnelForward(channels, requests, time);
         try
         {
             await forward.StartCoreAsync(tunnel, onRelayError).ConfigureAwait(false);
@@ -248,8 +248,8 @@ internal sealed class TunnelForward : IAsyncDisposable
     }
 
     /// <summary>
-    /// Closes the relay (and every connection), then for -R asks the server to stop listening (bounded, and at once
-    /// when the session is gone), then stops routing the session's channel messages here.
+    /// Closes the relay (and every connection, so every channel of this forward), then for -R asks the server to stop
+    /// listening (bounded, and at once when the session is gone). The session's channels stay for its other tunnels.
     /// </summary>
     public async ValueTask DisposeAsync()
     {
@@ -261,6 +261,5 @@ internal sealed class TunnelForward : IAsyncDisposable
         {
             await _requests.CancelForwardAsync(remote.Address, remote.Port, remote.Accept, StopWait).ConfigureAwait(false);
         }
-        _channels.Dispose();
     }
 }
