@@ -105,8 +105,8 @@ internal sealed class FleetNode : IAsyncDisposable
     }
 
     /// <summary>
-    /// A node whose link to <paramref name="broker"/> is Running, with a status interval of 10 minutes: after its first
-    /// put, the node writes nothing to the broker on its own while a test publishes, reads or forges.
+    /// A node whose link to <paramref name="broker"/> is Running, with a status interval of 10 minutes: it puts its status
+    /// once at start and not again during a test, so it never overwrites what the test puts or forges in the bucket.
     /// </summary>
     public static async Task<FleetNode> StartRunningAsync(ITestOutputHelper output, NatsServer broker)
     {
