@@ -8,24 +8,16 @@ namespace Bastion.IntegrationTests.Tor;
 /// The onion tests' starting point: a real sshd that accepts a fresh client key, and a bastiond in the private network
 /// publishing it as onion service <c>ssh</c> (<see cref="OnionTestSupport.OnionYaml"/>), started and reachable.
 /// </summary>
-internal sealed class PublishedSshd : IAsyncDisposable
+internal sealed class PublishedSshd(BastiondProcess daemon, Sshd sshd, string clientKey, ComponentStatus onion) : IAsyncDisposable
 {
-    private PublishedSshd(BastiondProcess daemon, Sshd sshd, string clientKey, ComponentStatus onion)
-    {
-        Daemon = daemon;
-        Sshd = sshd;
-        ClientKey = clientKey;
-        Onion = onion;
-    }
-
-    public BastiondProcess Daemon { get; }
-    public Sshd Sshd { get; }
+    public BastiondProcess Daemon { get; } = daemon;
+    public Sshd Sshd { get; } = sshd;
 
     /// <summary>The private key file of an ssh client that <see cref="Sshd"/> authorizes.</summary>
-    public string ClientKey { get; }
+    public string ClientKey { get; } = clientKey;
 
     /// <summary>The onion component as it was when it first read reachable.</summary>
-    public ComponentStatus Onion { get; }
+    public ComponentStatus Onion { get; } = onion;
 
     public string Address => Onion.Details["address"];
 
