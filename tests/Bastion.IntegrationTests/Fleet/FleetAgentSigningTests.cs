@@ -58,8 +58,7 @@ public sealed class FleetAgentSigningTests(ITestOutputHelper output)
     public async Task Fleet_send_with_a_passphrase_protected_key_signs_through_ssh_agent_and_a_real_node_accepts_and_runs_the_command()
     {
         await using var broker = await NatsServer.StartAsync(output);
-        await using var node = await FleetNode.StartAsync(output, broker, statusInterval: "10m");
-        await node.Daemon.WaitForComponentAsync("nats", "Running", Patience);
+        await using var node = await FleetNode.StartRunningAsync(output, broker);
         await using var agent = await SshAgent.StartAsync(output);
         // The admin's key (listed in the node's allowed_signers) now carries a passphrase: only the agent can use it.
         var protect = await ExternalCommand.RunAsync("ssh-keygen", ["-q", "-p", "-P", "", "-N", Passphrase, "-f", node.Admin.PrivatePath], Patience);

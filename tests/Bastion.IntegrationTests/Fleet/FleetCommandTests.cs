@@ -1,8 +1,6 @@
 using Bastion.Fleet;
-using Bastion.IntegrationTests.Cli;
 using Bastion.IntegrationTests.Infrastructure;
 using NATS.Client.Core;
-using NATS.Client.JetStream;
 using Xunit.Abstractions;
 
 namespace Bastion.IntegrationTests.Fleet;
@@ -15,18 +13,14 @@ public sealed class FleetCommandTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
-    private static Task<BastionctlRun> SendAsync(FleetNode node, params string[] command) =>
-        Bastionctl.RunAsync(["fleet", "send", "--servers", node.Broker.Url, "--nodes", node.NodesFile, "--key", node.Admin.PrivatePath, FleetNode.Node, "--", .. command]);
-
     [Fact]
     public async Task A_signed_restart_sent_through_the_broker_restarts_the_component_and_the_node_answers_with_a_signed_reply()
     {
         await using var broker = await NatsServer.StartAsync(output);
-        await using var node = await FleetNode.StartAsync(output, broker, statusInterval: "10m");
-        await node.Daemon.WaitForComponentAsync("nats", "Running", Patience);
+        await using var node = await FleetNode.StartRunningAsync(output, broker);
         var instance = (await node.Daemon.WaitForStatusAsync(s => s.Components.Any(c => c.Name == FleetNode.CheckName), "check listed")).Components.Single(c => c.Name == FleetNode.CheckName).Instance;
 
-        var run = await SendAsync(node, "restart", "check/" + FleetNode.CheckName);
+        var run = await node.SendAsync("restart", "check/" + FleetNode.CheckName);
 
         Assert.True(run.ExitCode == 0, run.ToString() + "\n" + node.Daemon.Log);
         Assert.Contains($"web1: ok: check/{FleetNode.CheckName} restarted", run.Stdout, StringComparison.Ordinal);
@@ -34,11 +28,11 @@ public sealed class FleetCommandTests(ITestOutputHelper output)
         Assert.Contains($"(instance {node.Daemon.ReadStatus().Components.Single(c => c.Name == FleetNode.CheckName).Instance})", run.Stdout, StringComparison.Ordinal);
         Assert.Contains(node.Daemon.Log.Lines, l => l.Contains("fleet: command 'restart' accepted, signed by SHA256:", StringComparison.Ordinal));
 
-        var status = await SendAsync(node, "status");
+        var status = await node.SendAsync("status");
         Assert.True(status.ExitCode == 0, status.ToString());
         Assert.Contains("web1: ok: checks 0/1 up", status.Stdout, StringComparison.Ordinal);
 
-        var unknown = await SendAsync(node, "shell", "rm", "-rf", "/");
+        var unknown = await node.SendAsync("shell", "rm", "-rf", "/");
         Assert.True(unknown.ExitCode == 1, unknown.ToString());
         Assert.Contains("web1: failed: unknown command 'shell'", unknown.Stdout, StringComparison.Ordinal);
     }
@@ -47,21 +41,19 @@ public sealed class FleetCommandTests(ITestOutputHelper output)
     public async Task A_replayed_command_and_one_signed_by_an_unlisted_key_are_refused_as_security_events_and_not_executed()
     {
         await using var broker = await NatsServer.StartAsync(output);
-        await using var node = await FleetNode.StartAsync(output, broker, statusInterval: "10m");
-        await node.Daemon.WaitForComponentAsync("nats", "Running", Patience);
+        await using var node = await FleetNode.StartRunningAsync(output, broker);
         using var admin = node.Admin.Load();
         var stranger = await AdminKey.CreateAsync(node.Daemon.Root, "mallory_ed25519");
         using var strangerKey = stranger.Load();
         var now = DateTimeOffset.UtcNow;
-        var restart = FleetSeal.SealCommand(FleetCommand.Create(FleetNode.Node, "restart", ["check/" + FleetNode.CheckName], now, TimeSpan.FromMinutes(5)), admin, node.NodeKey);
-        var forged = FleetSeal.SealCommand(FleetCommand.Create(FleetNode.Node, "restart", ["check/" + FleetNode.CheckName], now, TimeSpan.FromMinutes(5)), strangerKey, node.NodeKey);
+        var restart = FleetSeal.SealCommand(FleetNode.RestartCheck(now: now), admin, node.NodeKey);
+        var forged = FleetSeal.SealCommand(FleetNode.RestartCheck(now: now), strangerKey, node.NodeKey);
 
         await using var nats = new NatsConnection(new NatsOpts { Url = broker.Url });
-        var js = new NatsJSContext(nats);
-        (await js.PublishAsync("bastion.fleet.cmd.web1", restart).AsTask().WaitAsync(Patience)).EnsureSuccess();
+        await FleetNode.PublishRawAsync(nats, restart);
         await node.Daemon.Log.WaitForLineAsync(l => l.Contains("fleet: command 'restart' accepted", StringComparison.Ordinal), Patience, "the first copy accepted");
-        (await js.PublishAsync("bastion.fleet.cmd.web1", restart).AsTask().WaitAsync(Patience)).EnsureSuccess();
-        (await js.PublishAsync("bastion.fleet.cmd.web1", forged).AsTask().WaitAsync(Patience)).EnsureSuccess();
+        await FleetNode.PublishRawAsync(nats, restart);
+        await FleetNode.PublishRawAsync(nats, forged);
 
         await node.Daemon.Log.WaitForLineAsync(l => l.Contains("SECURITY fleet: command refused: Replayed", StringComparison.Ordinal), Patience, "the replay refused");
         var unknown = await node.Daemon.Log.WaitForLineAsync(l => l.Contains("SECURITY fleet: command refused: UnknownSigner", StringComparison.Ordinal), Patience, "the forgery refused");
@@ -73,24 +65,21 @@ public sealed class FleetCommandTests(ITestOutputHelper output)
     public async Task A_flood_of_forged_and_tampered_commands_from_the_broker_is_counted_and_logged_in_aggregate_and_a_valid_command_still_runs()
     {
         await using var broker = await NatsServer.StartAsync(output);
-        await using var node = await FleetNode.StartAsync(output, broker, statusInterval: "10m");
-        await node.Daemon.WaitForComponentAsync("nats", "Running", Patience);
+        await using var node = await FleetNode.StartRunningAsync(output, broker);
         using var admin = node.Admin.Load();
         var stranger = await AdminKey.CreateAsync(node.Daemon.Root, "mallory_ed25519");
         using var strangerKey = stranger.Load();
         await using var nats = new NatsConnection(new NatsOpts { Url = broker.Url });
-        var js = new NatsJSContext(nats);
         const int Flood = 100;
         for (var i = 0; i < Flood; i++)
         {
             var forged = FleetSeal.SealCommand(FleetCommand.Create(FleetNode.Node, "reload", [], DateTimeOffset.UtcNow, TimeSpan.FromMinutes(5)), strangerKey, node.NodeKey);
             var tampered = FleetSeal.SealCommand(FleetCommand.Create(FleetNode.Node, "reload", [], DateTimeOffset.UtcNow, TimeSpan.FromMinutes(5)), admin, node.NodeKey);
             tampered[^1] ^= 1; // one bit of the ciphertext's tag
-            (await js.PublishAsync("bastion.fleet.cmd.web1", forged).AsTask().WaitAsync(Patience)).EnsureSuccess();
-            (await js.PublishAsync("bastion.fleet.cmd.web1", tampered).AsTask().WaitAsync(Patience)).EnsureSuccess();
+            await FleetNode.PublishRawAsync(nats, forged);
+            await FleetNode.PublishRawAsync(nats, tampered);
         }
-        await node.Daemon.WaitForStatusAsync(s => s.Components.Single(c => c.Name == "nats").Details.GetValueOrDefault("commandsRefused") == (2 * Flood).ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "every forged and tampered command refused and counted", Patience);
+        await node.WaitForCommandsRefusedAsync(2 * Flood);
 
         // The broker's flood is one line per outcome (with the signer), not one per message; nothing ran.
         var refusedLines = node.Daemon.Log.Lines.Where(l => l.Contains("SECURITY fleet: command refused", StringComparison.Ordinal)).ToList();
@@ -101,7 +90,7 @@ public sealed class FleetCommandTests(ITestOutputHelper output)
         Assert.DoesNotContain(node.Daemon.Log.Lines, l => l.Contains("accepted", StringComparison.Ordinal) && l.Contains("fleet: command", StringComparison.Ordinal));
 
         // A valid command behind the flood still runs.
-        var run = await SendAsync(node, "status");
+        var run = await node.SendAsync("status");
         Assert.True(run.ExitCode == 0, run.ToString());
     }
 
@@ -109,17 +98,14 @@ public sealed class FleetCommandTests(ITestOutputHelper output)
     public async Task A_command_sent_while_the_node_is_down_is_run_when_it_comes_back_and_answered_with_a_reply_signed_by_the_node()
     {
         await using var broker = await NatsServer.StartAsync(output);
-        await using var node = await FleetNode.StartAsync(output, broker, statusInterval: "10m");
-        await node.Daemon.WaitForComponentAsync("nats", "Running", Patience);
-        node.Daemon.Signal(15);
-        Assert.Equal(0, await node.Daemon.WaitForExitAsync(BastiondProcess.Patience));
+        await using var node = await FleetNode.StartRunningAsync(output, broker);
+        await node.StopAsync();
 
         using var admin = node.Admin.Load();
         var command = FleetCommand.Create(FleetNode.Node, "status", [], DateTimeOffset.UtcNow, TimeSpan.FromMinutes(5));
         await using var nats = new NatsConnection(new NatsOpts { Url = broker.Url });
         await using var replies = await nats.SubscribeCoreAsync<byte[]>("bastion.fleet.reply.web1").AsTask().WaitAsync(Patience);
-        (await new NatsJSContext(nats).PublishAsync("bastion.fleet.cmd.web1", FleetSeal.SealCommand(command, admin, node.NodeKey))
-            .AsTask().WaitAsync(Patience)).EnsureSuccess();
+        await FleetNode.PublishRawAsync(nats, FleetSeal.SealCommand(command, admin, node.NodeKey));
 
         node.Daemon.Start();
 

@@ -16,8 +16,7 @@ public sealed class FleetControlTests(ITestOutputHelper output)
     public async Task A_reload_through_the_fleet_applies_the_changed_config_and_a_broken_one_is_refused_with_its_reason_in_the_signed_reply()
     {
         await using var broker = await NatsServer.StartAsync(output);
-        await using var node = await FleetNode.StartAsync(output, broker, statusInterval: "10m");
-        await node.Daemon.WaitForComponentAsync("nats", "Running", Patience);
+        await using var node = await FleetNode.StartRunningAsync(output, broker);
         const string Added = "added-by-fleet-reload";
         var changed = node.ConfigBody.Replace("checks:\n", $"checks:\n  - name: {Added}\n    endpoint: 127.0.0.1:{FreePort.Pick()}\n    interval: 1s\n    timeout: 800ms\n    failures: 2\n", StringComparison.Ordinal);
         Assert.NotEqual(node.ConfigBody, changed);

@@ -17,48 +17,36 @@ namespace Bastion.IntegrationTests.Fleet;
 public sealed class FleetHostileBrokerTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
-    private const string Subject = "bastion.fleet.cmd." + FleetNode.Node;
     private const string Accepted = "fleet: command 'restart' accepted";
 
-    private static FleetCommand Restart(string node = FleetNode.Node) =>
-        FleetCommand.Create(node, "restart", ["check/" + FleetNode.CheckName], DateTimeOffset.UtcNow, TimeSpan.FromMinutes(5));
-
-    private static async Task PublishAsync(NatsConnection nats, byte[] envelope) =>
-        (await new NatsJSContext(nats).PublishAsync(Subject, envelope).AsTask().WaitAsync(Patience)).EnsureSuccess();
-
     private static string Refused(string outcome) => "SECURITY fleet: command refused: " + outcome;
-
-    private static Task<Bastion.Status.StatusSnapshot> RefusedCountAsync(FleetNode node, int count) =>
-        node.Daemon.WaitForStatusAsync(s => s.Components.Single(c => c.Name == "nats").Details.GetValueOrDefault("commandsRefused") == count.ToString(CultureInfo.InvariantCulture),
-            $"{count} commands refused and counted", Patience);
 
     [Fact]
     public async Task A_command_for_another_node_moved_to_this_nodes_subject_is_refused_and_logged_and_never_executed()
     {
         await using var broker = await NatsServer.StartAsync(output);
-        await using var node = await FleetNode.StartAsync(output, broker, statusInterval: "10m");
-        await node.Daemon.WaitForComponentAsync("nats", "Running", Patience);
+        await using var node = await FleetNode.StartRunningAsync(output, broker);
         using var admin = node.Admin.Load();
         using var web2 = Ed25519PrivateKey.Generate();
         await using var nats = new NatsConnection(new NatsOpts { Url = broker.Url });
 
         // web2's command, encrypted to web2's key, moved by the broker to web1's subject: web1 cannot even open it, so
         // nobody can tell who signed it (the signature is inside the ciphertext).
-        await PublishAsync(nats, FleetSeal.SealCommand(Restart("web2"), admin, web2.PublicKey));
+        await FleetNode.PublishRawAsync(nats, FleetSeal.SealCommand(FleetNode.RestartCheck("web2"), admin, web2.PublicKey));
         var notForUs = await node.Daemon.Log.WaitForLineAsync(l => l.Contains(Refused("NotRecipient"), StringComparison.Ordinal), Patience, "the misrouted ciphertext refused");
         Assert.Contains("signer unknown (no signature parsed); not executed", notForUs, StringComparison.Ordinal);
 
         // web2's command encrypted to web1's key (a clone of web1's disk answering as web2, or web1 renamed from web2):
         // web1 opens it, sees the signer, and refuses it because the signed addressee is another node.
-        await PublishAsync(nats, FleetSeal.SealCommand(Restart("web2"), admin, node.NodeKey));
+        await FleetNode.PublishRawAsync(nats, FleetSeal.SealCommand(FleetNode.RestartCheck("web2"), admin, node.NodeKey));
         var wrongNode = await node.Daemon.Log.WaitForLineAsync(l => l.Contains(Refused("WrongNode"), StringComparison.Ordinal), Patience, "the misaddressed command refused");
         Assert.Contains(admin.PublicKey.Fingerprint, wrongNode, StringComparison.Ordinal);
         Assert.Contains("not executed", wrongNode, StringComparison.Ordinal);
 
-        await RefusedCountAsync(node, 2);
+        await node.WaitForCommandsRefusedAsync(2);
         Assert.DoesNotContain(node.Daemon.Log.Lines, l => l.Contains(Accepted, StringComparison.Ordinal));
         // A command really for web1 still runs: the refusals cost nothing but their log lines.
-        var run = await Bastionctl.RunAsync(["fleet", "send", "--servers", broker.Url, "--nodes", node.NodesFile, "--key", node.Admin.PrivatePath, FleetNode.Node, "status"]);
+        var run = await node.SendAsync("status");
         Assert.True(run.ExitCode == 0, run.ToString());
     }
 
@@ -66,17 +54,15 @@ public sealed class FleetHostileBrokerTests(ITestOutputHelper output)
     public async Task A_command_the_broker_delivers_twice_runs_once_and_the_copy_is_refused_as_a_replay()
     {
         await using var broker = await NatsServer.StartAsync(output);
-        await using var node = await FleetNode.StartAsync(output, broker, statusInterval: "10m");
-        await node.Daemon.WaitForComponentAsync("nats", "Running", Patience);
+        await using var node = await FleetNode.StartRunningAsync(output, broker);
         // Both copies wait in the stream while the node is down, so they arrive in one pull, back to back.
-        node.Daemon.Signal(15);
-        Assert.Equal(0, await node.Daemon.WaitForExitAsync(BastiondProcess.Patience));
+        await node.StopAsync();
         using var admin = node.Admin.Load();
-        var restart = FleetSeal.SealCommand(Restart(), admin, node.NodeKey);
+        var restart = FleetSeal.SealCommand(FleetNode.RestartCheck(), admin, node.NodeKey);
         await using var nats = new NatsConnection(new NatsOpts { Url = broker.Url });
         await using var replies = await nats.SubscribeCoreAsync<byte[]>("bastion.fleet.reply." + FleetNode.Node).AsTask().WaitAsync(Patience);
-        await PublishAsync(nats, restart);
-        await PublishAsync(nats, restart);
+        await FleetNode.PublishRawAsync(nats, restart);
+        await FleetNode.PublishRawAsync(nats, restart);
 
         node.Daemon.Start();
 
@@ -94,14 +80,12 @@ public sealed class FleetHostileBrokerTests(ITestOutputHelper output)
     public async Task A_command_the_broker_drops_makes_fleet_send_time_out_with_a_clear_message_and_exit_code_1_and_nothing_runs()
     {
         await using var broker = await NatsServer.StartAsync(output);
-        await using var node = await FleetNode.StartAsync(output, broker, statusInterval: "10m");
-        await node.Daemon.WaitForComponentAsync("nats", "Running", Patience);
-        node.Daemon.Signal(15);
-        Assert.Equal(0, await node.Daemon.WaitForExitAsync(BastiondProcess.Patience));
+        await using var node = await FleetNode.StartRunningAsync(output, broker);
+        await node.StopAsync();
 
         // The broker acknowledges the command, then throws it away before the node reads it.
         await using var nats = new NatsConnection(new NatsOpts { Url = broker.Url });
-        await using var seen = await nats.SubscribeCoreAsync<byte[]>(Subject).AsTask().WaitAsync(Patience);
+        await using var seen = await nats.SubscribeCoreAsync<byte[]>(FleetNode.CommandSubject).AsTask().WaitAsync(Patience);
         var send = Bastionctl.RunAsync(["fleet", "send", "--servers", broker.Url, "--nodes", node.NodesFile, "--key", node.Admin.PrivatePath, "--timeout", "10s",
             FleetNode.Node, "restart", "check/" + FleetNode.CheckName]);
         using (var wait = new CancellationTokenSource(Patience))
@@ -122,8 +106,7 @@ public sealed class FleetHostileBrokerTests(ITestOutputHelper output)
         Assert.Contains("no signed reply from web1 within 10s", run.Stderr, StringComparison.Ordinal);
 
         // The node comes back to an empty stream: nothing runs, nothing is refused.
-        node.Daemon.Start();
-        await node.Daemon.WaitForStatusAsync(s => s.Daemon.Pid == node.Daemon.Pid && s.Components.Single(c => c.Name == "nats").State == "Running", "the node back on the broker", Patience);
+        await node.StartAgainAsync();
         await Task.Delay(TimeSpan.FromSeconds(3));
         Assert.DoesNotContain(node.Daemon.Log.Lines, l => l.Contains("fleet: command", StringComparison.Ordinal));
     }
@@ -132,19 +115,17 @@ public sealed class FleetHostileBrokerTests(ITestOutputHelper output)
     public async Task A_command_replayed_after_the_node_was_killed_and_restarted_is_refused_because_the_nonce_cache_survives()
     {
         await using var broker = await NatsServer.StartAsync(output);
-        await using var node = await FleetNode.StartAsync(output, broker, statusInterval: "10m");
-        await node.Daemon.WaitForComponentAsync("nats", "Running", Patience);
+        await using var node = await FleetNode.StartRunningAsync(output, broker);
         using var admin = node.Admin.Load();
-        var restart = FleetSeal.SealCommand(Restart(), admin, node.NodeKey);
+        var restart = FleetSeal.SealCommand(FleetNode.RestartCheck(), admin, node.NodeKey);
         await using var nats = new NatsConnection(new NatsOpts { Url = broker.Url });
-        await PublishAsync(nats, restart);
+        await FleetNode.PublishRawAsync(nats, restart);
         await node.Daemon.Log.WaitForLineAsync(l => l.Contains(Accepted, StringComparison.Ordinal), Patience, "the command accepted");
 
         node.Daemon.Signal(9); // no goodbye, no flush at exit
         await node.Daemon.WaitForExitAsync(BastiondProcess.Patience);
-        node.Daemon.Start();
-        await node.Daemon.WaitForStatusAsync(s => s.Daemon.Pid == node.Daemon.Pid && s.Components.Single(c => c.Name == "nats").State == "Running", "the node back on the broker", Patience);
-        await PublishAsync(nats, restart);
+        await node.StartAgainAsync();
+        await FleetNode.PublishRawAsync(nats, restart);
 
         var replayed = await node.Daemon.Log.WaitForLineAsync(l => l.Contains(Refused("Replayed"), StringComparison.Ordinal), Patience, "the replay refused after the restart");
         Assert.Contains(admin.PublicKey.Fingerprint, replayed, StringComparison.Ordinal);
@@ -155,8 +136,7 @@ public sealed class FleetHostileBrokerTests(ITestOutputHelper output)
     public async Task Garbage_and_oversized_payloads_from_the_broker_are_refused_with_bounded_memory_and_the_component_stays_running()
     {
         await using var broker = await NatsServer.StartAsync(output);
-        await using var node = await FleetNode.StartAsync(output, broker, statusInterval: "10m");
-        await node.Daemon.WaitForComponentAsync("nats", "Running", Patience);
+        await using var node = await FleetNode.StartRunningAsync(output, broker);
         var rssBefore = RssMegabytes(node.Daemon.Pid);
         await using var nats = new NatsConnection(new NatsOpts { Url = broker.Url });
         await nats.ConnectAsync().AsTask().WaitAsync(Patience);
@@ -174,16 +154,16 @@ public sealed class FleetHostileBrokerTests(ITestOutputHelper output)
         }
         foreach (var payload in payloads)
         {
-            await PublishAsync(nats, payload);
+            await FleetNode.PublishRawAsync(nats, payload);
         }
-        await RefusedCountAsync(node, payloads.Count);
+        await node.WaitForCommandsRefusedAsync(payloads.Count);
 
         var rssAfter = RssMegabytes(node.Daemon.Pid);
         output.WriteLine($"bastiond RSS after {payloads.Count} refused payloads ({Large * max / (1024 * 1024)} MB): {rssAfter} MB");
         Assert.True(rssAfter - rssBefore < Large * max / (1024 * 1024) / 2, $"RSS grew from {rssBefore} to {rssAfter} MB");
         Assert.Equal("Running", node.Daemon.ReadStatus().Components.Single(c => c.Name == "nats").State);
         Assert.Single(node.Daemon.Log.Lines, l => l.Contains(Refused("Malformed"), StringComparison.Ordinal));
-        var run = await Bastionctl.RunAsync(["fleet", "send", "--servers", broker.Url, "--nodes", node.NodesFile, "--key", node.Admin.PrivatePath, FleetNode.Node, "status"]);
+        var run = await node.SendAsync("status");
         Assert.True(run.ExitCode == 0, run.ToString() + "\n" + node.Daemon.Log);
     }
 
@@ -191,14 +171,13 @@ public sealed class FleetHostileBrokerTests(ITestOutputHelper output)
     public async Task A_message_larger_than_any_command_is_refused_by_the_stream_and_one_a_hostile_broker_pushes_anyway_is_refused_by_the_node_without_buffering_it()
     {
         await using var broker = await NatsServer.StartAsync(output, "max_payload: 8MB\n");
-        await using var node = await FleetNode.StartAsync(output, broker, statusInterval: "10m");
-        await node.Daemon.WaitForComponentAsync("nats", "Running", Patience);
+        await using var node = await FleetNode.StartRunningAsync(output, broker);
         await using var nats = new NatsConnection(new NatsOpts { Url = broker.Url });
         var js = new NatsJSContext(nats);
         var huge = RandomNumberGenerator.GetBytes(6 * 1024 * 1024);
 
         // An honest broker: the node made the stream refuse anything larger than an envelope can be.
-        var ack = await js.PublishAsync(Subject, huge).AsTask().WaitAsync(Patience);
+        var ack = await js.PublishAsync(FleetNode.CommandSubject, huge).AsTask().WaitAsync(Patience);
         Assert.True(ack.Error is not null, "the stream stored a 6 MiB message");
         output.WriteLine($"stream refused: {ack.Error!.Description}");
 
@@ -209,7 +188,7 @@ public sealed class FleetHostileBrokerTests(ITestOutputHelper output)
         var rssBefore = RssMegabytes(node.Daemon.Pid);
         for (var i = 0; i < 4; i++)
         {
-            await PublishAsync(nats, huge);
+            await FleetNode.PublishRawAsync(nats, huge);
         }
         await Task.Delay(TimeSpan.FromSeconds(10));
         var rssAfter = RssMegabytes(node.Daemon.Pid);

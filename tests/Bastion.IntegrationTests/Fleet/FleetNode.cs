@@ -1,6 +1,8 @@
+using System.Globalization;
 using Bastion.Fleet;
 using Bastion.IntegrationTests.Cli;
 using Bastion.IntegrationTests.Infrastructure;
+using Bastion.Status;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.KeyValueStore;
@@ -44,6 +46,12 @@ internal sealed class FleetNode : IAsyncDisposable
 
     /// <summary>A component name that appears in the status plaintext and must never appear on the broker.</summary>
     public const string CheckName = "zebra-sshd-probe";
+
+    /// <summary>The subject of the command stream the node reads its commands from.</summary>
+    public const string CommandSubject = "bastion.fleet.cmd." + Node;
+
+    /// <summary>How long the helpers wait for the link, the broker or a restart on a loaded machine.</summary>
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
     private FleetNode(BastiondProcess daemon, AdminKey admin, NatsServer broker)
     {
@@ -95,6 +103,55 @@ internal sealed class FleetNode : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// A node whose link to <paramref name="broker"/> is Running, with a status interval of 10 minutes: it puts its status
+    /// once at start and not again during a test, so it never overwrites what the test puts or forges in the bucket.
+    /// </summary>
+    public static async Task<FleetNode> StartRunningAsync(ITestOutputHelper output, NatsServer broker)
+    {
+        var node = await StartAsync(output, broker, statusInterval: "10m");
+        try
+        {
+            await node.Daemon.WaitForComponentAsync("nats", "Running", Patience);
+            return node;
+        }
+        catch
+        {
+            await node.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>SIGTERM, and a clean exit (code 0): the node is down, its commands wait in the stream.</summary>
+    public async Task StopAsync()
+    {
+        Daemon.Signal(15);
+        Assert.Equal(0, await Daemon.WaitForExitAsync(BastiondProcess.Patience));
+    }
+
+    /// <summary>Starts the stopped (or killed) daemon again and waits until the new process's link is Running.</summary>
+    public async Task StartAgainAsync()
+    {
+        Daemon.Start();
+        await Daemon.WaitForStatusAsync(s => s.Daemon.Pid == Daemon.Pid && s.Components.Single(c => c.Name == "nats").State == "Running", "the node back on the broker", Patience);
+    }
+
+    /// <summary>A restart of the node's check addressed to <paramref name="node"/>, valid for 5 minutes from <paramref name="now"/>.</summary>
+    public static FleetCommand RestartCheck(string node = Node, DateTimeOffset? now = null) =>
+        FleetCommand.Create(node, "restart", ["check/" + CheckName], now ?? DateTimeOffset.UtcNow, TimeSpan.FromMinutes(5));
+
+    /// <summary>
+    /// Publishes raw bytes into the command stream on this node's subject, as a hostile broker (or anyone with rights on
+    /// it) can; the stream must store them.
+    /// </summary>
+    public static async Task PublishRawAsync(NatsConnection nats, byte[] payload) =>
+        (await new NatsJSContext(nats).PublishAsync(CommandSubject, payload).AsTask().WaitAsync(Patience)).EnsureSuccess();
+
+    /// <summary>Waits until the link's status counts exactly <paramref name="count"/> refused commands.</summary>
+    public Task<StatusSnapshot> WaitForCommandsRefusedAsync(int count) =>
+        Daemon.WaitForStatusAsync(s => s.Components.Single(c => c.Name == "nats").Details.GetValueOrDefault("commandsRefused") == count.ToString(CultureInfo.InvariantCulture),
+            $"{count} commands refused and counted", Patience);
 
     /// <summary>A fleet node around a daemon started elsewhere (e.g. with an emergency desktop) whose config holds <see cref="FleetSection"/>.</summary>
     public static async Task<FleetNode> AttachAsync(BastiondProcess daemon, AdminKey admin, NatsServer broker)

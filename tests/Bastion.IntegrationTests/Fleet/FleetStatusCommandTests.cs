@@ -102,8 +102,7 @@ public sealed class FleetStatusCommandTests(ITestOutputHelper output)
         using var other = Ed25519PrivateKey.Generate();
         var nodes = node.Daemon.Root.Write("nodes-two", File.ReadAllText(node.NodesFile) + $"db1 {other.PublicKey}\n");
 
-        node.Daemon.Signal(15);
-        Assert.Equal(0, await node.Daemon.WaitForExitAsync(BastiondProcess.Patience));
+        await node.StopAsync();
         // Three intervals of 1s, whole seconds on the wire, and margin for a loaded machine.
         await Task.Delay(TimeSpan.FromSeconds(6));
 

@@ -1,7 +1,5 @@
 using System.Net.Security;
-using System.Net.Sockets;
-using System.Security.Authentication;
-using System.Security.Cryptography.X509Certificates;
+using Bastion.IntegrationTests.Infrastructure;
 using Bastion.Pki;
 
 namespace Bastion.IntegrationTests.Tls;
@@ -10,47 +8,15 @@ namespace Bastion.IntegrationTests.Tls;
 internal sealed class TlsTestClient : IAsyncDisposable
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
-    private readonly TcpClient _tcp;
+    private readonly TlsClientConnection _connection;
 
-    private TlsTestClient(TcpClient tcp, SslStream ssl)
-    {
-        _tcp = tcp;
-        Stream = ssl;
-    }
+    private TlsTestClient(TlsClientConnection connection) => _connection = connection;
 
-    public SslStream Stream { get; }
+    public SslStream Stream => _connection.Stream;
 
     /// <summary>Connects and completes the handshake; the server's certificate must chain to <paramref name="caPath"/>.</summary>
-    public static async Task<TlsTestClient> ConnectAsync(int port, string caPath, IssueResult? identity, CancellationToken cancellationToken = default)
-    {
-        var tcp = new TcpClient();
-        try
-        {
-            await tcp.ConnectAsync("127.0.0.1", port, cancellationToken).AsTask().WaitAsync(Patience, cancellationToken);
-            using var ca = X509Certificate2.CreateFromPem(await File.ReadAllTextAsync(caPath, cancellationToken));
-            var caCopy = X509CertificateLoader.LoadCertificate(ca.RawData);
-            var ssl = new SslStream(tcp.GetStream(), leaveInnerStreamOpen: false);
-            var options = new SslClientAuthenticationOptions
-            {
-                TargetHost = "127.0.0.1",
-                EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
-                RemoteCertificateValidationCallback = (_, certificate, _, _) => Trusted(certificate, caCopy),
-            };
-            if (identity is not null)
-            {
-                // PEM keys are ephemeral on Linux; a PKCS#12 round trip makes the key usable by the TLS stack.
-                using var pem = X509Certificate2.CreateFromPemFile(identity.CertificatePath, identity.KeyPath);
-                options.ClientCertificates = [X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null)];
-            }
-            await ssl.AuthenticateAsClientAsync(options, cancellationToken).WaitAsync(Patience, cancellationToken);
-            return new TlsTestClient(tcp, ssl);
-        }
-        catch
-        {
-            tcp.Dispose();
-            throw;
-        }
-    }
+    public static async Task<TlsTestClient> ConnectAsync(int port, string caPath, IssueResult? identity, CancellationToken cancellationToken = default) =>
+        new(await TlsClientConnection.ConnectAsync(port, caPath, identity, Patience, cancellationToken));
 
     /// <summary>Sends a line and reads the echo (empty when the server closed instead).</summary>
     public async Task<string> RoundTripAsync(string text)
@@ -71,24 +37,5 @@ internal sealed class TlsTestClient : IAsyncDisposable
         return System.Text.Encoding.ASCII.GetString(buffer, 0, read);
     }
 
-    private static bool Trusted(X509Certificate? certificate, X509Certificate2 ca)
-    {
-        if (certificate is null)
-        {
-            return false;
-        }
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(ca);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        chain.ChainPolicy.DisableCertificateDownloads = true;
-        using var leaf = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
-        return chain.Build(leaf);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await Stream.DisposeAsync();
-        _tcp.Dispose();
-    }
+    public ValueTask DisposeAsync() => _connection.DisposeAsync();
 }

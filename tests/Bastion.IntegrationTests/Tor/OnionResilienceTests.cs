@@ -15,13 +15,8 @@ public sealed class OnionResilienceTests(TorNetwork network, ITestOutputHelper o
     [Fact]
     public async Task Removing_the_last_client_is_refused_without_force_and_it_still_gets_in_and_with_force_the_onion_is_open_to_a_client_without_a_key()
     {
-        await using var daemon = new BastiondProcess(output);
-        await using var sshd = await Sshd.StartAsync(daemon.Root.Path, output);
-        var key = await CreateClientKeyAsync(daemon.Root.Path);
-        sshd.AuthorizeKey(await File.ReadAllTextAsync(key + ".pub"));
-        daemon.WriteConfig(OnionYaml(network, FreePort.Pick(), sshd.Port));
-        await daemon.StartAndWaitReadyAsync(TorNetwork.DaemonEnvironment);
-        var address = (await WaitReachableAsync(daemon, network)).Details["address"];
+        await using var published = await PublishedSshd.StartAsync(network, output);
+        var (daemon, key, address) = (published.Daemon, published.ClientKey, published.Address);
 
         var add = await Cli.Bastionctl.RunAsync("--runtime-dir", daemon.RuntimeDir, "onion", "client", "add", "alice");
         Assert.True(add.ExitCode == 0, add.ToString() + daemon.Log);
@@ -71,13 +66,8 @@ public sealed class OnionResilienceTests(TorNetwork network, ITestOutputHelper o
     [Fact]
     public async Task With_the_directories_down_tor_says_no_relays_reachable_and_after_their_return_the_lost_descriptor_is_published_again_within_a_minute()
     {
-        await using var daemon = new BastiondProcess(output);
-        await using var sshd = await Sshd.StartAsync(daemon.Root.Path, output);
-        var key = await CreateClientKeyAsync(daemon.Root.Path);
-        sshd.AuthorizeKey(await File.ReadAllTextAsync(key + ".pub"));
-        daemon.WriteConfig(OnionYaml(network, FreePort.Pick(), sshd.Port));
-        await daemon.StartAndWaitReadyAsync(TorNetwork.DaemonEnvironment);
-        var onion = await WaitReachableAsync(daemon, network);
+        await using var published = await PublishedSshd.StartAsync(network, output);
+        var (daemon, key, onion) = (published.Daemon, published.ClientKey, published.Onion);
         var address = onion.Details["address"];
         var uploadsBefore = int.Parse(onion.Details["uploads"], CultureInfo.InvariantCulture);
         Assert.True(uploadsBefore > 0, string.Join(", ", onion.Details));
@@ -126,11 +116,8 @@ public sealed class OnionResilienceTests(TorNetwork network, ITestOutputHelper o
     [Fact]
     public async Task Each_self_test_runs_on_a_newly_built_circuit_of_its_own_and_a_failure_leaves_a_timestamped_error_that_the_next_success_clears()
     {
-        await using var daemon = new BastiondProcess(output);
-        await using var sshd = await Sshd.StartAsync(daemon.Root.Path, output);
-        daemon.WriteConfig(OnionYaml(network, FreePort.Pick(), sshd.Port));
-        await daemon.StartAndWaitReadyAsync(TorNetwork.DaemonEnvironment);
-        var onion = await WaitReachableAsync(daemon, network);
+        await using var published = await PublishedSshd.StartAsync(network, output);
+        var (daemon, sshd, onion) = (published.Daemon, published.Sshd, published.Onion);
         var address = onion.Details["address"];
         Assert.Equal("", onion.Details.GetValueOrDefault("lastSelfTestError", ""));
 

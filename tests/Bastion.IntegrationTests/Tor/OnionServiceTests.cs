@@ -12,14 +12,9 @@ public sealed class OnionServiceTests(TorNetwork network, ITestOutputHelper outp
     [Fact]
     public async Task Bastiond_publishes_sshd_as_an_onion_ssh_runs_a_command_through_tor_and_after_tor_is_killed_the_same_address_comes_back()
     {
-        await using var daemon = new BastiondProcess(output);
-        await using var sshd = await Sshd.StartAsync(daemon.Root.Path, output);
-        var key = await CreateClientKeyAsync(daemon.Root.Path);
-        sshd.AuthorizeKey(await File.ReadAllTextAsync(key + ".pub"));
-        daemon.WriteConfig(OnionYaml(network, FreePort.Pick(), sshd.Port));
-        await daemon.StartAndWaitReadyAsync(TorNetwork.DaemonEnvironment);
+        await using var published = await PublishedSshd.StartAsync(network, output);
+        var (daemon, key, onion) = (published.Daemon, published.ClientKey, published.Onion);
 
-        var onion = await WaitReachableAsync(daemon, network);
         var address = onion.Details["address"];
         Assert.EndsWith(".onion", address, StringComparison.Ordinal);
         Assert.Contains("SSH-2.0-", onion.Reason, StringComparison.Ordinal);
@@ -62,14 +57,8 @@ public sealed class OnionServiceTests(TorNetwork network, ITestOutputHelper outp
     [Fact]
     public async Task With_client_authorization_ssh_fails_without_the_key_and_works_with_the_line_bastionctl_printed()
     {
-        await using var daemon = new BastiondProcess(output);
-        await using var sshd = await Sshd.StartAsync(daemon.Root.Path, output);
-        var key = await CreateClientKeyAsync(daemon.Root.Path);
-        sshd.AuthorizeKey(await File.ReadAllTextAsync(key + ".pub"));
-        daemon.WriteConfig(OnionYaml(network, FreePort.Pick(), sshd.Port));
-        await daemon.StartAndWaitReadyAsync(TorNetwork.DaemonEnvironment);
-        var open = await WaitReachableAsync(daemon, network);
-        var address = open.Details["address"];
+        await using var published = await PublishedSshd.StartAsync(network, output);
+        var (daemon, key, address) = (published.Daemon, published.ClientKey, published.Address);
 
         var add = await Cli.Bastionctl.RunAsync("--runtime-dir", daemon.RuntimeDir, "onion", "client", "add", "alice-laptop");
         Assert.True(add.ExitCode == 0, add.ToString() + daemon.Log);
@@ -116,13 +105,8 @@ public sealed class OnionServiceTests(TorNetwork network, ITestOutputHelper outp
     [Fact]
     public async Task Turning_client_authorization_on_cuts_an_open_session_of_a_client_without_a_key_and_it_cannot_get_back_in()
     {
-        await using var daemon = new BastiondProcess(output);
-        await using var sshd = await Sshd.StartAsync(daemon.Root.Path, output);
-        var key = await CreateClientKeyAsync(daemon.Root.Path);
-        sshd.AuthorizeKey(await File.ReadAllTextAsync(key + ".pub"));
-        daemon.WriteConfig(OnionYaml(network, FreePort.Pick(), sshd.Port));
-        await daemon.StartAndWaitReadyAsync(TorNetwork.DaemonEnvironment);
-        var address = (await WaitReachableAsync(daemon, network)).Details["address"];
+        await using var published = await PublishedSshd.StartAsync(network, output);
+        var (daemon, key, address) = (published.Daemon, published.ClientKey, published.Address);
 
         // A client with no key logs in while the onion is public and keeps its session open.
         var socks = await network.StartClientAsync("early-" + Guid.NewGuid().ToString("N")[..6], null);
@@ -171,11 +155,8 @@ public sealed class OnionServiceTests(TorNetwork network, ITestOutputHelper outp
     [Fact]
     public async Task A_frozen_tor_is_detected_within_three_probe_intervals_and_the_onion_no_longer_reads_reachable()
     {
-        await using var daemon = new BastiondProcess(output);
-        await using var sshd = await Sshd.StartAsync(daemon.Root.Path, output);
-        daemon.WriteConfig(OnionYaml(network, FreePort.Pick(), sshd.Port));
-        await daemon.StartAndWaitReadyAsync(TorNetwork.DaemonEnvironment);
-        var onion = await WaitReachableAsync(daemon, network);
+        await using var published = await PublishedSshd.StartAsync(network, output);
+        var (daemon, onion) = (published.Daemon, published.Onion);
         Assert.True(onion.Details.ContainsKey("lastSelfTestOk"), string.Join(", ", onion.Details));
         var torPid = int.Parse(daemon.ReadStatus().Components.Single(c => c.Kind == "tor").Details["pid"], CultureInfo.InvariantCulture);
 

@@ -1,8 +1,6 @@
 using System.Buffers.Binary;
 using System.Net.Security;
-using System.Net.Sockets;
-using System.Security.Authentication;
-using System.Security.Cryptography.X509Certificates;
+using Bastion.IntegrationTests.Infrastructure;
 using Bastion.Pki;
 using Bastion.Vnc;
 
@@ -16,67 +14,23 @@ namespace Bastion.IntegrationTests.Vnc;
 internal sealed class RfbTlsClient : IAsyncDisposable
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(15);
-    private readonly TcpClient _tcp;
-    private readonly SslStream _ssl;
+    private readonly TlsClientConnection _connection;
 
-    private RfbTlsClient(TcpClient tcp, SslStream ssl)
-    {
-        _tcp = tcp;
-        _ssl = ssl;
-    }
+    private RfbTlsClient(TlsClientConnection connection) => _connection = connection;
 
     public RfbServerInit? ServerInit { get; private set; }
 
-    /// <summary>Connects and completes the TLS handshake (throws if the server or its certificate is not acceptable).</summary>
-    public static async Task<RfbTlsClient> ConnectAsync(int port, string caPath, IssueResult? identity)
-    {
-        var tcp = new TcpClient();
-        try
-        {
-            await tcp.ConnectAsync("127.0.0.1", port).WaitAsync(Patience);
-            var ca = X509Certificate2.CreateFromPem(await File.ReadAllTextAsync(caPath));
-            var ssl = new SslStream(tcp.GetStream(), leaveInnerStreamOpen: false);
-            var options = new SslClientAuthenticationOptions
-            {
-                TargetHost = "127.0.0.1",
-                EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
-                RemoteCertificateValidationCallback = (_, certificate, _, _) => ServerTrusted(certificate, ca),
-            };
-            if (identity is not null)
-            {
-                // PEM keys are ephemeral on Linux; a PKCS#12 round trip makes the key usable by the TLS stack.
-                using var pem = X509Certificate2.CreateFromPemFile(identity.CertificatePath, identity.KeyPath);
-                options.ClientCertificates = [X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null)];
-            }
-            await ssl.AuthenticateAsClientAsync(options).WaitAsync(Patience);
-            return new RfbTlsClient(tcp, ssl);
-        }
-        catch
-        {
-            tcp.Dispose();
-            throw;
-        }
-    }
+    private SslStream Ssl => _connection.Stream;
 
-    private static bool ServerTrusted(X509Certificate? certificate, X509Certificate2 ca)
-    {
-        if (certificate is null)
-        {
-            return false;
-        }
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(ca);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        chain.ChainPolicy.DisableCertificateDownloads = true;
-        return chain.Build(new X509Certificate2(certificate));
-    }
+    /// <summary>Connects and completes the TLS handshake (throws if the server or its certificate is not acceptable).</summary>
+    public static async Task<RfbTlsClient> ConnectAsync(int port, string caPath, IssueResult? identity) =>
+        new(await TlsClientConnection.ConnectAsync(port, caPath, identity, Patience));
 
     /// <summary>RFB 3.8 with VNC authentication to ServerInit (throws <see cref="RfbException"/> when refused).</summary>
     public async Task<RfbServerInit> HandshakeAsync(string password)
     {
         using var timeout = new CancellationTokenSource(Patience);
-        ServerInit = await RfbProbe.HandshakeAsync(_ssl, password, timeout.Token);
+        ServerInit = await RfbProbe.HandshakeAsync(Ssl, password, timeout.Token);
         return ServerInit;
     }
 
@@ -166,7 +120,7 @@ internal sealed class RfbTlsClient : IAsyncDisposable
         var buffer = new byte[4096];
         try
         {
-            while (await _ssl.ReadAsync(buffer, cts.Token) > 0)
+            while (await Ssl.ReadAsync(buffer, cts.Token) > 0)
             {
             }
             return true;
@@ -190,21 +144,17 @@ internal sealed class RfbTlsClient : IAsyncDisposable
     private async Task WriteAsync(byte[] data)
     {
         using var cts = new CancellationTokenSource(Patience);
-        await _ssl.WriteAsync(data, cts.Token);
-        await _ssl.FlushAsync(cts.Token);
+        await Ssl.WriteAsync(data, cts.Token);
+        await Ssl.FlushAsync(cts.Token);
     }
 
     private async Task<byte[]> ReadAsync(int count)
     {
         var buffer = new byte[count];
         using var cts = new CancellationTokenSource(Patience);
-        await _ssl.ReadExactlyAsync(buffer, cts.Token);
+        await Ssl.ReadExactlyAsync(buffer, cts.Token);
         return buffer;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _ssl.DisposeAsync();
-        _tcp.Dispose();
-    }
+    public ValueTask DisposeAsync() => _connection.DisposeAsync();
 }
