@@ -116,6 +116,46 @@ public sealed class RelayAbuseTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_remote_tunnel_refuses_connections_past_its_limit_at_the_server_and_serves_those_within_it()
+    {
+        await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
+        await using var echo = new EchoServer();
+        var key = await sshd.CreateUserKeyAsync();
+        var remotePort = FreePort.Pick();
+        await using var daemon = new BastiondProcess(output, TunnelsYaml(
+            Item("back", "remote", sshd, key, $"127.0.0.1:{remotePort}", $"127.0.0.1:{echo.Port}",
+                probe: "interval: 10m\n      timeout: 4s\n      failures: 5", // one end-to-end check, at the start
+                extra: "    limits:\n      connections: 2\n      perSource: 2\n")));
+        await daemon.StartAndWaitReadyAsync();
+        await daemon.WaitForStatusAsync(s => s.Components.Single().Details.GetValueOrDefault("endToEnd") == "ok", "the end-to-end check passed");
+        await WaitUntilAsync(() => ProcessSockets.ConnectionsTo(daemon.Pid, echo.Port) == 0, "the check's connection to the target is gone");
+
+        await using var first = await EchoClient.ConnectAsync(remotePort);
+        await using var second = await EchoClient.ConnectAsync(remotePort);
+        await first.RoundTripAsync(1024);
+        await second.RoundTripAsync(1024);
+        // A third: the server accepts it, Bastion refuses its channel, and the server closes it without a byte (with a
+        // reset, as the client's bytes were never read).
+        using (var third = new TcpClient())
+        {
+            await third.ConnectAsync(IPAddress.Loopback, remotePort).WaitAsync(Patience);
+            await third.GetStream().WriteAsync("hello"u8.ToArray()).AsTask().WaitAsync(Patience);
+            try
+            {
+                Assert.Equal(0, await third.GetStream().ReadAsync(new byte[16]).AsTask().WaitAsync(Patience));
+            }
+            catch (IOException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionReset })
+            {
+            }
+        }
+        await daemon.WaitForStatusAsync(s => s.Components.Single().Details.GetValueOrDefault("refusedSourceLimit") == "1",
+            "the refusal is counted (the source's limit is reached first: all three come from 127.0.0.1 on the server)");
+        // Those within the limit still work.
+        await first.RoundTripAsync(32 * 1024);
+        await second.RoundTripAsync(32 * 1024);
+    }
+
+    [Fact]
     public async Task Fifteen_hundred_connections_held_by_an_unprivileged_user_cost_a_bounded_share_and_the_admin_still_gets_through()
     {
         await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
