@@ -45,6 +45,8 @@ while (($#)); do
 done
 
 [[ $KIND == local || $KIND == remote ]] || die "--kind is local or remote"
+FLAG=L
+[[ $KIND == remote ]] && FLAG=R
 tunnel_bench_traps
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -81,10 +83,10 @@ if [[ -n $STANDIN ]]; then
 fi
 
 setsid ssh -N -c aes128-gcm@openssh.com -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-    -o ExitOnForwardFailure=yes -i "$BENCH_DIR/sshd/id_ed25519" -p "$PORT" "-${KIND:0:1}" "127.0.0.1:$O_PORT:127.0.0.1:$SINK_PORT" \
+    -o ExitOnForwardFailure=yes -i "$BENCH_DIR/sshd/id_ed25519" -p "$PORT" "-$FLAG" "127.0.0.1:$O_PORT:127.0.0.1:$SINK_PORT" \
     "$(id -un)@127.0.0.1" </dev/null >"$BENCH_DIR/ssh.log" 2>&1 &
 SSH_PID=$!
-wait_for 30 "ssh -${KIND:0:1} to listen" bash -c "ss -Hltn 'sport = :$O_PORT' | grep -q ."
+wait_for 30 "ssh -$FLAG to listen" bash -c "ss -Hltn 'sport = :$O_PORT' | grep -q ."
 
 # The source and the sink: plain sockets and big buffers, no pipes (a pipe stage caps a run near 200 MB/s).
 SINK_PY='import socket, sys
@@ -160,7 +162,7 @@ per_gib() { awk -v c="$1" -v m="$SIZE_MIB" 'BEGIN { printf "%.2f", c * 1024 / m 
 bg=$(per_gib "$bc") og=$(per_gib "$oc")
 echo "ceiling (harness alone, plain loopback): ${c_mbps[*]} MB/s"
 echo "bastion (SSH.NET, aes128-gcm): ${b_mbps[*]} MB/s; client CPU ${b_cpu[*]} s"
-echo "openssh ssh -N -${KIND:0:1} (aes128-gcm): ${o_mbps[*]} MB/s; client CPU ${o_cpu[*]} s"
+echo "openssh ssh -N -$FLAG (aes128-gcm): ${o_mbps[*]} MB/s; client CPU ${o_cpu[*]} s"
 echo "load average: $load0 before, $load1 after ($(nproc) CPUs)"
 if awk -v c="$cm" -v b="$bm" -v o="$om" 'BEGIN { m = b > o ? b : o; exit !(c < 4 * m) }'; then
     echo "WARNING: the harness's own ceiling ($cm MB/s) is less than 4x the faster tunnel: these figures may measure the harness (or a loaded machine), not the tunnels"

@@ -243,14 +243,15 @@ internal sealed class CountingRelay : IAsyncDisposable
                 channel.Refuse(TcpipChannel.AdministrativelyProhibited, "the forward is closing");
                 return;
             }
-            if (Admit(channel, Limits.PerSource < int.MaxValue ? source : null) is { } refused)
+            var key = Limits.PerSource < int.MaxValue ? source : null; // the same key to count and to release
+            if (Admit(channel, key) is { } refused)
             {
                 Count(refused);
                 channel.Refuse(TcpipChannel.ResourceShortage, refused == RelayRefusal.SourceLimit
                     ? "too many connections from this address" : "too many connections");
                 return;
             }
-            _ = RelayAsync(channel, Limits.PerSource < int.MaxValue ? source : null, null, channel, upstream);
+            _ = RelayAsync(channel, key, null, channel, upstream);
         }
 #pragma warning disable CA1031 // a failure taking one connection refuses that one connection
         catch (Exception e)
@@ -403,7 +404,12 @@ internal sealed class CountingRelay : IAsyncDisposable
         {
             why = e.Message;
         }
-        catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+            channel?.Refuse(TcpipChannel.AdministrativelyProhibited, "the forward is closing");
+            return null; // the relay is being disposed: not the upstream's failure
+        }
+        catch (OperationCanceledException)
         {
             why = "timed out";
             timedOut = true;

@@ -60,12 +60,6 @@ internal sealed class SshGlobalRequests : IDisposable
         _onChannelOpen = (_, e) => OnChannelOpen(e.Message);
     }
 
-    /// <summary>Requests sent whose reply has not come yet (0 or 1).</summary>
-    public int Outstanding
-    {
-        get { lock (_lock) { return _inFlight is null ? 0 : 1; } }
-    }
-
     /// <summary>Watches the replies and channel opens of <paramref name="client"/>'s session (connected).</summary>
     /// <exception cref="SshConnectionException">the client has no session (not connected).</exception>
     /// <exception cref="MissingMethodException">SSH.NET no longer has the internals this relies on.</exception>
