@@ -40,6 +40,22 @@ public sealed class ReloadTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_bastiond_started_under_nohup_still_reloads_on_SIGHUP()
+    {
+        // nohup leaves SIGHUP ignored for what it starts; .NET would keep it ignored and drop every reload by signal.
+        await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
+        await using var daemon = new BastiondProcess(output, Checks.One("first", sshd.Port)) { Wrapper = ["nohup"] };
+        await daemon.StartAndWaitReadyAsync();
+        await daemon.WaitForComponentAsync("first", "Running");
+
+        daemon.WriteConfig(Checks.One("second", sshd.Port));
+        daemon.Signal(Posix.SIGHUP);
+        await daemon.Notify.WaitForAsync("RELOADING=1", Patience);
+        await daemon.WaitForStatusAsync(s => s.Components.Count == 1 && s.Components[0].Name == "second", "the reloaded config running");
+        Assert.False(daemon.Process.HasExited);
+    }
+
+    [Fact]
     public async Task A_reload_restarts_only_what_changed_and_leaves_the_rest_untouched()
     {
         await using var sshd = await Sshd.StartAsync(Path.GetTempPath(), output);
