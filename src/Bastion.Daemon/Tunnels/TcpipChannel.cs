@@ -15,7 +15,7 @@ internal sealed class ChannelOpenRefusedException(uint reasonCode, string descri
 /// <summary>
 /// One TCP channel driven without a thread: a <c>direct-tcpip</c> channel we open (-L, -D, the -R checks) or a
 /// <c>forwarded-tcpip</c> channel the server opens (-R) and we accept (<see cref="TcpipChannels.Accept"/>, then
-/// <see cref="Confirm"/> once the local target took the connection, else <see cref="Refuse"/>). One reader: one reader (<see cref="ReceiveAsync"/>, then
+/// <see cref="Confirm"/> once the local target took the connection, else <see cref="Refuse"/>). One reader (<see cref="ReceiveAsync"/>, then
 /// <see cref="Consumed"/>) and one writer (<see cref="SendAsync"/>, then <see cref="SendEof"/>). Flow control both
 /// ways: data is sent only within the server's window (waiting asynchronously for its adjust), and our window is
 /// re-opened only for bytes the reader has passed on, so a client that stops reading holds at most one window

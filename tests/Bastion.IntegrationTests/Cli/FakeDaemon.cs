@@ -39,7 +39,8 @@ internal sealed class FakeDaemon : IDisposable
             $"#!/bin/sh\ntrap '{onHangup}' HUP\necho ready\nwhile :; do sleep 0.1; done\n");
         File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
 
-        var startInfo = new ProcessStartInfo(script) { UseShellExecute = false, RedirectStandardOutput = true };
+        var startInfo = WithDefaultSighup(script);
+        startInfo.RedirectStandardOutput = true;
         startInfo.ArgumentList.Add(runtimeDir);
         var daemon = new FakeDaemon(Process.Start(startInfo) ?? throw new InvalidOperationException("fake bastiond did not start"), binDir);
         using var timeout = new CancellationTokenSource(Timeout);
@@ -54,10 +55,30 @@ internal sealed class FakeDaemon : IDisposable
         var binDir = Directory.CreateTempSubdirectory("bastionctl-fake-").FullName;
         var link = Path.Combine(binDir, name);
         File.CreateSymbolicLink(link, "/bin/sleep");
-        var startInfo = new ProcessStartInfo(link) { UseShellExecute = false };
+        var startInfo = WithDefaultSighup(link);
         startInfo.ArgumentList.Add("60");
-        // Process.Start returns after exec, so /proc/PID/comm already says the new name.
-        return new FakeDaemon(Process.Start(startInfo) ?? throw new InvalidOperationException($"{name} did not start"), binDir);
+        var daemon = new FakeDaemon(Process.Start(startInfo) ?? throw new InvalidOperationException($"{name} did not start"), binDir);
+        // Process.Start returns after the launcher's exec; the name is the fake's once the launcher exec'd it in turn.
+        var deadline = DateTime.UtcNow + Timeout;
+        while (File.ReadAllText($"/proc/{daemon.Pid}/comm").Trim() != name[..Math.Min(name.Length, 15)])
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{name} did not start");
+            Thread.Sleep(10);
+        }
+        return daemon;
+    }
+
+    /// <summary>
+    /// Starts <paramref name="path"/> with SIGHUP at its default disposition, whatever the test run inherited: under
+    /// <c>nohup</c> it is ignored, and a shell cannot trap a signal ignored on entry (nor does sleep die of it).
+    /// </summary>
+    private static ProcessStartInfo WithDefaultSighup(string path)
+    {
+        var startInfo = new ProcessStartInfo("/usr/bin/python3") { UseShellExecute = false };
+        startInfo.ArgumentList.Add("-c");
+        startInfo.ArgumentList.Add("import os, signal, sys; signal.signal(signal.SIGHUP, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])");
+        startInfo.ArgumentList.Add(path);
+        return startInfo;
     }
 
     /// <summary>True when the process is still running after <paramref name="grace"/> (it was not signalled to death).</summary>
