@@ -29,8 +29,9 @@ internal sealed record ForwardedChannelOpen(uint RemoteNumber, uint RemoteWindow
 /// </summary>
 /// <remarks>
 /// SSH.NET 2026.0.0 has no public way to send a global request or to see a forwarded channel's addresses: the session
-/// object is public, its reply and channel-open events and message registration are public, its <c>SendMessage</c>,
-/// the request messages' constructors and the forwarded-tcpip open's fields are internal and reached with
+/// object is public, its reply and channel-open events and message registration are public, its <c>SendMessage</c>
+/// (<see cref="SshNetInternals"/>), the request messages' constructors and the forwarded-tcpip open's fields are
+/// internal and reached with
 /// <see cref="UnsafeAccessorAttribute"/> (no reflection, AOT clean; a rename in a later SSH.NET throws
 /// <see cref="MissingMethodException"/> at the first use, never silently).
 /// </remarks>
@@ -65,10 +66,7 @@ internal sealed class SshGlobalRequests : IDisposable
     /// <exception cref="MissingMethodException">SSH.NET no longer has the internals this relies on.</exception>
     public static SshGlobalRequests Attach(SshClient client, TimeProvider time)
     {
-        if (SessionOf(client) is not Session session)
-        {
-            throw new SshConnectionException("the client has no session");
-        }
+        var session = SshNetInternals.SessionOf(client);
         _ = (Message)NewCancelForward(string.Empty, 0); // the first use checks the accessors' targets exist (nothing is sent)
         var requests = new SshGlobalRequests(session, time);
         // SSH.NET accepts a message only once it is registered; a reply to a probe, or a channel the server opens,
@@ -236,30 +234,24 @@ internal sealed class SshGlobalRequests : IDisposable
 
     private bool Send(Message message, TaskCompletionSource<bool> reply)
     {
-        try
+        if (SshNetInternals.TrySend(_session, message))
         {
-            SendMessage(_session, message);
             return true;
         }
-#pragma warning disable CA1031 // whatever SSH.NET throws here, the request did not go out
-        catch (Exception)
-#pragma warning restore CA1031
+        // Not sent (the session is gone or closing): no reply will come for it; the line is free again.
+        TaskCompletionSource idle;
+        lock (_lock)
         {
-            // Not sent (the session is gone or closing): no reply will come for it; the line is free again.
-            TaskCompletionSource idle;
-            lock (_lock)
+            if (_inFlight != reply)
             {
-                if (_inFlight != reply)
-                {
-                    return false;
-                }
-                _inFlight = null;
-                idle = SwapIdle();
+                return false;
             }
-            reply.TrySetException(new SshConnectionException("the SSH session is gone"));
-            idle.TrySetResult();
-            return false;
+            _inFlight = null;
+            idle = SwapIdle();
         }
+        reply.TrySetException(new SshConnectionException("the SSH session is gone"));
+        idle.TrySetResult();
+        return false;
     }
 
     /// <summary>A reply came (on SSH.NET's receive thread): it answers the one request in flight.</summary>
@@ -314,17 +306,9 @@ internal sealed class SshGlobalRequests : IDisposable
         TryRefuse(message.LocalChannelNumber, TcpipChannel.UnknownChannelType, "not accepted");
     }
 
-    private void TryRefuse(uint remoteNumber, uint reasonCode, string description)
-    {
-        try
-        {
-            SendMessage(_session, new ChannelOpenFailureMessage(remoteNumber, description, reasonCode));
-        }
-        catch (Exception e) when (e is SshException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException)
-        {
-            // the session is going down: the channel goes with it
-        }
-    }
+    /// <summary>Refuses a channel the server opened; when the session is going down, the channel goes with it.</summary>
+    private void TryRefuse(uint remoteNumber, uint reasonCode, string description) =>
+        _ = SshNetInternals.TrySend(_session, new ChannelOpenFailureMessage(remoteNumber, description, reasonCode));
 
     private TaskCompletionSource SwapIdle()
     {
@@ -355,13 +339,6 @@ internal sealed class SshGlobalRequests : IDisposable
         reply?.TrySetException(new SshConnectionException("the SSH session is gone"));
         idle.TrySetResult();
     }
-
-    [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "get_Session")]
-    [return: UnsafeAccessorType("Renci.SshNet.ISession, Renci.SshNet")]
-    private static extern object? SessionOf(BaseClient client);
-
-    [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "SendMessage")]
-    private static extern void SendMessage(Session session, Message message);
 
     [UnsafeAccessor(UnsafeAccessorKind.Constructor)]
     private static extern GlobalRequestMessage NewGlobalRequest(byte[] requestName, bool wantReply);

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Runtime.CompilerServices;
 using Renci.SshNet;
 using Renci.SshNet.Common;
 using Renci.SshNet.Messages;
@@ -17,8 +16,7 @@ namespace Bastion.Daemon.Tunnels;
 /// <remarks>
 /// SSH.NET 2026.0.0 makes the session's channel message events and the message types public; what is internal (the
 /// session's <c>SendMessage</c> and its channel number counter, shared with SSH.NET's own channels so numbers never
-/// collide) is reached with <see cref="UnsafeAccessorAttribute"/>: no reflection, AOT clean, and a rename in a later
-/// SSH.NET throws <see cref="MissingMethodException"/> at the first use (<see cref="Attach"/>), never silently.
+/// collide) is reached through <see cref="SshNetInternals"/>, which fails loudly at the first use (<see cref="Attach"/>).
 /// One handler per session and message type looks the channel up by number (SSH.NET's channels each subscribe to
 /// every message instead).
 /// </remarks>
@@ -54,11 +52,7 @@ internal sealed class TcpipChannels : IDisposable
     /// <exception cref="MissingMethodException">SSH.NET no longer has the internals this relies on.</exception>
     public static TcpipChannels Attach(SshClient client)
     {
-        if (SessionOf(client) is not Session session)
-        {
-            throw new SshConnectionException("the client has no session");
-        }
-        _ = NextChannelNumber(session); // the first use checks every accessor's target exists (a gap in numbers is harmless)
+        var session = SshNetInternals.SessionOf(client);
         var channels = new TcpipChannels(session);
         session.ChannelOpenConfirmationReceived += channels._onConfirmed;
         session.ChannelOpenFailureReceived += channels._onOpenFailed;
@@ -112,14 +106,14 @@ internal sealed class TcpipChannels : IDisposable
     }
 
     /// <summary>A new channel, not yet opened (<see cref="TcpipChannel.OpenAsync"/>).</summary>
-    public TcpipChannel Create() => Add(new TcpipChannel(this, NextChannelNumber(_session), ReserveWindow()));
+    public TcpipChannel Create() => Add(new TcpipChannel(this, SshNetInternals.NextChannelNumber(_session), ReserveWindow()));
 
     /// <summary>
     /// A channel the server opened (<c>forwarded-tcpip</c>, -R) with its number, window and packet size, waiting for
     /// <see cref="TcpipChannel.Confirm"/> or <see cref="TcpipChannel.Refuse"/>.
     /// </summary>
     public TcpipChannel Accept(uint remoteNumber, uint remoteWindow, uint remotePacket) =>
-        Add(new TcpipChannel(this, NextChannelNumber(_session), ReserveWindow(), remoteNumber, remoteWindow, remotePacket));
+        Add(new TcpipChannel(this, SshNetInternals.NextChannelNumber(_session), ReserveWindow(), remoteNumber, remoteWindow, remotePacket));
 
     private TcpipChannel Add(TcpipChannel channel)
     {
@@ -135,19 +129,7 @@ internal sealed class TcpipChannels : IDisposable
     /// <returns>False when the session is gone.</returns>
     internal bool TrySend(Message message)
     {
-        if (Volatile.Read(ref _lost) != 0)
-        {
-            return false;
-        }
-        try
-        {
-            SendMessage(_session, message);
-            return true;
-        }
-        catch (Exception e) when (e is SshException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException)
-        {
-            return false;
-        }
+        return Volatile.Read(ref _lost) == 0 && SshNetInternals.TrySend(_session, message);
     }
 
     internal void Forget(TcpipChannel channel)
@@ -184,16 +166,6 @@ internal sealed class TcpipChannels : IDisposable
         _session.ErrorOccured -= _onError;
         SessionLost(); // no message reaches the channels any more: whatever waits on them ends
     }
-
-    [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "get_Session")]
-    [return: UnsafeAccessorType("Renci.SshNet.ISession, Renci.SshNet")]
-    private static extern object? SessionOf(BaseClient client);
-
-    [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "SendMessage")]
-    private static extern void SendMessage(Session session, Message message);
-
-    [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "get_NextChannelNumber")]
-    private static extern uint NextChannelNumber(Session session);
 }
 
 /// <summary>The channel-open payload of a <c>direct-tcpip</c> channel (RFC 4254 section 7.2).</summary>

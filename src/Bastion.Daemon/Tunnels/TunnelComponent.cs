@@ -203,7 +203,9 @@ public sealed class TunnelComponent : IComponent, ILivePolicy
             {
                 _forward = null;
             }
-            await AbandonAsync(forward).ConfigureAwait(false);
+            // Its listener and connections, then (-R) the server's listener: bounded, and quick on a dead session (its
+            // requests fail at once), so the next forward (which may bind the same port) follows it.
+            await forward.DisposeAsync().ConfigureAwait(false);
         }
     }
 
@@ -212,12 +214,6 @@ public sealed class TunnelComponent : IComponent, ILivePolicy
         _unanswered = (session.Id, context.Time.GetTimestamp());
         session.RequestProbe();
     }
-
-    /// <summary>
-    /// Closes the forward: its listener and connections, then (-R) the server's listener. Bounded, and quick on a
-    /// dead session (its requests fail at once), so the next forward (which may bind the same port) follows it.
-    /// </summary>
-    private static async Task AbandonAsync(TunnelForward forward) => await forward.DisposeAsync().ConfigureAwait(false);
 
     private async Task WatchAsync(IComponentContext context, StatusReporter status, SharedSshSession session, TunnelForward forward, string running,
         CancellationToken cancellationToken)
