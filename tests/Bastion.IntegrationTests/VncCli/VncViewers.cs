@@ -39,7 +39,8 @@ internal static class GvncCapture
         try
         {
             var buffer = new char[1024];
-            var typed = false;
+            var typed = 0;
+            var echoesSeen = 0;
             while (true)
             {
                 var n = await process.StandardOutput.ReadAsync(buffer.AsMemory(), cts.Token);
@@ -48,9 +49,24 @@ internal static class GvncCapture
                     break;
                 }
                 output.Append(buffer, 0, n);
-                if (!typed && output.ToString().Contains("Password:", StringComparison.Ordinal))
+                var text = output.ToString();
+                var prompt = text.IndexOf("Password:", StringComparison.Ordinal);
+                if (prompt < 0)
                 {
-                    typed = true;
+                    continue;
+                }
+                // Typed after the prompt but before the viewer turned echo off, the password is echoed, and the
+                // viewer's switch to no-echo (TCSAFLUSH) throws that input away: it would wait forever. Each echo
+                // seen means one typing was lost: type it again, a moment later (at most three times).
+                var echoes = CountOf(text[prompt..], password);
+                if (typed == 0 || (echoes > echoesSeen && typed < 3))
+                {
+                    echoesSeen = echoes;
+                    if (typed > 0)
+                    {
+                        await Task.Delay(TimeSpan.FromMilliseconds(200), cts.Token);
+                    }
+                    typed++;
                     await process.StandardInput.WriteAsync((password + "\n").AsMemory(), cts.Token);
                     await process.StandardInput.FlushAsync(cts.Token);
                 }
@@ -66,6 +82,16 @@ internal static class GvncCapture
         var stderr = await stderrTask;
         return new CommandResult("script -qec '" + commandLine + "' /dev/null", timedOut ? -1 : process.ExitCode, timedOut,
             output.ToString(), stderr, output + stderr);
+    }
+
+    private static int CountOf(string text, string part)
+    {
+        var count = 0;
+        for (var at = text.IndexOf(part, StringComparison.Ordinal); at >= 0; at = text.IndexOf(part, at + part.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+        return count;
     }
 }
 
