@@ -13,6 +13,11 @@ public sealed partial class ComponentSupervisor : IDisposable
     private static readonly TimeSpan LongestWait = TimeSpan.FromDays(1);
 
     private readonly Lock _lock = new();
+
+    // Held from a transition's write to the end of its StateChanged: subscribers (the D-Bus signal, the CLI's watch)
+    // see the transitions in the order they were made, so the last signal is the state the component is in. Without
+    // it, a report made on the component's thread could be raised after a stop made on another.
+    private readonly Lock _notifyLock = new();
     private readonly TimeProvider _time;
     private readonly BackoffPolicy _backoff;
     private readonly ILogger _logger;
@@ -82,7 +87,10 @@ public sealed partial class ComponentSupervisor : IDisposable
     /// <summary>Changes only when a new supervisor (and component instance) is made, e.g. by a reload that changed it.</summary>
     public string Instance { get; }
 
-    /// <summary>Raised after every transition, outside the lock: (supervisor, previous, current). Handler exceptions are logged and dropped.</summary>
+    /// <summary>
+    /// Raised after every transition, in the order of the transitions, outside the state lock: (supervisor, previous,
+    /// current). Handlers must not block (they run while the next transition waits); their exceptions are logged and dropped.
+    /// </summary>
     public event Action<ComponentSupervisor, StateRecord, StateRecord>? StateChanged;
 
     public StateRecord State
@@ -325,6 +333,14 @@ public sealed partial class ComponentSupervisor : IDisposable
     /// <paramref name="final"/> marks the last state of this instance; nothing is written after it.
     /// </summary>
     private void Transition(ComponentState state, string reason, int? reportedBy = null, bool final = false)
+    {
+        lock (_notifyLock)
+        {
+            TransitionInOrder(state, reason, reportedBy, final);
+        }
+    }
+
+    private void TransitionInOrder(ComponentState state, string reason, int? reportedBy, bool final)
     {
         StateRecord previous;
         StateRecord current;

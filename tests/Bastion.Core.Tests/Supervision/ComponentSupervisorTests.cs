@@ -274,4 +274,41 @@ public sealed class ComponentSupervisorTests
                 seen);
         }
     }
+
+    [Fact]
+    public async Task A_stop_made_while_the_running_report_is_still_being_announced_is_announced_after_it()
+    {
+        var time = Clocks.Fake();
+        using var supervisor = Supervisors.Of(Specs.Of("a", "x", ScriptedComponent.StaysUp()), time);
+        var seen = new List<ComponentState>();
+        using var inRunningHandler = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        supervisor.StateChanged += (_, _, to) =>
+        {
+            if (to.State == ComponentState.Running)
+            {
+                inRunningHandler.Set(); // the state is written; its announcement is held here
+                release.Wait(TimeSpan.FromSeconds(10));
+            }
+            lock (seen) { seen.Add(to.State); }
+        };
+        supervisor.Start();
+        Assert.True(inRunningHandler.Wait(TimeSpan.FromSeconds(10)), "the component never reported running");
+
+        var stop = Task.Run(() => supervisor.StopAsync("bye", TimeSpan.FromSeconds(5)));
+        // Without ordering, Stopping (and Stopped) are announced here, before Running: a D-Bus client's last signal
+        // would say Running for a stopped component. With it, the stop waits for the announcement in progress.
+        await Task.Delay(300);
+        lock (seen)
+        {
+            Assert.DoesNotContain(ComponentState.Stopping, seen);
+        }
+        release.Set();
+        await stop.WaitAsync(TimeSpan.FromSeconds(10));
+
+        lock (seen)
+        {
+            Assert.Equal([ComponentState.Starting, ComponentState.Running, ComponentState.Stopping, ComponentState.Stopped], seen);
+        }
+    }
 }

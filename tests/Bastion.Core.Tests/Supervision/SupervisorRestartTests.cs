@@ -71,7 +71,14 @@ public sealed class SupervisorRestartTests
         var old = supervisor.Components[0];
 
         var fresh = (await supervisor.RestartAsync(new("check", "a"), "restarted by the test"))!;
-        await Wait.UntilAsync(() => fresh.State.State == ComponentState.Running, "new instance running");
+        // The state is set before the event is raised (outside the lock), so wait for the event, not the state.
+        await Wait.UntilAsync(() =>
+        {
+            lock (seen)
+            {
+                return seen.Exists(s => s.Instance == fresh.Instance && s.State == ComponentState.Running);
+            }
+        }, "new instance reported running");
 
         lock (seen)
         {
