@@ -17,6 +17,7 @@ public static partial class LogEvents
     public const int WatchdogWithheld = 120;
     public const int StatusWriteFailed = 130;
     public const int ControlLoopError = 140;
+    public const int MemoryTrimmed = 150;
 
     // 2xx: supervision
     public const int ComponentTransition = 200;

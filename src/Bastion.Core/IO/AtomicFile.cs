@@ -26,6 +26,7 @@ public static class AtomicFile
                 Mode = FileMode.CreateNew,
                 Access = FileAccess.Write,
                 UnixCreateMode = mode,
+                BufferSize = 0, // one write of the whole content: no buffer of its own
             }))
             {
                 // The umask may have narrowed a public mode. Through the handle, not the path: whatever the name

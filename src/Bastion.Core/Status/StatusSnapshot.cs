@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -82,5 +83,18 @@ public static class StatusFile
     /// not read it.
     /// </summary>
     public static void WriteAtomically(string path, StatusSnapshot snapshot) =>
-        AtomicFile.Write(path, Encoding.UTF8.GetBytes(Serialize(snapshot)), AtomicFile.Public);
+        WriteAtomically(path, snapshot, new ArrayBufferWriter<byte>());
+
+    /// <summary>As above, serialized straight to UTF-8 in <paramref name="buffer"/> (cleared first), which a caller that
+    /// writes every few seconds keeps: no string, no new array per write.</summary>
+    public static void WriteAtomically(string path, StatusSnapshot snapshot, ArrayBufferWriter<byte> buffer)
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        buffer.ResetWrittenCount();
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            JsonSerializer.Serialize(writer, snapshot, StatusJsonContext.Default.StatusSnapshot);
+        }
+        AtomicFile.Write(path, buffer.WrittenSpan, AtomicFile.Public);
+    }
 }

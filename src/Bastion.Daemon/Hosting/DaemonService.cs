@@ -59,6 +59,7 @@ internal sealed class DaemonService(
     private string _lastSummary = "";
     private BastionBusApi? _bus;
     private readonly MetricsHost _metrics = new(supervisor, runtime, time, loggers.CreateLogger("Bastion.Metrics"));
+    private readonly MemoryTrim _memoryTrim = new(time, logger);
     private volatile bool _acceptingRequests = true;
     private readonly List<(ComponentId Id, StateRecord State)> _transitions = [];
 
@@ -90,6 +91,7 @@ internal sealed class DaemonService(
             _daemonState = "running";
             var summary = Publish();
             _metrics.Apply(_config.Metrics);
+            _memoryTrim.Schedule();
             _bus = BastionBusApi.Start(_config.Dbus, _status.Last!, this, loggers.CreateLogger("Bastion.DBus"), time);
             if (_bus is not null)
             {
@@ -126,6 +128,7 @@ internal sealed class DaemonService(
             FailPendingRequests(); // one that slipped in while the loop was ending
             _bus?.Dispose();
             _metrics.Dispose();
+            _memoryTrim.Dispose();
         }
     }
 
@@ -318,6 +321,7 @@ internal sealed class DaemonService(
             _refusedReloadErrors = [];
             _metrics.Apply(config.Metrics);
             _metrics.ReloadApplied();
+            _memoryTrim.Schedule();
             DaemonLog.ReloadApplied(logger, plan);
             return new ReloadOutcome(true, []);
         }
@@ -371,7 +375,7 @@ internal sealed class DaemonService(
     private string Publish()
     {
         // One read of the components feeds both the summary and the list, so they always agree.
-        var components = StatusPublisher.Components(supervisor);
+        var components = StatusPublisher.Components(supervisor, _status.Last?.Components);
         var summary = StatusSummary.Build(components, _refusedReloadErrors.Count);
         if (summary != _lastSummary && _daemonState is "running")
         {

@@ -17,6 +17,8 @@ namespace Bastion.Daemon.Tunnels;
 public sealed class TunnelComponent : IComponent, ILivePolicy
 {
     private static readonly TimeSpan DetailRefresh = TimeSpan.FromSeconds(1);
+    private readonly long[] _published = new long[(int)Detail.Count];
+    private SshSessionState _publishedSessionState;
     private readonly TunnelConfig _tunnel;
     private readonly SshSessionKey _key;
     private readonly SshSessionPool _pool;
@@ -223,9 +225,11 @@ public sealed class TunnelComponent : IComponent, ILivePolicy
         EndToEndResult? e2eProblem = null;
         var seenOpenTimeouts = forward.OpenTimeouts;
         var channelTimeout = false;
+        var fresh = true;
         while (true)
         {
-            Publish(context, session, forward);
+            Publish(context, session, forward, fresh);
+            fresh = false;
             var state = session.State;
             if (state is SshSessionState.Dead or SshSessionState.Closed)
             {
@@ -306,21 +310,57 @@ public sealed class TunnelComponent : IComponent, ILivePolicy
         }
     }
 
-    private static void Publish(IComponentContext context, SharedSshSession session, TunnelForward forward)
+    /// <summary>
+    /// The counters as details, each formatted only when it changed: this runs every second for every tunnel, and an
+    /// idle tunnel should cost no allocation (200 idle tunnels made about 100 KB of strings a second, which the GC
+    /// promoted and kept: RSS grew by megabytes a minute). A new forward (<paramref name="fresh"/>) sets them all.
+    /// </summary>
+    private void Publish(IComponentContext context, SharedSshSession session, TunnelForward forward, bool fresh)
     {
         var relay = forward.Relay;
-        context.SetDetail("bytesOut", relay.BytesOut.ToString(CultureInfo.InvariantCulture));
-        context.SetDetail("bytesIn", relay.BytesIn.ToString(CultureInfo.InvariantCulture));
-        context.SetDetail("activeConnections", relay.Active.ToString(CultureInfo.InvariantCulture));
-        context.SetDetail("connections", Math.Max(0, relay.Total - forward.EndToEndChecks).ToString(CultureInfo.InvariantCulture));
-        context.SetDetail("refusedTunnelLimit", relay.Refused(RelayRefusal.TunnelLimit).ToString(CultureInfo.InvariantCulture));
-        context.SetDetail("refusedSourceLimit", relay.Refused(RelayRefusal.SourceLimit).ToString(CultureInfo.InvariantCulture));
-        context.SetDetail("sessionState", session.State.ToString());
+        if (fresh)
+        {
+            Array.Fill(_published, long.MinValue);
+        }
+        Set(context, Detail.BytesOut, "bytesOut", relay.BytesOut);
+        Set(context, Detail.BytesIn, "bytesIn", relay.BytesIn);
+        Set(context, Detail.ActiveConnections, "activeConnections", relay.Active);
+        Set(context, Detail.Connections, "connections", Math.Max(0, relay.Total - forward.EndToEndChecks));
+        Set(context, Detail.RefusedTunnelLimit, "refusedTunnelLimit", relay.Refused(RelayRefusal.TunnelLimit));
+        Set(context, Detail.RefusedSourceLimit, "refusedSourceLimit", relay.Refused(RelayRefusal.SourceLimit));
+        var state = session.State;
+        if (fresh || state != _publishedSessionState)
+        {
+            _publishedSessionState = state;
+            context.SetDetail("sessionState", state.ToString());
+        }
         if (session.LastProbeMs >= 0)
         {
-            context.SetDetail("lastProbeMs", session.LastProbeMs.ToString(CultureInfo.InvariantCulture));
+            Set(context, Detail.LastProbeMs, "lastProbeMs", session.LastProbeMs);
         }
-        context.SetDetail("probesAnswered", session.ProbesAnswered.ToString(CultureInfo.InvariantCulture));
+        Set(context, Detail.ProbesAnswered, "probesAnswered", session.ProbesAnswered);
+    }
+
+    private void Set(IComponentContext context, Detail detail, string key, long value)
+    {
+        if (_published[(int)detail] != value)
+        {
+            _published[(int)detail] = value;
+            context.SetDetail(key, value.ToString(CultureInfo.InvariantCulture));
+        }
+    }
+
+    private enum Detail
+    {
+        BytesOut,
+        BytesIn,
+        ActiveConnections,
+        Connections,
+        RefusedTunnelLimit,
+        RefusedSourceLimit,
+        LastProbeMs,
+        ProbesAnswered,
+        Count,
     }
 
     private string Describe(int boundPort) => _tunnel.Kind switch
