@@ -161,15 +161,7 @@ public sealed class DaemonRuntimeTests
         }
     }
 
-    private static async Task UntilAsync(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + Limit;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
-            await Task.Delay(10);
-        }
-    }
+    private static Task UntilAsync(Func<bool> condition, string what) => Wait.UntilAsync(condition, what, Limit);
 
     /// <summary>
     /// Moves the fake clock a second at a time until the condition holds: small steps, because the component may not be

@@ -43,12 +43,9 @@ public sealed class StatusPublisherTests : IDisposable
             new ComponentSpec(new ComponentId("check", "a"), "a", new BackoffConfig(), () => a),
             new ComponentSpec(new ComponentId("check", "b"), "b", new BackoffConfig(), () => b),
         ]).WaitAsync(Limit);
-        var deadline = DateTime.UtcNow + Limit;
-        while (supervisor.Components.Any(c => c.State.State != ComponentState.Running) || a.Context is null || b.Context is null)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the components never ran");
-            await Task.Delay(10);
-        }
+        await Wait.UntilAsync(
+            () => supervisor.Components.All(c => c.State.State == ComponentState.Running) && a.Context is not null && b.Context is not null,
+            "both components running", Limit);
         return (supervisor, a, b);
     }
 

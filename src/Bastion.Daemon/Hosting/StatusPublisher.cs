@@ -33,10 +33,10 @@ internal sealed class StatusPublisher(TimeProvider time, ILogger logger, DateTim
             var state = c.State;
             var starts = c.Starts;
             var details = c.Details;
-            if (previous is not null && i < previous.Count && previous[i] is { } before
+            if (previous is not null && i < previous.Count && previous[i] is var before
                 && ReferenceEquals(before.Instance, c.Instance) && before.Starts == starts && before.Since == state.Since
                 && ReferenceEquals(before.Reason, state.Reason) && ReferenceEquals(before.Details, details)
-                && before.State == StateName(state.State))
+                && before.State == state.State.ToString())
             {
                 list[i] = before;
                 continue;
@@ -45,7 +45,7 @@ internal sealed class StatusPublisher(TimeProvider time, ILogger logger, DateTim
             {
                 Kind = c.Id.Kind,
                 Name = c.Id.Name,
-                State = StateName(state.State),
+                State = state.State.ToString(),
                 Reason = state.Reason,
                 Since = state.Since,
                 Starts = starts,
@@ -55,8 +55,6 @@ internal sealed class StatusPublisher(TimeProvider time, ILogger logger, DateTim
         }
         return list;
     }
-
-    private static string StateName(ComponentState state) => state.ToString();
 
     public StatusSnapshot Publish(string runtimeDir, string daemonState, string summary, string configPath,
         DateTimeOffset? lastReloadAt, IReadOnlyList<string> configErrors, IReadOnlyList<ComponentStatus> components)
